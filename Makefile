@@ -1,0 +1,56 @@
+# Vigil developer entry points. `make up` and `make test` are the two commands in the README.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+PRESET ?= dev
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+CTEST_ARGS ?=
+
+.PHONY: all deps configure build test unit integration root fuzz bench up down format tidy clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+configure:
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then cmake --preset $(PRESET) >/dev/null; fi
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Every test: unit, integration, root (eBPF/cgroups; they say why when they skip), then a
+# bounded libFuzzer run of every fuzz target.
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	$(MAKE) fuzz
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
+
+integration: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L integration
+
+root: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L root
+
+fuzz:
+	@if [ ! -f build-fuzz/build.ninja ]; then cmake --preset fuzz >/dev/null; fi
+	cmake --build build-fuzz -j $(JOBS)
+	./tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: build
+	./bench/run
+
+# Installs what is missing, builds, and starts the local stack in the foreground.
+up: deps build
+	./scripts/up.sh
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+tidy: configure
+	git ls-files '*.cpp' | grep -v '^tests/fuzz' | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf build build-asan build-release build-fuzz
