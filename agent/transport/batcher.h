@@ -1,0 +1,61 @@
+// Batcher: the agent's RecordSink. Appends each record's EncodedRecord bytes into an open
+// batch (one per spool lane), and seals a batch into the spool when it holds max_records or
+// max_bytes, or when it is older than `interval` (tick()). Payload bytes are copied once and
+// never re-encoded.
+// Thread-safety: put(), setHeader(), tick() and flush() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "agent/spool/spool.h"
+#include "agent/transport/record_sink.h"
+#include "libs/common/metrics.h"
+#include "libs/wire/batch.h"
+
+namespace vigil::agent {
+
+struct BatcherOptions {
+    uint32_t max_records = 4096;
+    uint64_t max_bytes = 1ull << 20;
+    std::chrono::milliseconds interval{100};
+    // Data types that go to the critical lane (never shed). 5100 (task result) always does.
+    std::unordered_set<int32_t> critical_data_types{5100};
+};
+
+class Batcher : public RecordSink {
+public:
+    Batcher(BatcherOptions options, Spool& spool, metrics::Registry& metrics);
+
+    void put(int32_t data_type, int64_t timestamp, std::string_view payload) override;
+
+    // Header stamped on every batch sealed from now on (agent id, IPs, hostname, version...).
+    void setHeader(const wire::BatchHeader& header);
+    // Seals open batches older than the interval. Call every ~interval/2 from a timer.
+    void tick();
+    // Seals every open batch now (shutdown, upgrade).
+    void flush();
+
+    uint64_t recordsIn() const { return records_in_->value(); }
+
+private:
+    struct Open {
+        wire::BatchBuilder builder;
+        std::chrono::steady_clock::time_point opened;
+    };
+    void sealLocked(Lane lane);
+
+    BatcherOptions options_;
+    Spool& spool_;
+    std::mutex mu_;
+    Open open_[2];
+    std::string header_;
+    metrics::Counter* records_in_;
+    metrics::Counter* batches_sealed_;
+    metrics::Counter* records_dropped_;
+};
+
+}  // namespace vigil::agent
