@@ -229,6 +229,25 @@ std::vector<std::string> Node::strList(std::string_view key) const {
     return out;
 }
 
+std::vector<Node> Node::mapList(std::string_view key) const {
+    std::vector<Node> out;
+    YAML::Node n = get(key);
+    if (!n.IsDefined() || n.IsNull()) return out;
+    if (!n.IsSequence()) {
+        report(n, key, "must be a list");
+        return out;
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+        std::string item_path = keyPath(key) + "[" + std::to_string(i) + "]";
+        if (!n[i].IsMap()) {
+            report(n[i], key, "item " + std::to_string(i) + " must be a mapping");
+            continue;
+        }
+        out.emplace_back(n[i], item_path, file_, problems_);
+    }
+    return out;
+}
+
 std::string Node::oneOf(std::string_view key, std::string fallback,
                         std::initializer_list<std::string_view> choices) const {
     YAML::Node n = get(key);

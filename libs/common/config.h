@@ -64,6 +64,8 @@ public:
     uint64_t size(std::string_view key, uint64_t fallback, uint64_t min = 0,
                   uint64_t max = UINT64_MAX) const;
     std::vector<std::string> strList(std::string_view key) const;
+    // A list of mappings (e.g. plugin specs); each item's path is key[i].
+    std::vector<Node> mapList(std::string_view key) const;
     // One of `choices`; anything else is a Problem.
     std::string oneOf(std::string_view key, std::string fallback,
                       std::initializer_list<std::string_view> choices) const;

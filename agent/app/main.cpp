@@ -1,0 +1,132 @@
+// vigil-agent: the per-host plugin base. Parses flags and config, runs the Agent, and
+// re-executes itself for task 1060 and after a self-upgrade.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "agent/app/agent.h"
+#include "agent/app/agent_config.h"
+#include "libs/common/fs.h"
+#include "libs/common/log.h"
+
+#ifndef VIGIL_AGENT_VERSION
+#define VIGIL_AGENT_VERSION VIGIL_VERSION
+#endif
+
+namespace {
+
+std::string selfExe() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) return {};
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace vigil::agent;
+    CLI::App app{"vigil-agent: Vigil host agent. Runs security plugins, batches their records and streams "
+                 "them to a vigil-center over mTLS gRPC; keeps a disk spool while the center is away."};
+    std::string config_path;
+    AgentFlags flags;
+    std::string fetch_helper;
+    bool check_only = false, print_config = false, show_version = false;
+    app.add_option("-c,--config", config_path, "YAML configuration file (see --print-config)");
+    app.add_option("--work-dir", flags.work_dir, "Working directory: plugins, spool, logs, agent id");
+    app.add_option("--agent-id", flags.agent_id, "Override the agent id (persisted)");
+    app.add_option("--region", flags.region, "Region whose endpoints to use");
+    app.add_option("--discovery", flags.discovery, "Discovery address host:port (private network; repeatable)");
+    app.add_option("--center", flags.centers, "Center address host:port (private network; repeatable)");
+    app.add_option("--ca", flags.ca_file, "CA certificate (PEM) that signed the center's certificate");
+    app.add_option("--cert", flags.cert_file, "Agent client certificate (PEM)");
+    app.add_option("--key", flags.key_file, "Agent client key (PEM)");
+    app.add_option("--server-name", flags.server_name, "Name expected in the center's certificate");
+    app.add_option("--spool-size", flags.spool_size, "Spool size cap, e.g. 512MiB");
+    app.add_option("--plugin-cpu", flags.plugin_cpu_percent, "CPU cap per plugin, % of one core (0 = none)");
+    app.add_option("--plugin-memory", flags.plugin_memory, "Memory cap per plugin, e.g. 256MiB (0 = none)");
+    app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
+    app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr only)");
+    app.add_option("--metrics-listen", flags.metrics_listen, "Serve /metrics and /healthz on host:port");
+    app.add_option("--fetch-helper", fetch_helper, "Path of vigil-fetch (default: next to this binary)");
+    app.add_flag("--check-config", check_only, "Validate the configuration and exit (0 = valid, 2 = invalid)");
+    app.add_flag("--print-config", print_config, "Print a commented example configuration and exit");
+    app.add_flag("-V,--version", show_version, "Print the version and exit");
+    CLI11_PARSE(app, argc, argv);
+
+    if (show_version) {
+        std::printf("vigil-agent %s\n", VIGIL_AGENT_VERSION);
+        return 0;
+    }
+    if (print_config) {
+        std::fputs(exampleAgentConfig().c_str(), stdout);
+        return 0;
+    }
+    auto cfg = loadAgentConfig(config_path, flags);
+    if (!cfg.ok()) {
+        std::fprintf(stderr, "vigil-agent: invalid configuration:\n%s\n", cfg.message().c_str());
+        return 2;
+    }
+    if (check_only) {
+        std::printf("configuration is valid\n");
+        return 0;
+    }
+
+    vigil::log::Options lo;
+    lo.level = cfg->log_level;
+    if (cfg->log_file != "-") {
+        (void)vigil::fs::makeDirs(vigil::fs::dirName(cfg->log_file), 0700);
+        lo.file = cfg->log_file;
+    }
+    std::string log_error;
+    if (!vigil::log::init(lo, &log_error)) {
+        std::fprintf(stderr, "vigil-agent: %s\n", log_error.c_str());
+        return 2;
+    }
+
+    // Handle TERM/INT/HUP synchronously in the main loop: block them before any thread starts.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    AgentRuntime rt;
+    rt.version = VIGIL_AGENT_VERSION;
+    rt.self_exe = selfExe();
+    rt.argv.assign(argv, argv + argc);
+    rt.fetch_helper = fetch_helper.empty() ? vigil::fs::joinPath(vigil::fs::dirName(rt.self_exe), "vigil-fetch")
+                                           : fetch_helper;
+
+    Agent::Exit how;
+    {
+        Agent agent(*cfg, rt);
+        auto st = agent.start();
+        if (!st.ok()) {
+            vigil::log::get("agent")->critical("cannot start: {}", st.message());
+            std::fprintf(stderr, "vigil-agent: cannot start: %s\n", st.message().c_str());
+            return 1;
+        }
+        how = agent.run();
+    }
+    if (how == Agent::Exit::kRestart) {
+        vigil::log::get("agent")->info("re-executing {}", rt.self_exe);
+        spdlog::shutdown();
+        pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+        std::vector<char*> args;
+        for (auto& a : rt.argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        ::execv(rt.self_exe.c_str(), args.data());
+        std::fprintf(stderr, "vigil-agent: re-exec of %s failed: %s\n", rt.self_exe.c_str(), std::strerror(errno));
+        const std::string old = rt.self_exe + ".old";
+        ::execv(old.c_str(), args.data());
+        return 1;
+    }
+    return 0;
+}
