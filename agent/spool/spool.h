@@ -49,6 +49,9 @@ struct SpoolStats {
     uint64_t dropped_records = 0;  // shed because the spool was full
     uint64_t dropped_batches = 0;
     uint64_t write_errors = 0;
+    uint64_t failed_records = 0;   // lost because a write failed or an entry was corrupt on disk
+    uint64_t disk_bytes = 0;       // segment bytes on disk (what max_bytes limits)
+    uint64_t truncated_bytes = 0;  // torn tails cut off when the spool was opened
 };
 
 class Spool {
