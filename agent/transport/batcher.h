@@ -5,8 +5,10 @@
 // Thread-safety: put(), setHeader(), tick() and flush() may be called from any thread.
 #pragma once
 
+#include <bitset>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -28,8 +30,12 @@ struct BatcherOptions {
 
 class Batcher : public RecordSink {
 public:
+    // `spool` must outlive the Batcher.
     Batcher(BatcherOptions options, Spool& spool, metrics::Registry& metrics);
+    ~Batcher() override;
 
+    // One lock and one copy of the payload; seals into the spool (a disk write, without
+    // holding the lock other put() callers need) when the batch is full.
     void put(int32_t data_type, int64_t timestamp, std::string_view payload) override;
 
     // Header stamped on every batch sealed from now on (agent id, IPs, hostname, version...).
@@ -46,16 +52,23 @@ private:
         wire::BatchBuilder builder;
         std::chrono::steady_clock::time_point opened;
     };
-    void sealLocked(Lane lane);
+    // Data types below this are classified by a bitmap instead of a hash lookup per record.
+    static constexpr int32_t kCriticalBitmapSize = 16384;
+
+    Lane laneOf(int32_t data_type) const;
+    // Moves the lane's open batch out and appends it to the spool; `lock` (on mu_) is released.
+    void sealAndUnlock(Lane lane, std::unique_lock<std::mutex>& lock);
+    void sealWhere(bool only_old);
 
     BatcherOptions options_;
     Spool& spool_;
-    std::mutex mu_;
+    std::mutex mu_;       // open batches and header
+    std::mutex seal_mu_;  // orders appends to the spool
     Open open_[2];
-    std::string header_;
+    std::shared_ptr<const std::string> header_;
+    std::bitset<kCriticalBitmapSize> critical_bitmap_;
     metrics::Counter* records_in_;
     metrics::Counter* batches_sealed_;
-    metrics::Counter* records_dropped_;
 };
 
 }  // namespace vigil::agent
