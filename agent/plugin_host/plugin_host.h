@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +56,22 @@ struct PluginHostOptions {
     uint32_t cpu_percent = 0;
     uint64_t memory_bytes = 0;
     std::string cgroup_name = "vigil";          // parent cgroup created under each hierarchy
+
+    // Additions (all optional; defaults keep the behaviour described above).
+    // A plugin that ran at least this long before exiting restarts after restart_initial again.
+    std::chrono::milliseconds restart_reset_after{60000};
+    // Wall-clock limit for one run of the fetch helper (all URLs together).
+    std::chrono::milliseconds fetch_timeout{300000};
+    std::string fetch_ca_file;                  // CA bundle for HTTPS downloads; empty = system
+    // Where the cgroup hierarchies are mounted; false disables cgroups (cgroup_mode "none").
+    std::string cgroup_root = "/sys/fs/cgroup";
+    bool use_cgroups = true;
+    // <name>.stderr is appended to across restarts and truncated at a start when above this.
+    uint64_t max_stderr_bytes = 4ull << 20;
 };
+
+// <directory of /proc/self/exe>/vigil-fetch; used when PluginHostOptions::fetch_helper is empty.
+std::string defaultFetchHelperPath();
 
 enum class PluginState { kStarting, kRunning, kBackoff, kStopped, kFailed };
 const char* pluginStateName(PluginState s);
@@ -69,8 +85,13 @@ struct PluginStatus {
     uint64_t records = 0;         // records forwarded
     uint64_t bytes = 0;           // record bytes read from the pipe
     uint64_t drops = 0;           // bad, oversized or non-forwardable frames
+    // drops by cause: malformed_record, malformed_payload, oversized, unresyncable (a length
+    // prefix above resync_limit_bytes; the plugin was restarted).
+    std::map<std::string, uint64_t> drops_by_cause;
+    uint64_t non_utf8 = 0;        // records with non-UTF-8 strings (forwarded, not drops)
     uint64_t restarts = 0;
     uint64_t tasks = 0;           // tasks written to the plugin
+    uint64_t task_drops = 0;      // tasks refused because the task pipe was full
     std::string cgroup_mode;      // "v2", "v1" or "none"
 };
 
