@@ -153,6 +153,16 @@ RecordEncoder& RecordEncoder::field(std::string_view key, std::string_view value
     return *this;
 }
 
+RecordEncoder& RecordEncoder::asciiField(std::string_view key, std::string_view value) {
+    if (!building_) return *this;
+    if (isValidUtf8(key)) {
+        appendEntry(key, value);
+    } else {
+        appendEntry(sanitizeUtf8(key), value);
+    }
+    return *this;
+}
+
 size_t RecordEncoder::end() {
     if (!building_) return 0;
     building_ = false;

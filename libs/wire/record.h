@@ -63,7 +63,7 @@ public:
     template <std::integral T>
     RecordEncoder& field(std::string_view key, T value) {
         char buf[24];
-        return field(key, formatInt(buf, value));
+        return asciiField(key, formatInt(buf, value));
     }
     // Finishes the record; returns the frame size in bytes (prefix included).
     size_t end();
@@ -75,6 +75,8 @@ private:
     template <std::integral T>
     static std::string_view formatInt(char* buf, T value);
     void appendEntry(std::string_view key, std::string_view value);
+    // For values that are ASCII by construction (formatted integers): validates the key only.
+    RecordEncoder& asciiField(std::string_view key, std::string_view value);
 
     Buffer* out_;
     size_t start_ = 0;

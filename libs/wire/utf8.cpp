@@ -51,6 +51,10 @@ bool isValidUtf8(std::string_view sv) {
                 continue;
             }
         }
+        if (s[i] < 0x80) {  // short ASCII tails (keys, numbers) without a call per byte
+            ++i;
+            continue;
+        }
         size_t len = sequenceLength(s, i, n);
         if (len == 0) return false;
         i += len;

@@ -28,6 +28,23 @@ TEST(RecordEncoder, OutputParsesWithLibprotobuf) {
     EXPECT_EQ(rec.data().fields().at("empty"), "");
 }
 
+TEST(RecordEncoder, IntegerFieldsAreDecimalAndKeysStillRepaired) {
+    Buffer b;
+    RecordEncoder enc(b);
+    enc.begin(1, 2)
+        .field("u64", uint64_t{18446744073709551615ull})
+        .field("i64", int64_t{-9223372036854775807 - 1})
+        .field("flag", true)
+        .field("bad\xffkey", 7)
+        .end();
+    vigil::plugin::Record rec;
+    ASSERT_TRUE(rec.ParseFromString(bodyOf(b)));
+    EXPECT_EQ(rec.data().fields().at("u64"), "18446744073709551615");
+    EXPECT_EQ(rec.data().fields().at("i64"), "-9223372036854775808");
+    EXPECT_EQ(rec.data().fields().at("flag"), "true");
+    EXPECT_EQ(rec.data().fields().at("bad\\xffkey"), "7");
+}
+
 TEST(RecordEncoder, LargePayloadLengthVarint) {
     Buffer b;
     RecordEncoder enc(b);

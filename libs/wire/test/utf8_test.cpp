@@ -21,6 +21,14 @@ TEST(Utf8, RejectsInvalidSequences) {
     EXPECT_FALSE(isValidUtf8("12345678\x80"));        // after the fast path
 }
 
+TEST(Utf8, ShortAsciiTailsAndMixedTails) {
+    EXPECT_TRUE(isValidUtf8("pid"));
+    EXPECT_TRUE(isValidUtf8("12345678abc"));           // fast path, then an ASCII tail
+    EXPECT_TRUE(isValidUtf8("12345678a\xc3\xa9" "b"));  // ASCII, a 2-byte sequence, ASCII
+    EXPECT_FALSE(isValidUtf8("12345678ab\xc3"));       // truncated sequence in the tail
+    EXPECT_FALSE(isValidUtf8("ab\x80"));
+}
+
 TEST(Utf8, SanitizeEscapesOnlyInvalidBytes) {
     EXPECT_EQ(sanitizeUtf8("ok"), "ok");
     EXPECT_EQ(sanitizeUtf8("a\xff\xc3\xa9"), "a\\xff\xc3\xa9");
