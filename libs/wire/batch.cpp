@@ -53,7 +53,7 @@ void BatchBuilder::add(int32_t data_type, int64_t timestamp, std::string_view pa
     q = putVarint(q, ts);
     *q++ = static_cast<char>(makeTag(3, kLengthDelimited));
     q = putVarint(q, payload.size());
-    std::memcpy(q, payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(q, payload.data(), payload.size());  // data() may be null
     q += payload.size();
     buf_.commit(static_cast<size_t>(q - p));
     ++records_;

@@ -63,6 +63,7 @@ public:
         size_ = n;
     }
     void append(const void* p, size_t n) {
+        if (n == 0) return;  // memcpy with a null pointer is undefined even for 0 bytes
         std::memcpy(ensure(n), p, n);
         size_ += n;
     }

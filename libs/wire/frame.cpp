@@ -81,7 +81,7 @@ void appendFrame(Buffer& out, std::string_view body) {
     uint32_t len = static_cast<uint32_t>(body.size());
     char* p = out.ensure(4 + body.size());
     std::memcpy(p, &len, 4);
-    std::memcpy(p + 4, body.data(), body.size());
+    if (!body.empty()) std::memcpy(p + 4, body.data(), body.size());  // data() may be null
     out.commit(4 + body.size());
 }
 

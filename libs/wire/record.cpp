@@ -134,11 +134,11 @@ void RecordEncoder::appendEntry(std::string_view key, std::string_view value) {
     q = putVarint(q, entry);
     *q++ = static_cast<char>(makeTag(1, kLengthDelimited));
     q = putVarint(q, klen);
-    std::memcpy(q, key.data(), klen);
+    if (klen) std::memcpy(q, key.data(), klen);  // an empty view's data() may be null
     q += klen;
     *q++ = static_cast<char>(makeTag(2, kLengthDelimited));
     q = putVarint(q, vlen);
-    std::memcpy(q, value.data(), vlen);
+    if (vlen) std::memcpy(q, value.data(), vlen);
     q += vlen;
     out_->commit(static_cast<size_t>(q - p));
 }

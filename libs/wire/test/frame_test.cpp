@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
+
+#include "libs/wire/batch.h"
+#include "libs/wire/record.h"
 
 namespace vigil::wire {
 namespace {
@@ -115,6 +119,35 @@ TEST(FrameDecoder, SkippingSpansManyReads) {
     EXPECT_TRUE(skipped);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0], "ok");
+}
+
+// Empty views may have a null data(); encoders must not pass it to memcpy (UBSan in the fuzz
+// and asan builds catches that).
+TEST(Codecs, EmptyViewsWithNullData) {
+    Buffer b;
+    b.append(nullptr, 0);
+    b.append(std::string_view());
+    EXPECT_EQ(b.size(), 0u);
+    appendFrame(b, std::string_view());
+    EXPECT_EQ(b.toString(), std::string(4, '\0'));
+    FrameDecoder d;
+    d.feed(std::string_view());
+    d.feed(b.view());
+    std::string_view f;
+    ASSERT_EQ(d.next(f), FrameDecoder::Next::kFrame);
+    EXPECT_TRUE(f.empty());
+    Buffer r;
+    RecordEncoder enc(r);
+    enc.begin(1, 1).field(std::string_view(), std::string_view()).end();
+    RecordView v;
+    std::string scratch;
+    ASSERT_EQ(parseRecord(std::string_view(r.data() + 4, r.size() - 4), v, scratch), RecordError::kNone);
+    std::map<std::string, std::string> m;
+    ASSERT_TRUE(decodePayload(v.payload, m));
+    EXPECT_EQ(m, (std::map<std::string, std::string>{{"", ""}}));
+    BatchBuilder batch;
+    batch.add(1, 1, std::string_view());
+    EXPECT_EQ(batch.records(), 1u);
 }
 
 }  // namespace
