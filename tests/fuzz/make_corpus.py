@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of frame_decoder_fuzz (tests/fuzz/corpus/frame_decoder/): small valid
+and invalid pipe frames, encoded by hand from the field numbers in DESIGN.md section 3.
+Re-run after changing it: python3 tests/fuzz/make_corpus.py"""
+import os
+import struct
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "frame_decoder")
+
+
+def varint(v):
+    v &= (1 << 64) - 1
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def tag(field, wire_type):
+    return varint((field << 3) | wire_type)
+
+
+def ld(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return tag(field, 2) + varint(len(data)) + data
+
+
+def vi(field, value):
+    return tag(field, 0) + varint(value)
+
+
+def entry(key, value):
+    return ld(1, ld(1, key) + ld(2, value))
+
+
+def payload(fields):
+    return b"".join(entry(k, v) for k, v in fields)
+
+
+def record(data_type, timestamp, fields):
+    return vi(1, data_type) + vi(2, timestamp) + ld(3, payload(fields))
+
+
+def frame(body):
+    return struct.pack("<I", len(body)) + body
+
+
+EXEC = [("exe", "/usr/bin/bash"), ("argv", "bash -c id"), ("pid", "4242"), ("ppid", "1"),
+        ("uid", "0"), ("comm", "bash"), ("pid_tree", "4242.bash<1.systemd")]
+
+SEEDS = {
+    "record_exec": frame(record(59, 1700000000, EXEC)),
+    "two_records": frame(record(42, 1, [("dip", "10.0.0.1")])) + frame(record(1010, 2, [
+        ("level", "error"), ("msg", "boom")])),
+    # Fields in reverse order, an unknown field, a repeated (merged) data field.
+    "record_any_order": frame(ld(3, payload([("b", "2")])) + vi(9, 7) + vi(2, 5) +
+                              ld(3, payload([("a", "1")])) + vi(1, 601)),
+    "record_zero_values": frame(b""),
+    "record_negative": frame(record(-1, -1, [("", "")])),
+    "record_bad_utf8": frame(record(59, 1, [("exe", b"\xff\xfe/bin"), (b"k\xc0", "v")])),
+    "record_group_field": frame(vi(1, 1) + tag(5, 3) + vi(1, 2) + tag(5, 4) +
+                                ld(3, payload([("x", "y")]))),
+    "task": frame(vi(1, 9101) + ld(2, "example") + ld(3, "hello") + ld(4, "tok-1")),
+    "task_then_record": frame(ld(4, "t") + vi(1, 1050)) + frame(record(5100, 3, [
+        ("token", "t"), ("status", "succeed"), ("msg", "")])),
+    "truncated_frame": struct.pack("<I", 100) + record(59, 1, EXEC)[:10],
+    "oversized_prefix": struct.pack("<I", 0x40000000) + b"A" * 64 + frame(record(1, 1, [])),
+    "bad_varint": frame(b"\x08" + b"\xff" * 11),
+    "bad_length": frame(b"\x1a\x7f\x0a"),
+    "payload_wrong_type": frame(vi(1, 1) + ld(3, vi(1, 5))),
+    "batch": (ld(1, vi(1, 59) + vi(2, 1700000000) + ld(3, payload(EXEC))) +
+              ld(1, vi(1, 1000) + vi(2, 1)) + ld(2, "agent-1") + ld(3, "10.0.0.2") +
+              ld(7, "host") + ld(8, "0.1.0") + ld(9, "vigil") + vi(16, 12345)),
+}
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name, data in sorted(SEEDS.items()):
+        with open(os.path.join(OUT, name), "wb") as f:
+            f.write(data)
+    print(f"wrote {len(SEEDS)} seeds to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
