@@ -132,6 +132,7 @@ void PluginHost::Impl::account(Plugin& p, const PipeCounts& c) {
     if (c.malformed_payload) p.m.malformed_payload->inc(c.malformed_payload);
     if (c.oversized) p.m.oversized->inc(c.oversized);
     if (c.unresyncable) p.m.unresyncable->inc(c.unresyncable);
+    if (c.drops() == c.unresyncable) return;  // logged with the restart it causes
     VIGIL_LOG_RATE_LIMITED(log_, spdlog::level::warn,
                            "plugin {}: dropped frames (malformed_record {}, malformed_payload {}, "
                            "oversized {}); totals so far {}",
