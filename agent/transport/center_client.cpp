@@ -286,8 +286,10 @@ std::shared_ptr<grpc::Channel> CenterClient::Impl::makeChannel(const std::string
 bool CenterClient::Impl::waitConnected(grpc::Channel& ch) {
     const auto deadline = Clock::now() + options.connect_timeout;
     grpc_connectivity_state st = ch.GetState(/*try_to_connect=*/true);
-    // Wait in short slices so stop() is prompt.
+    // Wait in short slices so stop() is prompt. TRANSIENT_FAILURE means the attempt failed
+    // (refused, unreachable, TLS handshake refused): move on to the next center at once.
     while (st != GRPC_CHANNEL_READY) {
+        if (st == GRPC_CHANNEL_TRANSIENT_FAILURE || st == GRPC_CHANNEL_SHUTDOWN) return false;
         if (isStopping() || Clock::now() >= deadline) return false;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         ch.WaitForStateChange(st, std::chrono::system_clock::now() + std::min(left, kPollSlice));

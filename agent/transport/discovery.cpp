@@ -75,7 +75,7 @@ Result<std::vector<DiscoveredCenter>> queryDiscovery(const std::string& discover
     client.set_keep_alive(false);
     httplib::Params params{{"name", service}, {"count", std::to_string(count)}};
     auto res = client.Get("/registry/detail", params, httplib::Headers{});
-    if (!res) return makeError("discovery {} unreachable: {}", discovery, httplib::to_string(res.error()));
+    if (!res) return makeError("discovery {} unreachable ({})", discovery, httplib::to_string(res.error()));
     if (res->status != 200) return makeError("discovery {} answered HTTP {}", discovery, res->status);
     auto centers = parseDiscoveryDetail(res->body);
     if (!centers.ok()) return makeError("discovery {}: {}", discovery, centers.message());
