@@ -91,7 +91,8 @@ TEST(TaskFrames, RoundTripWithLibprotobuf) {
     vigil::plugin::Task t2;
     t2.set_token("only-token");
     TaskView v;
-    ASSERT_TRUE(parseTask(t2.SerializeAsString(), v));
+    const std::string bytes = t2.SerializeAsString();  // v points into it
+    ASSERT_TRUE(parseTask(bytes, v));
     EXPECT_EQ(v.data_type, 0);
     EXPECT_EQ(v.token, "only-token");
     EXPECT_TRUE(v.data.empty());
