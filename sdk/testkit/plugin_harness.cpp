@@ -138,6 +138,12 @@ Status PluginHarness::start(const std::string& path, const std::string& detail) 
     sigfillset(&all_signals);
     sigdelset(&all_signals, SIGKILL);
     sigdelset(&all_signals, SIGSTOP);
+    // sigfillset() leaves out glibc's internal signals (32, 33), which posix_spawn would then
+    // leave ignored in the plugin; the agent's fork+exec leaves them at their default. Set
+    // their bits directly (sigaddset refuses them).
+    for (int sig = 32; sig <= 33 && sig < SIGRTMIN; ++sig) {
+        reinterpret_cast<unsigned long*>(&all_signals)[0] |= 1ul << (sig - 1);
+    }
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                         POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attr, 0);

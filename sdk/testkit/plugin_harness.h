@@ -11,8 +11,9 @@
 // How the plugin is started (the same as the agent): `<dir>/<name>` executed with cwd = <dir>,
 // in its own process group, environment empty except DETAIL=<detail>, fd 3 = read end of the
 // task pipe, fd 4 = write end of the record pipe, stdin and stdout on /dev/null, stderr to
-// <dir>/<name>.stderr (truncated at start), every other descriptor closed, every standard
-// signal at its default disposition and unblocked (whatever the test process set).
+// <dir>/<name>.stderr (truncated at start, so a test reads only its own run; the agent appends),
+// every other descriptor closed, every signal at its default disposition and unblocked
+// (whatever the test process set).
 //
 // Records are read by a background thread with FrameDecoder + parseRecord; malformed and
 // oversized frames are counted and skipped (never fatal), like the agent does.
