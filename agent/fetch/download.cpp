@@ -28,6 +28,21 @@ Status writeAll(int fd, const char* data, size_t n) {
     return okStatus();
 }
 
+std::string describe(httplib::Error e) {
+    switch (e) {
+        case httplib::Error::Connection: return "cannot connect";
+        case httplib::Error::ConnectionTimeout: return "connection timed out";
+        case httplib::Error::Read: return "reading the response failed (closed or timed out)";
+        case httplib::Error::Write: return "sending the request failed";
+        case httplib::Error::ExceedRedirectCount: return "too many redirects";
+        case httplib::Error::SSLConnection: return "TLS handshake failed";
+        case httplib::Error::SSLLoadingCerts: return "cannot load the CA certificates";
+        case httplib::Error::SSLServerVerification:
+            return "TLS server certificate verification failed (wrong CA or host name)";
+        default: return httplib::to_string(e);
+    }
+}
+
 }  // namespace
 
 Result<ParsedUrl> parseUrl(const std::string& url) {
@@ -119,7 +134,7 @@ Result<std::string> downloadTo(const std::string& url, int fd, const DownloadOpt
                 return true;
             });
         if (!failure.empty()) return Error{failure};
-        if (!res) return makeError("{}", httplib::to_string(res.error()));
+        if (!res) return makeError("{}", describe(res.error()));
         if (res->status != 200) return makeError("HTTP status {}", res->status);
         return hash.finalHex();
     } catch (const std::exception& e) {

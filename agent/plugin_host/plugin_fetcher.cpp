@@ -87,7 +87,7 @@ std::string mismatchMessage(const std::string& want, const std::string& got,
 
 // Reads both pipes until EOF or the deadline; false on timeout.
 bool capture(int out_fd, int err_fd, std::string& out, std::string& err,
-             std::chrono::steady_clock::time_point deadline) {
+             std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* cancel) {
     pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
     std::string* bufs[2] = {&out, &err};
     int open_count = 2;
@@ -96,8 +96,10 @@ bool capture(int out_fd, int err_fd, std::string& out, std::string& err,
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
-        int n = ::poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+        if (cancel && cancel->load()) return false;
+        int n = ::poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count(), 100)));
         if (n < 0 && errno != EINTR) return false;
+        if (n <= 0) continue;
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             ssize_t r = ::read(fds[i].fd, buf, sizeof(buf));
@@ -251,12 +253,15 @@ Result<FetchOutcome> runFetchHelper(const FetchOptions& options, const PluginSpe
 
     std::string out, err;
     auto deadline = std::chrono::steady_clock::now() + options.timeout;
-    bool finished = capture(out_pipe[0], err_pipe[0], out, err, deadline);
+    bool finished = capture(out_pipe[0], err_pipe[0], out, err, deadline, options.cancel);
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
     if (!finished) ::kill(-pid, SIGKILL);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!finished && options.cancel && options.cancel->load()) {
+        return makeError("cancelled: the plugin host is stopping");
     }
     if (!finished) {
         return makeError("timed out after {} ms; {}", options.timeout.count(), trim(err));

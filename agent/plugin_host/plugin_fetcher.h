@@ -4,6 +4,7 @@
 // the same plugin directory.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -18,6 +19,8 @@ struct FetchOptions {
     uint64_t max_bytes = 256ull << 20;
     std::chrono::milliseconds timeout{300000};  // the whole helper run
     std::string ca_file;
+    // When set and true, a running helper is killed and the fetch fails (host shutdown).
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct FetchOutcome {

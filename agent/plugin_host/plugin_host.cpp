@@ -99,7 +99,7 @@ std::string PluginHost::Impl::pluginDir(const std::string& name) const {
 
 FetchOptions PluginHost::Impl::fetchOptions() const {
     return FetchOptions{opt_.fetch_helper, opt_.max_download_bytes, opt_.fetch_timeout,
-                        opt_.fetch_ca_file};
+                        opt_.fetch_ca_file, &cancel_fetch_};
 }
 
 Plugin* PluginHost::Impl::find(const std::string& name) {
@@ -158,6 +158,7 @@ Status PluginHost::Impl::start() {
     if (opt_.fetch_helper.empty()) opt_.fetch_helper = defaultFetchHelperPath();
     if (opt_.max_frame_bytes == 0) return makeError("plugin host: max_frame_bytes must be > 0");
 
+    if (!opt_.use_pidfd) log_->info("plugin exits are polled (use_pidfd off)");
     cgroups_ = std::make_unique<CgroupManager>(opt_.cgroup_root, opt_.cgroup_name, opt_.use_cgroups);
     if (cgroups_->mode() == CgroupMode::kNone) {
         log_->warn("plugins run without cgroups (no CPU/memory caps): {}", cgroups_->reason());
@@ -180,6 +181,7 @@ Status PluginHost::Impl::start() {
     ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);
 
     quit_ = false;
+    cancel_fetch_ = false;
     {
         std::lock_guard lock(q_mu_);
         loop_running_ = true;
@@ -196,6 +198,7 @@ Status PluginHost::Impl::start() {
 }
 
 void PluginHost::Impl::stop() {
+    cancel_fetch_ = true;  // a sync or restart stuck in a download gives up now
     std::lock_guard sync_lock(sync_mu_);
     if (!started_) return;
     // Stop every plugin at once so the grace periods overlap.
@@ -441,7 +444,7 @@ std::vector<PluginStatus> PluginHost::Impl::status() {
 PluginHost::PluginHost(PluginHostOptions options, RecordSink& sink, metrics::Registry& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), sink, metrics)) {}
 
-PluginHost::~PluginHost() = default;
+PluginHost::~PluginHost() { impl_->stop(); }
 
 Status PluginHost::start() { return impl_->start(); }
 

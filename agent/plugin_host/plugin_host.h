@@ -12,8 +12,10 @@
 //  - frames: oversized or malformed frames are counted per plugin and skipped; a plugin whose
 //    stream cannot be resynchronised (length prefix above the hard limit) is restarted. A bad
 //    plugin never affects the agent or other plugins.
-// One internal thread runs an epoll loop over every plugin's record pipe.
-// Thread-safety: every public method is thread-safe.
+// One internal thread runs an epoll loop over every plugin's record pipe; a second one runs the
+// verification/download before a restart, so a slow download never stalls the records.
+// Thread-safety: every public method is thread-safe. The host reaps only its own children by
+// pid; the agent must not set SIGCHLD to SIG_IGN or reap with waitpid(-1).
 #pragma once
 
 #include <chrono>
@@ -68,6 +70,9 @@ struct PluginHostOptions {
     bool use_cgroups = true;
     // <name>.stderr is appended to across restarts and truncated at a start when above this.
     uint64_t max_stderr_bytes = 4ull << 20;
+    // Exits are watched with pidfds; false (or a kernel without pidfd_open) polls waitid()
+    // every 100 ms instead.
+    bool use_pidfd = true;
 };
 
 // <directory of /proc/self/exe>/vigil-fetch; used when PluginHostOptions::fetch_helper is empty.

@@ -180,6 +180,7 @@ struct PluginHost::Impl {
     std::mutex sync_mu_;   // serialises sync(), start() and stop()
     std::mutex fetch_mu_;  // one verification/fetch at a time (sync thread vs worker)
     std::atomic<bool> started_{false};
+    std::atomic<bool> cancel_fetch_{false};  // set by stop(): running downloads give up
 
     int epfd_ = -1;
     int wake_fd_ = -1;

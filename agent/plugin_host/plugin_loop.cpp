@@ -343,6 +343,10 @@ Status PluginHost::Impl::spawnNow(Plugin& p) {
     }
     p.pid = spawned->pid;
     p.pidfd = spawned->pidfd;
+    if (!opt_.use_pidfd && p.pidfd >= 0) {
+        ::close(p.pidfd);
+        p.pidfd = -1;
+    }
     p.task_fd = spawned->task_fd;
     p.record_fd = spawned->record_fd;
     p.cgroup = std::move(cg);
@@ -415,6 +419,7 @@ void PluginHost::Impl::runTimers(Clock::time_point now) {
 
 Status PluginHost::Impl::writeTask(Plugin& p, int32_t data_type, const std::string& data,
                                    const std::string& token) {
+    if (p.stop_requested && p.pid > 0) return makeError("plugin {}: stopping", p.spec.name);
     if (p.state != PluginState::kRunning || p.task_fd < 0) {
         return makeError("plugin {}: not running ({})", p.spec.name, pluginStateName(p.state));
     }

@@ -376,6 +376,8 @@ TEST_F(FetchTest, HttpsVerifiesTheServerAgainstTheGivenCa) {
     // Not signed by a CA the system trusts: refused.
     RunResult untrusted = fetch({https}, sha);
     EXPECT_EQ(untrusted.exit_code, 1);
+    EXPECT_NE(untrusted.err.find("certificate verification failed"), std::string::npos)
+        << untrusted.err;
     EXPECT_FALSE(fs::exists(dest() + "/demo"));
     RunResult r = run({"--url", https, "--sha256", sha, "--dest", dest(), "--name", "demo",
                        "--ca-file", cert});

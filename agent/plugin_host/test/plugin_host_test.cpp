@@ -211,6 +211,24 @@ TEST_F(PluginHostTest, CrashIsRestartedWithBackoffAndRecordsResume) {
     EXPECT_TRUE(saw);
 }
 
+TEST_F(PluginHostTest, ExitsAreNoticedWithoutPidfds) {
+    install("polled");
+    install("calm");
+    auto o = options();
+    o.use_pidfd = false;  // the waitid() polling fallback for kernels without pidfd_open
+    startHost(o);
+    ASSERT_TRUE(host_->sync({spec("polled", "mode=crash_after n=1 how=exit"),
+                             spec("calm", "mode=spawn_child")})
+                    .ok());
+    ASSERT_TRUE(waitUntil([&] { return hellos("crash_after").size() >= 3; }, 15s));
+    EXPECT_GE(statusOf("polled")->restarts, 2u);
+    ASSERT_TRUE(waitUntil([&] { return !sink_.ofType(kChildInfo).empty(); }));
+    auto info = sink_.ofType(kChildInfo).front().fields;
+    ASSERT_TRUE(host_->sync({}).ok());
+    EXPECT_TRUE(processGone(std::stoi(info["pid"])));
+    EXPECT_TRUE(waitUntil([&] { return processGone(std::stoi(info["child"])); }, 3s));
+}
+
 TEST_F(PluginHostTest, GarbageAndHugeLengthPrefixDoNotAffectOtherPlugins) {
     install("huge");
     install("noise");
