@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -102,6 +103,11 @@ Status DiskSpool::recover() {
     std::string ack_path = fs::joinPath(options_.dir, kAckFileName);
     ack_fd_ = ::open(ack_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (ack_fd_ < 0) return makeError("cannot open {}: {}", ack_path, std::strerror(errno));
+    // Two writers would interleave entries and reuse seqs: one process per spool directory.
+    // The lock goes away with the process, however it dies.
+    if (::flock(ack_fd_, LOCK_EX | LOCK_NB) != 0) {
+        return makeError("spool {} is in use by another process ({})", options_.dir, std::strerror(errno));
+    }
     ack_state_ = sf::readAckState(ack_fd_);
 
     struct Found {

@@ -69,6 +69,9 @@ struct CenterClient::Impl {
         inflight_gauge = &m.gauge("vigil_agent_transport_inflight_batches", "Batches sent and not yet acknowledged");
         uploads_ok = &m.counter("vigil_agent_transport_uploads_total", "File uploads", {{"result", "ok"}});
         uploads_failed = &m.counter("vigil_agent_transport_uploads_total", "File uploads", {{"result", "failed"}});
+        too_large = &m.counter("vigil_agent_transport_dropped_records_total", "Records the transport could not send",
+                               {{"cause", "too_large"}});
+        state.net_mode = "unknown";
     }
 
     void run();
@@ -108,7 +111,7 @@ struct CenterClient::Impl {
 
     metrics::Counter *batches_sent, *records_sent, *bytes_sent, *acks, *commands, *bad_commands, *reconnects;
     metrics::Counter *fail_discovery, *fail_unreachable, *fail_rejected, *disconnects;
-    metrics::Counter *uploads_ok, *uploads_failed;
+    metrics::Counter *uploads_ok, *uploads_failed, *too_large;
     metrics::Gauge *connected_gauge, *inflight_gauge;
 };
 
@@ -393,12 +396,21 @@ void CenterClient::Impl::sendLoop(Stream& stream, uint64_t& sent_after) {
             if (broken) return;
             continue;
         }
+        const size_t bytes = batch.bytes->size();
+        if (bytes > options.max_message_bytes) {
+            // It would fail the stream on every attempt. Skipping it is safe: the center's
+            // cumulative ack of a later batch removes it from the spool.
+            too_large->inc(batch.records);
+            logger()->error("batch {} ({} bytes, {} records) exceeds the {} byte message limit; dropped",
+                            batch.seq, bytes, batch.records, options.max_message_bytes);
+            sent_after = batch.seq;
+            continue;
+        }
         {
             std::lock_guard lock(flow_mu);
             inflight.push_back(batch.seq);  // before the write: the ack may beat Write() back
             inflight_gauge->set(static_cast<double>(inflight.size()));
         }
-        const size_t bytes = batch.bytes->size();
         if (!stream.Write(shareAsByteBuffer(batch.bytes))) return;
         sent_after = batch.seq;
         batches_sent->inc();

@@ -62,6 +62,8 @@ public:
     virtual void onConnected(const std::string& center, const std::string& net_mode) {}
 };
 
+// center and net_mode describe the current connection, or the last one while connected is
+// false ("unknown" before the first).
 struct TransportStats {
     bool connected = false;
     std::string center;           // host:port of the current center

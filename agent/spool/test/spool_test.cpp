@@ -114,6 +114,18 @@ TEST(SpoolTest, AppendNextAckInOrder) {
     EXPECT_TRUE(segmentFiles(dir.path()).empty());
 }
 
+TEST(SpoolTest, OneProcessPerDirectory) {
+    TempDir dir;
+    metrics::Registry m;
+    auto first = openSpool({.dir = dir.path()}, m);
+    ASSERT_TRUE(first);
+    auto second = Spool::open({.dir = dir.path()}, m);
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.message().find("in use"), std::string::npos) << second.message();
+    first.reset();
+    EXPECT_TRUE(Spool::open({.dir = dir.path()}, m).ok());
+}
+
 TEST(SpoolTest, LanesMergeInSeqOrder) {
     TempDir dir;
     metrics::Registry m;
