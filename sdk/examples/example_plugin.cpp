@@ -71,7 +71,7 @@ int main() {
     while (client.running()) {
         auto task = client.receiveTask();
         if (!task.ok()) {
-            if (!client.running()) break;  // agent gone, signal, or shutdown
+            if (!client.running()) break;     // agent gone, signal, or shutdown
             client.logError(task.message());  // one bad frame; keep serving
             continue;
         }

@@ -20,7 +20,7 @@
 namespace vigil::sdk {
 namespace {
 
-// The flusher re-checks for a late installSignalHandlers() at least this often when idle.
+// Without installSignalHandlers(), the flusher re-checks for a late installation this often.
 constexpr int kIdlePollMs = 1000;
 // While the record pipe is full, shutdown()'s deadline is checked this often.
 constexpr int kWritePollSliceMs = 100;
@@ -61,10 +61,14 @@ ClientOptions withFds(int task_fd, int record_fd) {
 
 const char* logLevelName(LogLevel level) {
     switch (level) {
-        case LogLevel::kDebug: return "debug";
-        case LogLevel::kInfo: return "info";
-        case LogLevel::kWarn: return "warn";
-        case LogLevel::kError: return "error";
+        case LogLevel::kDebug:
+            return "debug";
+        case LogLevel::kInfo:
+            return "info";
+        case LogLevel::kWarn:
+            return "warn";
+        case LogLevel::kError:
+            return "error";
     }
     return "unknown";
 }
@@ -193,7 +197,9 @@ void Client::markStopped(std::string_view reason) {
     state_cv_.notify_all();
 }
 
-void Client::requestStop(std::string_view reason) { markStopped(reason); }
+void Client::requestStop(std::string_view reason) {
+    markStopped(reason);
+}
 
 void Client::noticeSignal() {
     if (stopSignalReceived()) {
@@ -201,7 +207,9 @@ void Client::noticeSignal() {
     }
 }
 
-bool Client::running() const { return running_.load() && !stopSignalReceived(); }
+bool Client::running() const {
+    return running_.load() && !stopSignalReceived();
+}
 
 bool Client::waitForShutdown(std::chrono::milliseconds timeout) {
     noticeSignal();
@@ -219,7 +227,9 @@ std::string Client::stopReason() const {
     return stop_reason_;
 }
 
-void Client::wake() { signalEventFd(wake_fd_); }
+void Client::wake() {
+    signalEventFd(wake_fd_);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Client: records
@@ -230,9 +240,8 @@ RecordWriter Client::record(int32_t data_type, int64_t timestamp) {
         // Both buffers are full: wait for the flusher (back-pressure on the plugin).
         ++stats_.backpressure_waits;
         wake();
-        space_cv_.wait(lock, [this] {
-            return closed_ || closing_ || active_.size() < options_.buffer_bytes;
-        });
+        space_cv_.wait(
+            lock, [this] { return closed_ || closing_ || active_.size() < options_.buffer_bytes; });
     }
     const bool active = !closed_ && !closing_;
     const size_t start = active_.size();
@@ -251,7 +260,8 @@ bool Client::commitLocked(size_t start, bool* wake) {
     ++stats_.records;
     committed_bytes_ += frame;
     // Wake the flusher to start the flush timer, or because the buffer just filled up.
-    *wake = start == 0 || (start < options_.buffer_bytes && active_.size() >= options_.buffer_bytes);
+    *wake =
+        start == 0 || (start < options_.buffer_bytes && active_.size() >= options_.buffer_bytes);
     return true;
 }
 
@@ -322,7 +332,9 @@ ClientStats Client::stats() const {
     return s;
 }
 
-int64_t Client::now() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t Client::now() {
+    return static_cast<int64_t>(std::time(nullptr));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Client: the flusher thread
@@ -409,7 +421,9 @@ void Client::flusherLoop() {
         // No events requested: only POLLHUP (the agent closed the task pipe) is reported, so
         // unread tasks do not wake this thread.
         if (watch_tasks) fds[n++] = {task_fd_, 0, 0};
-        const int timeout = deadline ? msUntil(*deadline) : kIdlePollMs;
+        // Idle: sleep until woken, unless handlers may still be installed later.
+        const int timeout =
+            deadline ? msUntil(*deadline) : (sig_fd >= 0 || !watch_signal ? -1 : kIdlePollMs);
         if (::poll(fds, n, timeout) < 0) continue;  // EINTR: re-evaluate
         if (fds[0].revents & POLLIN) drainEventFd(wake_fd_);
         if (sig_fd >= 0 && fds[sig_at].revents) {

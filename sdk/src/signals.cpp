@@ -61,10 +61,16 @@ Status installSignalHandlers() {
     return okStatus();
 }
 
-bool stopSignalReceived() { return g_signal.load(std::memory_order_relaxed) != 0; }
+bool stopSignalReceived() {
+    return g_signal.load(std::memory_order_relaxed) != 0;
+}
 
-int stopSignalNumber() { return g_signal.load(); }
+int stopSignalNumber() {
+    return g_signal.load();
+}
 
-int stopSignalFd() { return g_read_fd.load(); }
+int stopSignalFd() {
+    return g_read_fd.load();
+}
 
 }  // namespace vigil::sdk

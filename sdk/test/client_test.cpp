@@ -117,7 +117,10 @@ TEST(Client, ConcurrentSendersProduceIntactFrames) {
         threads.emplace_back([&, t] {
             const std::string pad(static_cast<size_t>(t * 13), 'x');
             for (int i = 0; i < kPerThread; ++i) {
-                f.client->record(100 + t, i).field("thread", t).field("seq", i).field("pad", pad)
+                f.client->record(100 + t, i)
+                    .field("thread", t)
+                    .field("seq", i)
+                    .field("pad", pad)
                     .send();
             }
         });
@@ -370,9 +373,8 @@ TEST(Client, TaskResultRecords) {
     const auto recs = f.collector->records();
     ASSERT_EQ(recs.size(), 2u);
     EXPECT_EQ(recs[0].data_type, kDataTypeTaskResult);
-    EXPECT_EQ(recs[0].fields,
-              (std::map<std::string, std::string>{
-                  {"token", "tok-1"}, {"status", "succeed"}, {"msg", "done"}}));
+    EXPECT_EQ(recs[0].fields, (std::map<std::string, std::string>{
+                                  {"token", "tok-1"}, {"status", "succeed"}, {"msg", "done"}}));
     EXPECT_EQ(recs[1].fields.at("status"), "failed");
     EXPECT_EQ(recs[1].fields.at("token"), "tok-2");
 }

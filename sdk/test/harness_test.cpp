@@ -26,10 +26,12 @@ bool isResult(const ReceivedRecord& r, const std::string& token) {
 TEST(ExamplePlugin, PeriodicRecordsArrive) {
     PluginHarness h;
     ASSERT_TRUE(h.start(kExample, "interval_ms=50").ok());
-    ASSERT_TRUE(h.waitFor([](const auto& recs) {
-        return std::count_if(recs.begin(), recs.end(),
-                             [](const ReceivedRecord& r) { return r.data_type == 9100; }) >= 3;
-    }, 10s));
+    ASSERT_TRUE(h.waitFor(
+        [](const auto& recs) {
+            return std::count_if(recs.begin(), recs.end(),
+                                 [](const ReceivedRecord& r) { return r.data_type == 9100; }) >= 3;
+        },
+        10s));
     const auto ticks = h.records(9100);
     for (size_t i = 0; i < 3; ++i) {
         EXPECT_EQ(ticks[i].field("seq"), std::to_string(i + 1));
@@ -79,9 +81,11 @@ TEST(ExamplePlugin, StopExitsCleanlyAndLogsWhy) {
     EXPECT_TRUE(st.cleanExit()) << st.describe();
     EXPECT_FALSE(st.killed_after_grace);
     // Its last words were flushed before exit: the stop log record (1010) and stderr.
-    auto bye = h.waitForRecord([](const auto& r) {
-        return r.data_type == 1010 && r.field("msg").find("stopping") != std::string::npos;
-    }, 0ms);
+    auto bye = h.waitForRecord(
+        [](const auto& r) {
+            return r.data_type == 1010 && r.field("msg").find("stopping") != std::string::npos;
+        },
+        0ms);
     ASSERT_TRUE(bye.has_value());
     EXPECT_EQ(bye->field("source"), "example");
     EXPECT_NE(h.readStderr().find("stopping"), std::string::npos) << h.readStderr();
@@ -112,7 +116,8 @@ TEST(ExamplePlugin, BadDetailIsReportedAndExits2) {
 
 TEST(Harness, StartsPluginsAsTheAgentDoes) {
     // Dispositions and masks of the test process must not leak into the plugin.
-    struct sigaction ign {}, old_int {}, old_hup {};
+    struct sigaction ign {
+    }, old_int{}, old_hup{};
     ign.sa_handler = SIG_IGN;
     ::sigaction(SIGINT, &ign, &old_int);
     ::sigaction(SIGHUP, &ign, &old_hup);

@@ -44,8 +44,14 @@ TEST(PluginConfig, FlatJson) {
 
 TEST(PluginConfig, JsonErrorsSayWhatAndWhere) {
     const char* bad[] = {
-        R"({"a": {"nested": 1}})", R"({"a": [1]})", R"({"a": 1,})", R"({"a" 1})",
-        R"({"a": "unterminated)", R"({"a": 1} trailing)", R"({"a": tru})", R"({"a": "\ud800"})",
+        R"({"a": {"nested": 1}})",
+        R"({"a": [1]})",
+        R"({"a": 1,})",
+        R"({"a" 1})",
+        R"({"a": "unterminated)",
+        R"({"a": 1} trailing)",
+        R"({"a": tru})",
+        R"({"a": "\ud800"})",
         R"({"a": 1)",
     };
     for (const char* s : bad) {

@@ -65,7 +65,9 @@ std::string statusLine(const std::string& key) {
     return "";
 }
 
-void say(const char* line) { [[maybe_unused]] ssize_t n = ::write(2, line, std::strlen(line)); }
+void say(const char* line) {
+    [[maybe_unused]] ssize_t n = ::write(2, line, std::strlen(line));
+}
 
 // How the process was started, captured first thing in main(), before the SDK opens its own
 // descriptors or changes signal dispositions.

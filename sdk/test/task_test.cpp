@@ -82,7 +82,11 @@ TEST(ReceiveTask, ToleratesFieldOrderAndUnknownFields) {
     // token(4), unknown field 9 (varint), data(3), data_type(1): reverse order, as any valid
     // protobuf writer may produce.
     const std::string body = std::string("\x22\x02tk", 4) + std::string("\x48\x07", 2) +
-                             std::string("\x1a\x01" "d", 3) + std::string("\x08\x05", 2);
+                             std::string(
+                                 "\x1a\x01"
+                                 "d",
+                                 3) +
+                             std::string("\x08\x05", 2);
     wire::Buffer b;
     wire::appendFrame(b, body);
     writeAll(f.tasks.write_fd, b.view());
@@ -161,8 +165,7 @@ TEST(ReceiveTask, EofStopsClient) {
     f.tasks.closeWrite();
     auto eof = f.client->receiveTask();
     ASSERT_FALSE(eof.ok());
-    EXPECT_NE(eof.message().find("agent closed the task pipe"), std::string::npos)
-        << eof.message();
+    EXPECT_NE(eof.message().find("agent closed the task pipe"), std::string::npos) << eof.message();
     EXPECT_FALSE(f.client->running());
     EXPECT_TRUE(f.client->waitForShutdown(0ms));
 }

@@ -144,8 +144,8 @@ Status PluginHarness::start(const std::string& path, const std::string& detail) 
     for (int sig = 32; sig <= 33 && sig < SIGRTMIN; ++sig) {
         reinterpret_cast<unsigned long*>(&all_signals)[0] |= 1ul << (sig - 1);
     }
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &no_signals);
     posix_spawnattr_setsigdefault(&attr, &all_signals);

@@ -55,7 +55,7 @@ struct ReceivedRecord {
 struct ExitStatus {
     bool exited = false;  // the process called exit(); `code` is valid
     int code = -1;
-    int signal = 0;       // the signal that killed it, when !exited
+    int signal = 0;                   // the signal that killed it, when !exited
     bool killed_after_grace = false;  // stop() had to SIGKILL the group
 
     bool cleanExit() const { return exited && code == 0; }
@@ -70,11 +70,11 @@ struct HarnessOptions {
 };
 
 struct HarnessCounters {
-    uint64_t bytes = 0;             // read from the record pipe
-    uint64_t frames = 0;            // complete frames seen (valid or not)
-    uint64_t records = 0;           // frames decoded as records
-    uint64_t malformed_frames = 0;  // not a valid Record (or its Payload is not a valid map)
-    uint64_t oversized_frames = 0;  // length prefix above max_frame_bytes
+    uint64_t bytes = 0;                 // read from the record pipe
+    uint64_t frames = 0;                // complete frames seen (valid or not)
+    uint64_t records = 0;               // frames decoded as records
+    uint64_t malformed_frames = 0;      // not a valid Record (or its Payload is not a valid map)
+    uint64_t oversized_frames = 0;      // length prefix above max_frame_bytes
     uint64_t invalid_utf8_records = 0;  // decoded, but a key or value is not valid UTF-8
 };
 

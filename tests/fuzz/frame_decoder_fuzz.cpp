@@ -25,8 +25,8 @@ constexpr uint32_t kMaxFrame = 4096;
 constexpr size_t kReadChunk = 256;
 constexpr size_t kMaxInputChunk = 1024;
 
-#define FUZZ_CHECK(cond)          \
-    do {                          \
+#define FUZZ_CHECK(cond)               \
+    do {                               \
         if (!(cond)) __builtin_trap(); \
     } while (0)
 

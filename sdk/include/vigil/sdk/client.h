@@ -59,26 +59,26 @@ enum class LogLevel : uint8_t { kDebug, kInfo, kWarn, kError };
 const char* logLevelName(LogLevel level);
 
 struct ClientOptions {
-    int task_fd = kTaskFd;      // -1: no task pipe (receiveTask() fails)
-    int record_fd = kRecordFd;  // made non-blocking by the Client
+    int task_fd = kTaskFd;             // -1: no task pipe (receiveTask() fails)
+    int record_fd = kRecordFd;         // made non-blocking by the Client
     size_t buffer_bytes = 512 * 1024;  // per buffer; two buffers
     std::chrono::milliseconds flush_interval{200};
     // How long shutdown() keeps trying to write buffered records to a pipe nobody reads.
     std::chrono::milliseconds shutdown_timeout{3000};
-    uint32_t max_record_bytes = kMaxFrameBytes;     // larger records are dropped and counted
+    uint32_t max_record_bytes = kMaxFrameBytes;  // larger records are dropped and counted
     uint32_t max_task_bytes = wire::kDefaultMaxFrameBytes;  // larger tasks are skipped
-    std::string log_source;                 // `source` field of log records; omitted if empty
+    std::string log_source;                       // `source` field of log records; omitted if empty
     LogLevel min_record_level = LogLevel::kInfo;  // lower levels go to stderr only
-    int stderr_fd = 2;                      // where log lines go too; -1 for none
+    int stderr_fd = 2;                            // where log lines go too; -1 for none
 };
 
 struct ClientStats {
-    uint64_t records = 0;          // records committed to the buffer
-    uint64_t bytes_written = 0;    // bytes written to the record pipe
-    uint64_t records_dropped = 0;  // see the class comment for when
-    uint64_t flushes = 0;          // buffer writes
+    uint64_t records = 0;             // records committed to the buffer
+    uint64_t bytes_written = 0;       // bytes written to the record pipe
+    uint64_t records_dropped = 0;     // see the class comment for when
+    uint64_t flushes = 0;             // buffer writes
     uint64_t backpressure_waits = 0;  // times a sender waited for buffer space
-    size_t buffered_bytes = 0;     // in the filling buffer now
+    size_t buffered_bytes = 0;        // in the filling buffer now
 };
 
 class Client;
@@ -206,9 +206,8 @@ private:
     uint64_t committed_bytes_ = 0;  // total bytes ever committed
     uint64_t settled_bytes_ = 0;    // of those, written or dropped
     bool flush_requested_ = false;
-    bool closing_ = false;    // shutdown() called: drain and exit the flusher
-    bool closed_ = false;     // record descriptor closed or broken: drop everything
-    bool flushing_ = false;   // the flusher is writing a swapped buffer
+    bool closing_ = false;   // shutdown() called: drain and exit the flusher
+    bool closed_ = false;    // record descriptor closed or broken: drop everything
     ClientStats stats_;
 
     // Owned by the flusher thread.
