@@ -12,6 +12,10 @@ if [ $# -ne 2 ] || ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -eq 0 ]; then
     exit 2
 fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+if [ ! -d "$1" ]; then
+    echo "fuzz: build directory $1 not found (cmake --preset fuzz -B $1 && cmake --build $1)" >&2
+    exit 2
+fi
 build="$(cd "$1" && pwd)"
 seconds="$2"
 
