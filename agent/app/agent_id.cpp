@@ -60,7 +60,10 @@ Result<std::string> resolveAgentId(const std::string& work_dir, const std::strin
             return makeError("agent id '{}' is invalid: use 1-128 of [A-Za-z0-9._:-], starting alphanumeric",
                              override_id);
         }
-        if (trimmed(path) != override_id) VIGIL_TRY(fs::writeFileAtomic(path, override_id + "\n", 0644));
+        if (trimmed(path) != override_id) {
+            VIGIL_TRY(fs::makeDirs(work_dir, 0700));
+            VIGIL_TRY(fs::writeFileAtomic(path, override_id + "\n", 0644));
+        }
         return override_id;
     }
     std::string persisted = trimmed(path);

@@ -130,13 +130,17 @@ unknown_top: 1
 }
 
 TEST(AgentConfig, UnknownRegionAndBadFlags) {
+    AgentFlags r;
+    r.region = "mars";
+    auto u = parseAgentConfig(kMinimal, "agent.yaml", r);
+    ASSERT_FALSE(u.ok());
+    EXPECT_NE(u.message().find("'region': 'mars' has no entry under regions (known: default)"), std::string::npos)
+        << u.message();
     AgentFlags f;
-    f.region = "mars";
     f.spool_size = "huge";
     f.centers = {"x"};
     auto c = parseAgentConfig(kMinimal, "agent.yaml", f);
     ASSERT_FALSE(c.ok());
-    EXPECT_NE(c.message().find("'region': 'mars' has no entry under regions"), std::string::npos) << c.message();
     EXPECT_NE(c.message().find("'--spool-size'"), std::string::npos);
     EXPECT_NE(c.message().find("'--center'"), std::string::npos);
 }
