@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include <grpc/grpc_security.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/sync_stream.h>
 
@@ -69,10 +70,17 @@ struct CenterClient::Impl {
         inflight_gauge = &m.gauge("vigil_agent_transport_inflight_batches", "Batches sent and not yet acknowledged");
         uploads_ok = &m.counter("vigil_agent_transport_uploads_total", "File uploads", {{"result", "ok"}});
         uploads_failed = &m.counter("vigil_agent_transport_uploads_total", "File uploads", {{"result", "failed"}});
+        resumed = &m.counter("vigil_agent_transport_tls_resumptions_total",
+                             "Connections that resumed an earlier TLS session (cheaper handshake)");
+        // TLS session resumption across our per-attempt channels: a reconnect to a center seen
+        // before skips the full handshake, which matters when thousands of agents reconnect.
+        session_cache = grpc_ssl_session_cache_create_lru(8);
         too_large = &m.counter("vigil_agent_transport_dropped_records_total", "Records the transport could not send",
                                {{"cause", "too_large"}});
         state.net_mode = "unknown";
     }
+
+    ~Impl() { grpc_ssl_session_cache_destroy(session_cache); }
 
     void run();
     SessionEnd trySession(const Candidate& c);
@@ -111,7 +119,8 @@ struct CenterClient::Impl {
 
     metrics::Counter *batches_sent, *records_sent, *bytes_sent, *acks, *commands, *bad_commands, *reconnects;
     metrics::Counter *fail_discovery, *fail_unreachable, *fail_rejected, *disconnects;
-    metrics::Counter *uploads_ok, *uploads_failed, *too_large;
+    metrics::Counter *uploads_ok, *uploads_failed, *too_large, *resumed;
+    grpc_ssl_session_cache* session_cache = nullptr;
     metrics::Gauge *connected_gauge, *inflight_gauge;
 };
 
@@ -283,6 +292,8 @@ std::shared_ptr<grpc::Channel> CenterClient::Impl::makeChannel(const std::string
     // Each attempt gets its own connection: reconnect timing is ours (Backoff), not gRPC's.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+    grpc_arg cache_arg = grpc_ssl_session_cache_create_channel_arg(session_cache);
+    args.SetPointerWithVtable(cache_arg.key, cache_arg.value.pointer.p, cache_arg.value.pointer.vtable);
     return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
@@ -325,12 +336,19 @@ SessionEnd CenterClient::Impl::trySession(const Candidate& c) {
     std::unique_ptr<Stream> stream(
         grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(ch.get(), method, &ctx));
     const auto opened = Clock::now();
+    bool reused = false;
+    if (auto auth = ctx.auth_context()) {
+        auto v = auth->FindPropertyValues(GRPC_SSL_SESSION_REUSED_PROPERTY);
+        reused = !v.empty() && v.front() == "true";
+    }
+    if (reused) resumed->inc();
     {
         std::lock_guard lock(mu);
         channel = ch;
         state.connected = true;
         state.center = c.address;
         state.net_mode = c.net_mode;
+        state.tls_session_reused = reused;
         if (ever_connected) reconnects->inc();
         ever_connected = true;
     }
@@ -338,8 +356,8 @@ SessionEnd CenterClient::Impl::trySession(const Candidate& c) {
     // Resend from the first unacknowledged batch: anything sent on an earlier stream and not
     // acknowledged may not have reached the bus.
     uint64_t sent_after = spool.stats().acked_seq;
-    logger()->info("connected to center {} (mode {}), resending from batch {}", c.address, c.net_mode,
-                   sent_after + 1);
+    logger()->info("connected to center {} (mode {}{}), resending from batch {}", c.address, c.net_mode,
+                   reused ? ", TLS session resumed" : "", sent_after + 1);
 
     Clock::time_point last_message{};
     std::thread receiver([&] {

@@ -74,6 +74,7 @@ struct TransportStats {
     uint64_t commands_received = 0;
     uint64_t reconnects = 0;
     uint64_t connect_failures = 0;
+    bool tls_session_reused = false;  // the current connection resumed an earlier TLS session
 };
 
 class CenterClient {

@@ -59,6 +59,7 @@ struct Outgoing {
 
 struct Conn {
     uint64_t id = 0;
+    grpc::ServerContext* ctx = nullptr;
     std::string agent_id;
     uint64_t received = 0;
     uint64_t max_seq = 0;
@@ -148,6 +149,7 @@ grpc::Status FakeCenter::Impl::transfer(grpc::ServerContext* ctx, RawStream* str
     {
         std::lock_guard lock(mu);
         conn->id = ++next_stream_id;
+        conn->ctx = ctx;
         conns[conn->id] = conn;
         ++streams_opened;
     }
@@ -313,6 +315,11 @@ void FakeCenter::stop() {
 Status FakeCenter::restart() {
     stop();
     return start();
+}
+
+void FakeCenter::disconnectAll() {
+    std::lock_guard lock(impl_->mu);
+    for (auto& [id, conn] : impl_->conns) conn->ctx->TryCancel();
 }
 
 bool FakeCenter::running() const {

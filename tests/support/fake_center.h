@@ -71,6 +71,8 @@ public:
     void stop();
     // stop() then start() on the same port.
     Status restart();
+    // Cancels every open stream but keeps serving (a center kicking its agents).
+    void disconnectAll();
     bool running() const;
 
     int port() const;

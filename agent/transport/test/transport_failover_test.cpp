@@ -73,6 +73,27 @@ TEST_F(FailoverTest, CenterRestartReconnectsAndEveryRecordArrives) {
                 static_cast<unsigned long>(center->recordCount() - kTotal));
 }
 
+TEST_F(FailoverTest, DroppedStreamReconnectsWithTlsSessionResumption) {
+    auto center = startCenter();
+    auto o = baseOptions(pki);
+    o.regions["test"].private_net.centers = {center->address()};
+    Agent agent(o, "agent-1", {.max_records = 10});
+    ASSERT_TRUE(agent.client->start().ok());
+    ASSERT_TRUE(agent.handler.waitForConnections(1, 10s));
+    EXPECT_FALSE(agent.client->stats().tls_session_reused);
+    agent.putIndexed(0, 100);
+    ASSERT_TRUE(center->waitForRecords(100, 10s));
+    ASSERT_TRUE(agent.waitUntil([&] { return agent.spool->stats().pending_batches == 0; }, 10s));
+
+    center->disconnectAll();
+    ASSERT_TRUE(agent.handler.waitForConnections(2, 10s));
+    EXPECT_TRUE(agent.client->stats().tls_session_reused);
+    EXPECT_EQ(agent.metrics.counterValue("vigil_agent_transport_tls_resumptions_total"), 1u);
+    agent.putIndexed(100, 200);
+    ASSERT_TRUE(center->waitForRecords(200, 10s));
+    expectCompleteDelivery(*center, "agent-1", 200);
+}
+
 TEST_F(FailoverTest, DiscoveryPicksTheLeastLoadedCenter) {
     auto busy = startCenter();
     auto idle = startCenter();
