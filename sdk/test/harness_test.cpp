@@ -19,13 +19,31 @@ using namespace std::chrono_literals;
 const std::string kExample = VIGIL_EXAMPLE_PLUGIN;
 const std::string kProbe = VIGIL_PROBE_PLUGIN;
 
+// Each test runs its own copy of the plugin (StagedPlugin), so concurrent runs of this binary
+// never share a <name>.stderr file.
+class PluginTest : public ::testing::Test {
+protected:
+    std::string stage(const std::string& executable) {
+        auto staged = StagedPlugin::create(executable);
+        EXPECT_TRUE(staged.ok()) << staged.message();
+        if (!staged.ok()) return "/nonexistent";
+        staged_.push_back(std::make_unique<StagedPlugin>(std::move(staged.value())));
+        return staged_.back()->path();
+    }
+
+private:
+    std::vector<std::unique_ptr<StagedPlugin>> staged_;
+};
+using ExamplePlugin = PluginTest;
+using Harness = PluginTest;
+
 bool isResult(const ReceivedRecord& r, const std::string& token) {
     return r.data_type == 5100 && r.field("token") == token;
 }
 
-TEST(ExamplePlugin, PeriodicRecordsArrive) {
+TEST_F(ExamplePlugin, PeriodicRecordsArrive) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kExample, "interval_ms=50").ok());
+    ASSERT_TRUE(h.start(stage(kExample), "interval_ms=50").ok());
     ASSERT_TRUE(h.waitFor(
         [](const auto& recs) {
             return std::count_if(recs.begin(), recs.end(),
@@ -43,16 +61,16 @@ TEST(ExamplePlugin, PeriodicRecordsArrive) {
     EXPECT_EQ(h.counters().malformed_frames, 0u);
 }
 
-TEST(ExamplePlugin, JsonDetailSetsTheInterval) {
+TEST_F(ExamplePlugin, JsonDetailSetsTheInterval) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kExample, R"({"interval_ms": 20})").ok());
+    ASSERT_TRUE(h.start(stage(kExample), R"({"interval_ms": 20})").ok());
     ASSERT_TRUE(h.waitFor([](const auto& recs) { return recs.size() >= 6; }, 10s));
     EXPECT_TRUE(h.stop().cleanExit());
 }
 
-TEST(ExamplePlugin, EchoTaskSucceedsWithTheSameToken) {
+TEST_F(ExamplePlugin, EchoTaskSucceedsWithTheSameToken) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kExample, "interval_ms=60000").ok());
+    ASSERT_TRUE(h.start(stage(kExample), "interval_ms=60000").ok());
     ASSERT_TRUE(h.sendTask(9101, "example", "hello agent", "tok-42").ok());
     auto result = h.waitForRecord([](const auto& r) { return isResult(r, "tok-42"); }, 5s);
     ASSERT_TRUE(result.has_value());
@@ -61,9 +79,9 @@ TEST(ExamplePlugin, EchoTaskSucceedsWithTheSameToken) {
     EXPECT_TRUE(h.stop().cleanExit());
 }
 
-TEST(ExamplePlugin, UnknownTaskFails) {
+TEST_F(ExamplePlugin, UnknownTaskFails) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kExample, "interval_ms=60000").ok());
+    ASSERT_TRUE(h.start(stage(kExample), "interval_ms=60000").ok());
     ASSERT_TRUE(h.sendTask(1234, "example", "x", "tok-bad").ok());
     auto result = h.waitForRecord([](const auto& r) { return isResult(r, "tok-bad"); }, 5s);
     ASSERT_TRUE(result.has_value());
@@ -73,9 +91,9 @@ TEST(ExamplePlugin, UnknownTaskFails) {
     EXPECT_TRUE(h.stop().cleanExit());
 }
 
-TEST(ExamplePlugin, StopExitsCleanlyAndLogsWhy) {
+TEST_F(ExamplePlugin, StopExitsCleanlyAndLogsWhy) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kExample, "interval_ms=100").ok());
+    ASSERT_TRUE(h.start(stage(kExample), "interval_ms=100").ok());
     ASSERT_TRUE(h.waitForRecord([](const auto& r) { return r.data_type == 9100; }, 5s));
     const ExitStatus st = h.stop(5s);
     EXPECT_TRUE(st.cleanExit()) << st.describe();
@@ -92,9 +110,9 @@ TEST(ExamplePlugin, StopExitsCleanlyAndLogsWhy) {
     EXPECT_EQ(h.stop().describe(), st.describe());  // idempotent
 }
 
-TEST(ExamplePlugin, ExitsWhenTheAgentClosesTheTaskPipe) {
+TEST_F(ExamplePlugin, ExitsWhenTheAgentClosesTheTaskPipe) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kExample, "interval_ms=60000").ok());
+    ASSERT_TRUE(h.start(stage(kExample), "interval_ms=60000").ok());
     h.closeTasks();
     ASSERT_TRUE(h.waitForExit(5s));
     auto st = h.exitStatus();
@@ -103,9 +121,9 @@ TEST(ExamplePlugin, ExitsWhenTheAgentClosesTheTaskPipe) {
     EXPECT_TRUE(h.stop().cleanExit());
 }
 
-TEST(ExamplePlugin, BadDetailIsReportedAndExits2) {
+TEST_F(ExamplePlugin, BadDetailIsReportedAndExits2) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kExample, "interval_ms=fast").ok());
+    ASSERT_TRUE(h.start(stage(kExample), "interval_ms=fast").ok());
     ASSERT_TRUE(h.waitForExit(5s));
     EXPECT_EQ(h.stop().code, 2);
     auto err = h.waitForRecord([](const auto& r) { return r.data_type == 1010; }, 0ms);
@@ -114,7 +132,7 @@ TEST(ExamplePlugin, BadDetailIsReportedAndExits2) {
     EXPECT_NE(err->field("msg").find("interval_ms"), std::string::npos) << err->field("msg");
 }
 
-TEST(Harness, StartsPluginsAsTheAgentDoes) {
+TEST_F(Harness, StartsPluginsAsTheAgentDoes) {
     // Dispositions and masks of the test process must not leak into the plugin.
     struct sigaction ign {
     }, old_int{}, old_hup{};
@@ -126,14 +144,16 @@ TEST(Harness, StartsPluginsAsTheAgentDoes) {
     sigaddset(&usr1, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &usr1, &old_mask);
     PluginHarness h;
-    const Status started = h.start(kProbe, "mode=report");
+    const std::string probe = stage(kProbe);
+    const Status started = h.start(probe, "mode=report");
     ::sigaction(SIGINT, &old_int, nullptr);
     ::sigaction(SIGHUP, &old_hup, nullptr);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     ASSERT_TRUE(started.ok()) << started.message();
     auto rep = h.waitForRecord([](const auto& r) { return r.data_type == 9900; }, 5s);
     ASSERT_TRUE(rep.has_value());
-    const std::string dir = std::filesystem::path(kProbe).parent_path().string();
+    const std::string dir = std::filesystem::path(probe).parent_path().string();
+    EXPECT_EQ(h.pluginDir(), dir);
     EXPECT_EQ(rep->field("env"), "DETAIL=mode=report");
     EXPECT_EQ(rep->field("env_count"), "1");
     EXPECT_EQ(rep->field("cwd"), std::filesystem::canonical(dir).string());
@@ -151,9 +171,9 @@ TEST(Harness, StartsPluginsAsTheAgentDoes) {
     EXPECT_TRUE(h.stop().cleanExit());
 }
 
-TEST(Harness, SigtermFlushesBufferedRecords) {
+TEST_F(Harness, SigtermFlushesBufferedRecords) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kProbe, "mode=burst count=1000").ok());
+    ASSERT_TRUE(h.start(stage(kProbe), "mode=burst count=1000").ok());
     ASSERT_TRUE(h.waitForStderr("burst ready", 10s)) << h.readStderr();
     EXPECT_EQ(h.recordCount(), 0u) << "the burst must still sit in the plugin's buffer";
     const ExitStatus st = h.stop(5s);
@@ -165,11 +185,11 @@ TEST(Harness, SigtermFlushesBufferedRecords) {
     }
 }
 
-TEST(Harness, BadFramesAreCountedAndSkipped) {
+TEST_F(Harness, BadFramesAreCountedAndSkipped) {
     HarnessOptions opt;
     opt.max_frame_bytes = 64 * 1024;
     PluginHarness h(opt);
-    ASSERT_TRUE(h.start(kProbe, "mode=garbage").ok());
+    ASSERT_TRUE(h.start(stage(kProbe), "mode=garbage").ok());
     auto after = h.waitForRecord([](const auto& r) { return r.data_type == 9902; }, 5s);
     ASSERT_TRUE(after.has_value());
     EXPECT_EQ(after->field("after"), "garbage");
@@ -183,9 +203,9 @@ TEST(Harness, BadFramesAreCountedAndSkipped) {
     EXPECT_TRUE(h.stop().cleanExit());
 }
 
-TEST(Harness, PluginIgnoringSigtermIsKilledAfterGrace) {
+TEST_F(Harness, PluginIgnoringSigtermIsKilledAfterGrace) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kProbe, "mode=ignore_term").ok());
+    ASSERT_TRUE(h.start(stage(kProbe), "mode=ignore_term").ok());
     ASSERT_TRUE(h.waitForStderr("ignoring SIGTERM", 5s));
     const auto begin = std::chrono::steady_clock::now();
     const ExitStatus st = h.stop(300ms);
@@ -196,9 +216,9 @@ TEST(Harness, PluginIgnoringSigtermIsKilledAfterGrace) {
     EXPECT_FALSE(h.running());
 }
 
-TEST(Harness, ExitCodeAndTaskPipeOfAnExitedPlugin) {
+TEST_F(Harness, ExitCodeAndTaskPipeOfAnExitedPlugin) {
     PluginHarness h;
-    ASSERT_TRUE(h.start(kProbe, "mode=exit code=7").ok());
+    ASSERT_TRUE(h.start(stage(kProbe), "mode=exit code=7").ok());
     ASSERT_TRUE(h.waitForExit(5s));
     EXPECT_EQ(h.exitStatus()->code, 7);
     // Writing to a plugin that is gone is an error, not a SIGPIPE for the test process.
@@ -212,12 +232,12 @@ TEST(Harness, ExitCodeAndTaskPipeOfAnExitedPlugin) {
     EXPECT_EQ(h.stop().code, 7);
 }
 
-TEST(Harness, StartErrors) {
+TEST_F(Harness, StartErrors) {
     PluginHarness h;
     EXPECT_FALSE(h.start("/nonexistent/plugin").ok());
     PluginHarness h2;
-    ASSERT_TRUE(h2.start(kProbe, "mode=exit code=0").ok());
-    EXPECT_FALSE(h2.start(kProbe).ok());  // one process per harness
+    ASSERT_TRUE(h2.start(stage(kProbe), "mode=exit code=0").ok());
+    EXPECT_FALSE(h2.start(stage(kProbe)).ok());  // one process per harness
     ASSERT_TRUE(h2.waitForExit(5s));
     EXPECT_TRUE(h2.stop().cleanExit());
     PluginHarness never;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,38 @@ std::string ExitStatus::describe() const {
                            : (signal ? "killed by signal " + std::to_string(signal) : "not run");
     if (killed_after_grace) s += " (SIGKILL after grace)";
     return s;
+}
+
+Result<StagedPlugin> StagedPlugin::create(const std::string& executable) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path src = fs::absolute(executable, ec);
+    if (ec || !fs::is_regular_file(src, ec)) {
+        return Error{"StagedPlugin: " + executable + " is not a file"};
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/vigil-plugin-XXXXXX";
+    if (!::mkdtemp(templ.data())) return errnoError("StagedPlugin: mkdtemp " + templ, errno);
+    StagedPlugin staged;
+    staged.root_ = templ;
+    const std::string name = src.filename().string();
+    staged.dir_ = templ + "/" + name;
+    staged.path_ = staged.dir_ + "/" + name;
+    fs::create_directory(staged.dir_, ec);
+    if (!ec) fs::copy_file(src, staged.path_, ec);
+    if (ec) return Error{"StagedPlugin: copy " + src.string() + ": " + ec.message()};
+    return staged;
+}
+
+StagedPlugin::StagedPlugin(StagedPlugin&& other) noexcept
+    : root_(std::exchange(other.root_, std::string())),
+      dir_(std::move(other.dir_)),
+      path_(std::move(other.path_)) {}
+
+StagedPlugin::~StagedPlugin() {
+    if (root_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
 }
 
 PluginHarness::PluginHarness(HarnessOptions options)

@@ -78,6 +78,28 @@ struct HarnessCounters {
     uint64_t invalid_utf8_records = 0;  // decoded, but a key or value is not valid UTF-8
 };
 
+// A private copy of a plugin executable, laid out as the agent does (<tmp>/<name>/<name>) in a
+// fresh temporary directory that is removed on destruction. Tests that run concurrently (ctest
+// -j, --repeat, several build trees) then never share a <name>.stderr file or working directory.
+class StagedPlugin {
+public:
+    // Copies `executable` (keeping its name) into a new directory under $TMPDIR or /tmp.
+    static Result<StagedPlugin> create(const std::string& executable);
+    StagedPlugin(StagedPlugin&& other) noexcept;
+    StagedPlugin& operator=(StagedPlugin&&) = delete;
+    StagedPlugin(const StagedPlugin&) = delete;
+    ~StagedPlugin();
+
+    const std::string& path() const { return path_; }  // pass this to PluginHarness::start()
+    const std::string& dir() const { return dir_; }    // the plugin's working directory
+
+private:
+    StagedPlugin() = default;
+    std::string root_;
+    std::string dir_;
+    std::string path_;
+};
+
 class PluginHarness {
 public:
     using Clock = std::chrono::steady_clock;
