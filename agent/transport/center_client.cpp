@@ -115,6 +115,7 @@ struct CenterClient::Impl {
     std::mutex flow_mu;  // the current stream's window
     std::condition_variable flow_cv;
     std::deque<uint64_t> inflight;
+    uint64_t max_sent = 0;  // highest batch_seq written on the current stream
     bool broken = false;
 
     metrics::Counter *batches_sent, *records_sent, *bytes_sent, *acks, *commands, *bad_commands, *reconnects;
@@ -330,6 +331,7 @@ SessionEnd CenterClient::Impl::trySession(const Candidate& c) {
     {
         std::lock_guard lock(flow_mu);
         inflight.clear();
+        max_sent = 0;
         broken = false;
     }
     grpc::internal::RpcMethod method(kTransferMethod, grpc::internal::RpcMethod::BIDI_STREAMING, ch);
@@ -427,6 +429,7 @@ void CenterClient::Impl::sendLoop(Stream& stream, uint64_t& sent_after) {
         {
             std::lock_guard lock(flow_mu);
             inflight.push_back(batch.seq);  // before the write: the ack may beat Write() back
+            max_sent = batch.seq;
             inflight_gauge->set(static_cast<double>(inflight.size()));
         }
         if (!stream.Write(shareAsByteBuffer(batch.bytes))) return;
@@ -439,12 +442,15 @@ void CenterClient::Impl::sendLoop(Stream& stream, uint64_t& sent_after) {
 
 void CenterClient::Impl::applyAck(uint64_t ack_seq) {
     acks->inc();
-    spool.ack(ack_seq);
     {
         std::lock_guard lock(flow_mu);
+        // An ack covers batches sent on this stream only: a center acknowledging more (a bug,
+        // or a stale ack) must not make the spool drop batches it never received.
+        ack_seq = std::min(ack_seq, max_sent);
         while (!inflight.empty() && inflight.front() <= ack_seq) inflight.pop_front();
         inflight_gauge->set(static_cast<double>(inflight.size()));
     }
+    if (ack_seq > 0) spool.ack(ack_seq);
     flow_cv.notify_all();
 }
 

@@ -53,6 +53,9 @@ struct TransportOptions {
     std::chrono::milliseconds keepalive{30000};
 };
 
+// Called on the client's receive thread, one call at a time. Acks are applied on that thread
+// too, so a handler must return quickly (hand long work such as uploads to another thread) and
+// must not call CenterClient::stop() (stop() joins this thread).
 class CommandHandler {
 public:
     virtual ~CommandHandler() = default;
@@ -95,6 +98,7 @@ public:
 
     // Uploads a file to the center over FileExt.Upload on the same channel (task 1050).
     // Fails when not connected, when the file is larger than max_bytes, or on any RPC error.
+    // Thread-safe; blocks until done (run it off the CommandHandler thread); stop() aborts it.
     Status uploadFile(const std::string& path, const std::string& token, uint64_t max_bytes,
                       uint32_t chunk_bytes = 512 * 1024);
 

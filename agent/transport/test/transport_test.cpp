@@ -77,6 +77,27 @@ TEST_F(TransportTest, WindowLimitsInFlightBatchesWithoutAcks) {
     EXPECT_EQ(center->batchCount(), 20u);  // nothing resent: the stream never broke
 }
 
+TEST_F(TransportTest, AckBeyondWhatWasSentIsClamped) {
+    center->setAckMode(testing::AckMode::kNever);
+    auto o = options();
+    o.window_batches = 2;
+    Agent agent(o, "agent-1", {.max_records = 10});
+    ASSERT_TRUE(agent.client->start().ok());
+    agent.putIndexed(0, 100);  // 10 batches, 2 in flight
+    ASSERT_TRUE(center->waitForBatches(2, 10s));
+    grpc::Command bogus;
+    bogus.set_ack_seq(1000);
+    ASSERT_TRUE(center->sendCommand("agent-1", bogus));
+    // The ack frees the two batches sent, not the eight the center never saw.
+    ASSERT_TRUE(center->waitForBatches(4, 10s));
+    EXPECT_EQ(agent.spool->stats().acked_seq, 2u);
+    center->setAckMode(testing::AckMode::kImmediate);
+    ASSERT_TRUE(center->waitForRecords(100, 10s));
+    auto idx = receivedIndexes(*center, "agent-1");
+    ASSERT_EQ(idx.size(), 100u);
+    for (size_t i = 0; i < idx.size(); ++i) ASSERT_EQ(idx[i], static_cast<int64_t>(i));
+}
+
 TEST_F(TransportTest, DelayedAndBatchedAcksStillDrainTheSpool) {
     center->setAckMode(testing::AckMode::kEveryN);  // ack_every = 10 by default
     Agent agent(options(), "agent-1", {.max_records = 10});
