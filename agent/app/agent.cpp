@@ -121,9 +121,11 @@ Status Agent::start() {
         std::map<std::string, uint64_t> d;
         SpoolStats s = spool_->stats();
         d["spool_full"] = s.dropped_records;
-        uint64_t plugin_drops = 0;
-        for (const auto& p : plugins_->status()) plugin_drops += p.drops;
-        d["plugin_bad_frames"] = plugin_drops;
+        d["spool_write_error"] = s.failed_records;
+        for (const auto& p : plugins_->status()) {
+            for (const auto& [cause, n] : p.drops_by_cause) d["plugin_" + cause] += n;
+            d["plugin_task_pipe_full"] += p.task_drops;
+        }
         return d;
     };
     hs.work_dir = config_.work_dir;
