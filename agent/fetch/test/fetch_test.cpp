@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -121,6 +122,7 @@ protected:
                                              });
         });
         server_.Get(R"(/files/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lock(files_mu_);
             auto it = files_.find(req.matches[1]);
             if (it == files_.end()) {
                 res.status = 404;
@@ -130,7 +132,7 @@ protected:
         });
         thread_ = std::thread([this] { server_.listen_after_bind(); });
         plugin_ = "#!/bin/sh\n# a plugin\n" + std::string(5000, '#') + "\nexit 0\n";
-        files_["plugin"] = plugin_;
+        serveFile("plugin", plugin_);
     }
     void TearDown() override {
         server_.stop();
@@ -192,6 +194,12 @@ protected:
     httplib::Server server_;
     int port_ = 0;
     std::thread thread_;
+    void serveFile(const std::string& name, std::string body) {
+        std::lock_guard lock(files_mu_);
+        files_[name] = std::move(body);
+    }
+
+    std::mutex files_mu_;
     std::map<std::string, std::string> files_;
     std::string plugin_;
 };
@@ -216,7 +224,7 @@ TEST_F(FetchTest, ExecIsDownloadedVerifiedAndInstalled) {
 
 TEST_F(FetchTest, UrlsAreTriedInOrder) {
     const std::string sha = crypto::sha256Hex(plugin_);
-    files_["other"] = "not the plugin";
+    serveFile("other", "not the plugin");
     RunResult r = fetch({url("/files/missing"), "http://127.0.0.1:1/refused", url("/files/other"),
                          url("/files/plugin")},
                         sha);
@@ -262,7 +270,7 @@ TEST_F(FetchTest, TarGzIsExtractedIntoAFreshDirectory) {
     makeOldPluginDir();
     std::string archive = makeTarGz({dir("./"), file("./demo", plugin_, 04755), dir("conf/"),
                                      file("conf/rules.yaml", "x: 1\n")});
-    files_["demo.tar.gz"] = archive;
+    serveFile("demo.tar.gz", archive);
     RunResult r = fetch({url("/files/demo.tar.gz")}, crypto::sha256Hex(archive), "tar.gz");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
@@ -300,7 +308,7 @@ TEST_F(FetchTest, HostileArchivesAreRefusedAndLeaveNothingBehind) {
         SCOPED_TRACE(c.name);
         makeOldPluginDir();
         std::string archive = makeTarGz(c.entries);
-        files_[std::string(c.name) + ".tar.gz"] = archive;
+        serveFile(std::string(c.name) + ".tar.gz", archive);
         RunResult r = fetch({url("/files/" + std::string(c.name) + ".tar.gz")},
                             crypto::sha256Hex(archive), "tar.gz");
         EXPECT_EQ(r.exit_code, 1);
@@ -318,7 +326,7 @@ TEST_F(FetchTest, ExtractedBytesAreCappedToo) {
     std::string archive =
         makeTarGz({file("demo", plugin_), file("zeros", std::string(8u << 20, '\0'))});
     ASSERT_LT(archive.size(), 1u << 20);
-    files_["bomb.tar.gz"] = archive;
+    serveFile("bomb.tar.gz", archive);
     RunResult r = fetch({url("/files/bomb.tar.gz")}, crypto::sha256Hex(archive), "tar.gz", 1 << 20);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("archive contents are larger than 1048576 bytes"), std::string::npos)

@@ -200,7 +200,9 @@ TEST(RecordPipeReaderTest, Throughput) {
     EXPECT_EQ(sink.count.load(), total);
     double rate = static_cast<double>(total) / secs;
     std::printf("METRIC plugin_host_reader_records_per_s %.0f records/s\n", rate);
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
     EXPECT_GT(rate, 300000.0);  // loose: the machine is shared; the target is >1M
+#endif
 }
 
 }  // namespace
