@@ -22,6 +22,20 @@
 namespace vigil::agent {
 namespace {
 
+// Sanitizer builds run several times slower: they print the figures but do not judge them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kJudgeThroughput = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kJudgeThroughput = false;
+#else
+constexpr bool kJudgeThroughput = true;
+#endif
+#else
+constexpr bool kJudgeThroughput = true;
+#endif
+
+
 using namespace std::chrono_literals;
 namespace sfs = std::filesystem;
 
@@ -167,9 +181,11 @@ TEST(SpoolTest, NextWaitsForAppendAndCloseWakesIt) {
     closer.join();
 }
 
-TEST(SpoolTest, RestartResendsUnackedAndContinuesSeq) {
+class SpoolRestartTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SpoolRestartTest, RestartResendsUnackedAndContinuesSeq) {
     TempDir dir;
-    SpoolOptions o{.dir = dir.path(), .segment_bytes = 4096};
+    SpoolOptions o{.dir = dir.path(), .segment_bytes = 4096, .fsync = GetParam()};
     {
         metrics::Registry m;
         auto spool = openSpool(o, m);
@@ -192,7 +208,11 @@ TEST(SpoolTest, RestartResendsUnackedAndContinuesSeq) {
     }
     EXPECT_GT(m.counterValue("vigil_agent_spool_disk_reads_total"), 0u);
     EXPECT_EQ(appendBatch(*spool, Lane::kTelemetry, 1), 7u);
+    EXPECT_EQ(spool->stats().write_errors, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Fsync, SpoolRestartTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "fsync" : "page_cache"; });
 
 TEST(SpoolTest, SendingRecentBatchesDoesNotReadDisk) {
     TempDir dir;
@@ -458,7 +478,9 @@ TEST(SpoolTest, AppendThroughputOfMegabyteBatches) {
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double rate = kBatches * kPerBatch / s;
     std::printf("METRIC spool_append_records_per_s %.0f records/s\n", rate);
-    EXPECT_GE(rate, 300000.0);
+    if (kJudgeThroughput) {
+        EXPECT_GE(rate, 300000.0);
+    }
 }
 
 }  // namespace

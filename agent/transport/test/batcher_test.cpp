@@ -15,6 +15,20 @@
 namespace vigil::agent {
 namespace {
 
+// Sanitizer builds run several times slower: they print the figures but do not judge them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kJudgeThroughput = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kJudgeThroughput = false;
+#else
+constexpr bool kJudgeThroughput = true;
+#endif
+#else
+constexpr bool kJudgeThroughput = true;
+#endif
+
+
 using namespace std::chrono_literals;
 
 // Keeps sealed batches in memory (or only counts them), to test the Batcher alone.
@@ -228,7 +242,9 @@ TEST(BatcherTest, PutThroughput) {
     EXPECT_EQ(spool.records(), static_cast<uint64_t>(kRecords));
     double rate = kRecords / s;
     std::printf("METRIC batcher_put_records_per_s %.0f records/s\n", rate);
-    EXPECT_GE(rate, 1000000.0);
+    if (kJudgeThroughput) {
+        EXPECT_GE(rate, 1000000.0);
+    }
 }
 
 TEST(BatcherTest, PutIntoDiskSpoolThroughput) {
@@ -261,7 +277,9 @@ TEST(BatcherTest, PutIntoDiskSpoolThroughput) {
     double rate = kRecords / s;
     std::printf("METRIC batcher_spool_records_per_s %.0f records/s\n", rate);
     EXPECT_EQ(m.counterValue("vigil_agent_spool_appended_records_total"), static_cast<uint64_t>(kRecords));
-    EXPECT_GE(rate, 300000.0);
+    if (kJudgeThroughput) {
+        EXPECT_GE(rate, 300000.0);
+    }
     spool->reset();
     (void)fs::removeAll(dir);
 }

@@ -7,6 +7,20 @@
 namespace vigil::agent::test {
 namespace {
 
+// Sanitizer builds run several times slower: they print the figures but do not judge them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kJudgeThroughput = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kJudgeThroughput = false;
+#else
+constexpr bool kJudgeThroughput = true;
+#endif
+#else
+constexpr bool kJudgeThroughput = true;
+#endif
+
+
 class TransportTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -300,7 +314,9 @@ TEST(TransportThroughputTest, EndToEndRecordsPerSecond) {
     double rate = static_cast<double>(kRecords) / s;
     std::printf("payload %zu bytes, %lu batches\n", payload.size(), static_cast<unsigned long>(center.batchCount()));
     std::printf("METRIC transport_e2e_records_per_s %.0f records/s\n", rate);
-    EXPECT_GE(rate, 100000.0);
+    if (kJudgeThroughput) {
+        EXPECT_GE(rate, 300000.0);
+    }
 }
 
 }  // namespace
