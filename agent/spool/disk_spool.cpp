@@ -61,7 +61,8 @@ void fsyncDir(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Spool>> Spool::open(const SpoolOptions& options, metrics::Registry& metrics) {
+Result<std::unique_ptr<Spool>> Spool::open(const SpoolOptions& options,
+                                           metrics::Registry& metrics) {
     if (options.dir.empty()) return makeError("spool directory is not set");
     if (options.segment_bytes == 0 || options.max_bytes == 0) {
         return makeError("spool max_bytes and segment_bytes must be positive");
@@ -78,19 +79,26 @@ DiskSpool::Segment::~Segment() {
 DiskSpool::DiskSpool(const SpoolOptions& options, metrics::Registry& metrics) : options_(options) {
     const std::string dropped = "vigil_agent_spool_dropped_records_total";
     const std::string dropped_help = "Records the spool lost, by cause";
-    appended_batches_ = &metrics.counter("vigil_agent_spool_appended_batches_total", "Batches written to the spool");
-    appended_records_ = &metrics.counter("vigil_agent_spool_appended_records_total", "Records written to the spool");
+    appended_batches_ = &metrics.counter("vigil_agent_spool_appended_batches_total",
+                                         "Batches written to the spool");
+    appended_records_ = &metrics.counter("vigil_agent_spool_appended_records_total",
+                                         "Records written to the spool");
     shed_records_ = &metrics.counter(dropped, dropped_help, {{"cause", "spool_full"}});
     write_error_records_ = &metrics.counter(dropped, dropped_help, {{"cause", "write_error"}});
     corrupt_records_ = &metrics.counter(dropped, dropped_help, {{"cause", "corrupt"}});
-    shed_batches_ = &metrics.counter("vigil_agent_spool_dropped_batches_total", "Batches the spool lost, by cause",
-                                     {{"cause", "spool_full"}});
-    write_errors_metric_ = &metrics.counter("vigil_agent_spool_write_errors_total", "Failed spool writes");
-    disk_reads_ = &metrics.counter("vigil_agent_spool_disk_reads_total",
-                                   "Batches read back from disk because they were not in the memory cache");
-    pending_batches_gauge_ = &metrics.gauge("vigil_agent_spool_pending_batches", "Batches not yet acknowledged");
-    pending_bytes_gauge_ = &metrics.gauge("vigil_agent_spool_pending_bytes", "Bytes of batches not yet acknowledged");
-    disk_bytes_gauge_ = &metrics.gauge("vigil_agent_spool_disk_bytes", "Bytes of spool segment files");
+    shed_batches_ = &metrics.counter("vigil_agent_spool_dropped_batches_total",
+                                     "Batches the spool lost, by cause", {{"cause", "spool_full"}});
+    write_errors_metric_ =
+        &metrics.counter("vigil_agent_spool_write_errors_total", "Failed spool writes");
+    disk_reads_ =
+        &metrics.counter("vigil_agent_spool_disk_reads_total",
+                         "Batches read back from disk because they were not in the memory cache");
+    pending_batches_gauge_ =
+        &metrics.gauge("vigil_agent_spool_pending_batches", "Batches not yet acknowledged");
+    pending_bytes_gauge_ =
+        &metrics.gauge("vigil_agent_spool_pending_bytes", "Bytes of batches not yet acknowledged");
+    disk_bytes_gauge_ =
+        &metrics.gauge("vigil_agent_spool_disk_bytes", "Bytes of spool segment files");
 }
 
 DiskSpool::~DiskSpool() {
@@ -106,7 +114,8 @@ Status DiskSpool::recover() {
     // Two writers would interleave entries and reuse seqs: one process per spool directory.
     // The lock goes away with the process, however it dies.
     if (::flock(ack_fd_, LOCK_EX | LOCK_NB) != 0) {
-        return makeError("spool {} is in use by another process ({})", options_.dir, std::strerror(errno));
+        return makeError("spool {} is in use by another process ({})", options_.dir,
+                         std::strerror(errno));
     }
     ack_state_ = sf::readAckState(ack_fd_);
 
@@ -126,7 +135,8 @@ Status DiskSpool::recover() {
         }
     }
     ::closedir(d);
-    std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.key < b.key; });
+    std::sort(found.begin(), found.end(),
+              [](const Found& a, const Found& b) { return a.key < b.key; });
 
     std::lock_guard lock(mu_);
     uint64_t max_seen = 0;
@@ -142,8 +152,9 @@ Status DiskSpool::recover() {
         if (scan->valid_bytes < scan->file_bytes) {
             // A torn tail: the agent died (or the machine lost power) mid-write.
             uint64_t cut = scan->file_bytes - scan->valid_bytes;
-            logger()->warn("spool segment {}: truncating {} bytes of torn or corrupt tail after {} entries",
-                           seg->path, cut, scan->entries.size());
+            logger()->warn(
+                "spool segment {}: truncating {} bytes of torn or corrupt tail after {} entries",
+                seg->path, cut, scan->entries.size());
             if (::ftruncate(seg->fd, static_cast<off_t>(scan->valid_bytes)) != 0) {
                 return makeError("cannot truncate {}: {}", seg->path, std::strerror(errno));
             }
@@ -153,7 +164,8 @@ Status DiskSpool::recover() {
         for (const auto& se : scan->entries) {
             max_seen = std::max(max_seen, se.header.seq);
             if (se.header.seq <= ack_state_.acked_seq || pending_.count(se.header.seq)) continue;
-            pending_[se.header.seq] = Entry{seg, se.offset, se.header.length, se.header.records, f.lane};
+            pending_[se.header.seq] =
+                Entry{seg, se.offset, se.header.length, se.header.records, f.lane};
             pending_bytes_ += se.header.length;
             seg->seqs.push_back(se.header.seq);
             ++seg->pending;
@@ -167,14 +179,16 @@ Status DiskSpool::recover() {
     }
     next_seq_ = std::max({max_seen, ack_state_.acked_seq, ack_state_.issued_seq}) + 1;
     if (!pending_.empty() || truncated_bytes_ > 0) {
-        logger()->info("spool {}: recovered {} unacknowledged batches ({} bytes), acked up to {}, next seq {}",
-                       options_.dir, pending_.size(), pending_bytes_, ack_state_.acked_seq, next_seq_);
+        logger()->info(
+            "spool {}: recovered {} unacknowledged batches ({} bytes), acked up to {}, next seq {}",
+            options_.dir, pending_.size(), pending_bytes_, ack_state_.acked_seq, next_seq_);
     }
     updateGaugesLocked();
     return okStatus();
 }
 
-Result<std::shared_ptr<DiskSpool::Segment>> DiskSpool::createSegment(Lane lane, uint64_t first_seq) {
+Result<std::shared_ptr<DiskSpool::Segment>> DiskSpool::createSegment(Lane lane,
+                                                                     uint64_t first_seq) {
     auto seg = std::make_shared<Segment>();
     seg->lane = lane;
     seg->key = first_seq;
@@ -193,10 +207,12 @@ void DiskSpool::failAppend(uint32_t records, const std::string& why) {
     writing_.reset();
     ++write_errors_;
     failed_records_ += records;
-    VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::err, "spool write failed, {} records dropped: {}", records, why);
+    VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::err,
+                           "spool write failed, {} records dropped: {}", records, why);
 }
 
-Result<uint64_t> DiskSpool::append(Lane lane, wire::BatchBuilder& builder, std::string_view encoded_header) {
+Result<uint64_t> DiskSpool::append(Lane lane, wire::BatchBuilder& builder,
+                                   std::string_view encoded_header) {
     std::lock_guard append_lock(append_mu_);
     const auto records = static_cast<uint32_t>(builder.records());
     const int li = static_cast<int>(lane);
@@ -242,7 +258,8 @@ Result<uint64_t> DiskSpool::append(Lane lane, wire::BatchBuilder& builder, std::
     if (int err = writeEntry(seg->fd, offset, head, buf.view())) {
         // Cut off whatever part was written so the segment stays well-formed.
         if (::ftruncate(seg->fd, static_cast<off_t>(offset)) != 0) {
-            logger()->warn("cannot truncate {} after a failed write: {}", seg->path, std::strerror(errno));
+            logger()->warn("cannot truncate {} after a failed write: {}", seg->path,
+                           std::strerror(errno));
         }
         failAppend(records, fmt::format("{}: {}", seg->path, std::strerror(err)));
         return makeError("cannot write {}: {}", seg->path, std::strerror(err));
@@ -253,7 +270,8 @@ Result<uint64_t> DiskSpool::append(Lane lane, wire::BatchBuilder& builder, std::
         write_errors_metric_->inc();
         std::lock_guard lock(mu_);
         ++write_errors_;
-        VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::err, "fdatasync {}: {}", seg->path, std::strerror(errno));
+        VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::err, "fdatasync {}: {}", seg->path,
+                               std::strerror(errno));
     }
     auto bytes = std::make_shared<const std::string>(buf.data(), buf.size());
     appended_batches_->inc();
@@ -288,10 +306,11 @@ void DiskSpool::shedLocked() {
     while (disk_bytes_ > options_.max_bytes) {
         auto& telemetry = segments_[static_cast<int>(Lane::kTelemetry)];
         if (telemetry.empty()) {
-            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn,
-                                   "spool holds {} bytes, over its {} byte limit, and only critical batches are "
-                                   "left: keeping them until a center acknowledges them",
-                                   disk_bytes_, options_.max_bytes);
+            VIGIL_LOG_RATE_LIMITED(
+                logger(), spdlog::level::warn,
+                "spool holds {} bytes, over its {} byte limit, and only critical batches are "
+                "left: keeping them until a center acknowledges them",
+                disk_bytes_, options_.max_bytes);
             return;
         }
         std::shared_ptr<Segment> seg = telemetry.begin()->second;
@@ -314,9 +333,10 @@ void DiskSpool::shedLocked() {
         dropped_batches_ += batches;
         shed_records_->inc(records);
         shed_batches_->inc(batches);
-        VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn,
-                               "spool over its {} byte limit: dropped telemetry segment {} ({} batches, {} records)",
-                               options_.max_bytes, seg->path, batches, records);
+        VIGIL_LOG_RATE_LIMITED(
+            logger(), spdlog::level::warn,
+            "spool over its {} byte limit: dropped telemetry segment {} ({} batches, {} records)",
+            options_.max_bytes, seg->path, batches, records);
         removeSegmentLocked(seg);
         // Those seqs may have been sent already: never hand them out again after a restart.
         persistAckLocked();
@@ -348,7 +368,9 @@ bool DiskSpool::next(uint64_t after_seq, SpooledBatch& out, std::chrono::millise
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::unique_lock lock(mu_);
     for (;;) {
-        bool ready = cv_.wait_until(lock, deadline, [&] { return closed_ || pending_.upper_bound(after_seq) != pending_.end(); });
+        bool ready = cv_.wait_until(lock, deadline, [&] {
+            return closed_ || pending_.upper_bound(after_seq) != pending_.end();
+        });
         if (!ready || closed_) return false;
         auto it = pending_.upper_bound(after_seq);
         const uint64_t seq = it->first;
@@ -374,7 +396,8 @@ bool DiskSpool::next(uint64_t after_seq, SpooledBatch& out, std::chrono::millise
         // Corrupt on disk (bit rot, someone else wrote the file): count it and move on.
         auto again = pending_.find(seq);
         if (again != pending_.end()) {
-            logger()->error("spool batch {} unreadable, dropping {} records: {}", seq, entry.records, bytes.message());
+            logger()->error("spool batch {} unreadable, dropping {} records: {}", seq,
+                            entry.records, bytes.message());
             failed_records_ += entry.records;
             corrupt_records_->inc(entry.records);
             pending_bytes_ -= again->second.length;

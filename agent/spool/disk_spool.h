@@ -26,7 +26,8 @@ public:
     // and deletes segments with nothing left to send.
     Status recover();
 
-    Result<uint64_t> append(Lane lane, wire::BatchBuilder& builder, std::string_view encoded_header) override;
+    Result<uint64_t> append(Lane lane, wire::BatchBuilder& builder,
+                            std::string_view encoded_header) override;
     bool next(uint64_t after_seq, SpooledBatch& out, std::chrono::milliseconds timeout) override;
     void ack(uint64_t ack_seq) override;
     SpoolStats stats() const override;
@@ -68,7 +69,7 @@ private:
 
     std::map<uint64_t, std::shared_ptr<Segment>> segments_[2];  // per lane, by key
     std::shared_ptr<Segment> active_[2];
-    std::shared_ptr<Segment> writing_;  // the segment an append is writing to outside mu_
+    std::shared_ptr<Segment> writing_;   // the segment an append is writing to outside mu_
     std::map<uint64_t, Entry> pending_;  // unacked batches by seq
     std::map<uint64_t, std::shared_ptr<const std::string>> cache_;
     uint64_t cache_bytes_ = 0;

@@ -27,11 +27,11 @@ namespace vigil::agent {
 enum class Lane : uint8_t { kTelemetry = 0, kCritical = 1 };
 
 struct SpoolOptions {
-    std::string dir;                          // <work_dir>/spool
-    uint64_t max_bytes = 256ull << 20;        // telemetry is shed above this
-    uint64_t segment_bytes = 8ull << 20;      // one file per lane per segment
+    std::string dir;                            // <work_dir>/spool
+    uint64_t max_bytes = 256ull << 20;          // telemetry is shed above this
+    uint64_t segment_bytes = 8ull << 20;        // one file per lane per segment
     uint64_t memory_cache_bytes = 16ull << 20;  // recent batches also kept in memory for sending
-    bool fsync = false;                       // fdatasync each append (power-loss safety)
+    bool fsync = false;                         // fdatasync each append (power-loss safety)
 };
 
 struct SpooledBatch {
@@ -57,13 +57,15 @@ struct SpoolStats {
 class Spool {
 public:
     // Opens (creating if needed) the spool directory and recovers its state.
-    static Result<std::unique_ptr<Spool>> open(const SpoolOptions& options, metrics::Registry& metrics);
+    static Result<std::unique_ptr<Spool>> open(const SpoolOptions& options,
+                                               metrics::Registry& metrics);
     virtual ~Spool() = default;
 
     // Seals `builder` with `encoded_header` and the next batch_seq, persists it and returns the
     // seq. The builder is left empty. Returns an error only when the batch could not be stored
     // at all (disk full/unwritable); the records are then counted as dropped.
-    virtual Result<uint64_t> append(Lane lane, wire::BatchBuilder& builder, std::string_view encoded_header) = 0;
+    virtual Result<uint64_t> append(Lane lane, wire::BatchBuilder& builder,
+                                    std::string_view encoded_header) = 0;
 
     // The first stored batch with seq > after_seq (in seq order across both lanes). Waits up to
     // `timeout` for one to arrive. False on timeout or after close().

@@ -120,7 +120,8 @@ Result<std::string> readEntry(int fd, uint64_t offset, uint64_t seq) {
     if (static_cast<size_t>(n) < kEntryHeaderBytes || !decodeEntryHeader(head, h)) {
         return makeError("bad entry header at offset {}", offset);
     }
-    if (h.seq != seq) return makeError("entry at offset {} has seq {}, expected {}", offset, h.seq, seq);
+    if (h.seq != seq)
+        return makeError("entry at offset {} has seq {}, expected {}", offset, h.seq, seq);
     std::string payload(h.length, '\0');
     n = preadFull(fd, payload.data(), h.length, offset + kEntryHeaderBytes);
     if (n < 0) return makeError("read failed: {}", std::strerror(errno));
@@ -174,9 +175,12 @@ std::string segmentFileName(Lane lane, uint64_t first_seq) {
 
 bool parseSegmentFileName(std::string_view name, Lane& lane, uint64_t& first_seq) {
     if (name.size() != 2 + 20 + 4 || name[1] != '-' || name.substr(22) != ".seg") return false;
-    if (name[0] == 't') lane = Lane::kTelemetry;
-    else if (name[0] == 'c') lane = Lane::kCritical;
-    else return false;
+    if (name[0] == 't')
+        lane = Lane::kTelemetry;
+    else if (name[0] == 'c')
+        lane = Lane::kCritical;
+    else
+        return false;
     uint64_t v = 0;
     for (char ch : name.substr(2, 20)) {
         if (ch < '0' || ch > '9') return false;

@@ -15,9 +15,12 @@ Batcher::Batcher(BatcherOptions options, Spool& spool, metrics::Registry& metric
     : options_(std::move(options)),
       spool_(spool),
       header_(std::make_shared<const std::string>()),
-      records_in_(&metrics.counter("vigil_agent_batcher_records_total", "Records put into batches")),
-      batches_sealed_(&metrics.counter("vigil_agent_batcher_batches_total", "Batches sealed into the spool")) {
-    options_.critical_data_types.insert(5100);  // task results are never shed, whatever the config says
+      records_in_(
+          &metrics.counter("vigil_agent_batcher_records_total", "Records put into batches")),
+      batches_sealed_(
+          &metrics.counter("vigil_agent_batcher_batches_total", "Batches sealed into the spool")) {
+    options_.critical_data_types.insert(
+        5100);  // task results are never shed, whatever the config says
     if (options_.max_records == 0) options_.max_records = 1;
     for (int32_t dt : options_.critical_data_types) {
         if (dt >= 0 && dt < kCriticalBitmapSize) critical_bitmap_[static_cast<size_t>(dt)] = true;
@@ -28,7 +31,8 @@ Batcher::~Batcher() = default;
 
 Lane Batcher::laneOf(int32_t data_type) const {
     if (data_type >= 0 && data_type < kCriticalBitmapSize) {
-        return critical_bitmap_[static_cast<size_t>(data_type)] ? Lane::kCritical : Lane::kTelemetry;
+        return critical_bitmap_[static_cast<size_t>(data_type)] ? Lane::kCritical
+                                                                : Lane::kTelemetry;
     }
     return options_.critical_data_types.count(data_type) ? Lane::kCritical : Lane::kTelemetry;
 }
@@ -39,14 +43,16 @@ void Batcher::put(int32_t data_type, int64_t timestamp, std::string_view payload
     std::unique_lock lock(mu_);
     // Seal first when this record would push the batch over max_bytes, so batches stay under
     // the gRPC message limit (a single oversized record still goes alone).
-    if (!open.builder.empty() && open.builder.bytes() + payload.size() + kRecordOverhead > options_.max_bytes) {
+    if (!open.builder.empty() &&
+        open.builder.bytes() + payload.size() + kRecordOverhead > options_.max_bytes) {
         sealAndUnlock(lane, lock);
         lock.lock();
     }
     if (open.builder.empty()) open.opened = std::chrono::steady_clock::now();
     open.builder.add(data_type, timestamp, payload);
     records_in_->inc();
-    if (open.builder.records() >= options_.max_records || open.builder.bytes() >= options_.max_bytes) {
+    if (open.builder.records() >= options_.max_records ||
+        open.builder.bytes() >= options_.max_bytes) {
         sealAndUnlock(lane, lock);
     }
 }
@@ -81,8 +87,12 @@ void Batcher::sealWhere(bool only_old) {
     }
 }
 
-void Batcher::tick() { sealWhere(true); }
+void Batcher::tick() {
+    sealWhere(true);
+}
 
-void Batcher::flush() { sealWhere(false); }
+void Batcher::flush() {
+    sealWhere(false);
+}
 
 }  // namespace vigil::agent

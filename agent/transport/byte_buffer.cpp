@@ -10,14 +10,17 @@ namespace {
 
 using Holder = std::shared_ptr<const std::string>;
 
-void releaseHolder(void* p) { delete static_cast<Holder*>(p); }
+void releaseHolder(void* p) {
+    delete static_cast<Holder*>(p);
+}
 
 }  // namespace
 
 grpc::ByteBuffer shareAsByteBuffer(std::shared_ptr<const std::string> bytes) {
     auto* holder = new Holder(std::move(bytes));
     // gRPC never writes through the slice; the const_cast only satisfies the C API signature.
-    grpc::Slice slice(const_cast<char*>((*holder)->data()), (*holder)->size(), &releaseHolder, holder);
+    grpc::Slice slice(const_cast<char*>((*holder)->data()), (*holder)->size(), &releaseHolder,
+                      holder);
     return grpc::ByteBuffer(&slice, 1);
 }
 

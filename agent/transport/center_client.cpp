@@ -55,28 +55,40 @@ struct CenterClient::Impl {
         : options(std::move(o)), spool(s), handler(h), region(options.region) {
         const std::string fail = "vigil_agent_transport_connect_failures_total";
         const std::string fail_help = "Failed attempts to reach a center, by cause";
-        batches_sent = &m.counter("vigil_agent_transport_batches_sent_total", "Batches sent to a center");
-        records_sent = &m.counter("vigil_agent_transport_records_sent_total", "Records sent to a center");
-        bytes_sent = &m.counter("vigil_agent_transport_bytes_sent_total", "PackagedData bytes sent to a center");
-        acks = &m.counter("vigil_agent_transport_acks_total", "Acknowledgements (ack_seq) received");
-        commands = &m.counter("vigil_agent_transport_commands_total", "Commands (tasks, config syncs) received");
-        bad_commands = &m.counter("vigil_agent_transport_bad_commands_total", "Unparseable messages from a center");
-        reconnects = &m.counter("vigil_agent_transport_reconnects_total", "Connections after the first one");
+        batches_sent =
+            &m.counter("vigil_agent_transport_batches_sent_total", "Batches sent to a center");
+        records_sent =
+            &m.counter("vigil_agent_transport_records_sent_total", "Records sent to a center");
+        bytes_sent = &m.counter("vigil_agent_transport_bytes_sent_total",
+                                "PackagedData bytes sent to a center");
+        acks =
+            &m.counter("vigil_agent_transport_acks_total", "Acknowledgements (ack_seq) received");
+        commands = &m.counter("vigil_agent_transport_commands_total",
+                              "Commands (tasks, config syncs) received");
+        bad_commands = &m.counter("vigil_agent_transport_bad_commands_total",
+                                  "Unparseable messages from a center");
+        reconnects =
+            &m.counter("vigil_agent_transport_reconnects_total", "Connections after the first one");
         fail_discovery = &m.counter(fail, fail_help, {{"cause", "discovery"}});
         fail_unreachable = &m.counter(fail, fail_help, {{"cause", "unreachable"}});
         fail_rejected = &m.counter(fail, fail_help, {{"cause", "rejected"}});
-        disconnects = &m.counter("vigil_agent_transport_disconnects_total", "Established streams that ended");
-        connected_gauge = &m.gauge("vigil_agent_transport_connected", "1 while a stream to a center is open");
-        inflight_gauge = &m.gauge("vigil_agent_transport_inflight_batches", "Batches sent and not yet acknowledged");
-        uploads_ok = &m.counter("vigil_agent_transport_uploads_total", "File uploads", {{"result", "ok"}});
-        uploads_failed = &m.counter("vigil_agent_transport_uploads_total", "File uploads", {{"result", "failed"}});
+        disconnects =
+            &m.counter("vigil_agent_transport_disconnects_total", "Established streams that ended");
+        connected_gauge =
+            &m.gauge("vigil_agent_transport_connected", "1 while a stream to a center is open");
+        inflight_gauge = &m.gauge("vigil_agent_transport_inflight_batches",
+                                  "Batches sent and not yet acknowledged");
+        uploads_ok =
+            &m.counter("vigil_agent_transport_uploads_total", "File uploads", {{"result", "ok"}});
+        uploads_failed = &m.counter("vigil_agent_transport_uploads_total", "File uploads",
+                                    {{"result", "failed"}});
         resumed = &m.counter("vigil_agent_transport_tls_resumptions_total",
                              "Connections that resumed an earlier TLS session (cheaper handshake)");
         // TLS session resumption across our per-attempt channels: a reconnect to a center seen
         // before skips the full handshake, which matters when thousands of agents reconnect.
         session_cache = grpc_ssl_session_cache_create_lru(8);
-        too_large = &m.counter("vigil_agent_transport_dropped_records_total", "Records the transport could not send",
-                               {{"cause", "too_large"}});
+        too_large = &m.counter("vigil_agent_transport_dropped_records_total",
+                               "Records the transport could not send", {{"cause", "too_large"}});
         state.net_mode = "unknown";
     }
 
@@ -89,7 +101,8 @@ struct CenterClient::Impl {
     void sendLoop(Stream& stream, uint64_t& sent_after);
     void receiveLoop(Stream& stream, Clock::time_point& last_message);
     void applyAck(uint64_t ack_seq);
-    std::vector<Candidate> discoveryCandidates(const NetworkEndpoints& net, const std::string& name);
+    std::vector<Candidate> discoveryCandidates(const NetworkEndpoints& net,
+                                               const std::string& name);
     bool sleepFor(std::chrono::milliseconds d);  // false when stopping
     bool isStopping() {
         std::lock_guard lock(mu);
@@ -106,7 +119,7 @@ struct CenterClient::Impl {
     std::condition_variable cv;
     bool stopping = false;
     std::string region;
-    std::shared_ptr<grpc::Channel> channel;   // of the open stream, for uploads
+    std::shared_ptr<grpc::Channel> channel;  // of the open stream, for uploads
     grpc::ClientContext* stream_ctx = nullptr;
     std::set<grpc::ClientContext*> upload_ctxs;
     TransportStats state;
@@ -118,23 +131,28 @@ struct CenterClient::Impl {
     uint64_t max_sent = 0;  // highest batch_seq written on the current stream
     bool broken = false;
 
-    metrics::Counter *batches_sent, *records_sent, *bytes_sent, *acks, *commands, *bad_commands, *reconnects;
+    metrics::Counter *batches_sent, *records_sent, *bytes_sent, *acks, *commands, *bad_commands,
+        *reconnects;
     metrics::Counter *fail_discovery, *fail_unreachable, *fail_rejected, *disconnects;
     metrics::Counter *uploads_ok, *uploads_failed, *too_large, *resumed;
     grpc_ssl_session_cache* session_cache = nullptr;
     metrics::Gauge *connected_gauge, *inflight_gauge;
 };
 
-CenterClient::CenterClient(TransportOptions options, Spool& spool, CommandHandler& handler, metrics::Registry& metrics)
+CenterClient::CenterClient(TransportOptions options, Spool& spool, CommandHandler& handler,
+                           metrics::Registry& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), spool, handler, metrics)) {}
 
-CenterClient::~CenterClient() { stop(); }
+CenterClient::~CenterClient() {
+    stop();
+}
 
 Status CenterClient::start() {
     Impl& d = *impl_;
     if (d.thread.joinable()) return makeError("transport already started");
     if (d.options.ca_file.empty() || d.options.cert_file.empty() || d.options.key_file.empty()) {
-        return makeError("transport: ca_file, cert_file and key_file are required (mTLS is mandatory)");
+        return makeError(
+            "transport: ca_file, cert_file and key_file are required (mTLS is mandatory)");
     }
     auto ca = fs::readFile(d.options.ca_file, 1 << 20);
     if (!ca.ok()) return makeError("transport CA file: {}", ca.message());
@@ -142,26 +160,32 @@ Status CenterClient::start() {
     if (!cert.ok()) return makeError("transport certificate file: {}", cert.message());
     auto key = fs::readFile(d.options.key_file, 1 << 20);
     if (!key.ok()) return makeError("transport key file: {}", key.message());
-    if (ca->find("-----BEGIN") == std::string::npos || cert->find("-----BEGIN") == std::string::npos ||
+    if (ca->find("-----BEGIN") == std::string::npos ||
+        cert->find("-----BEGIN") == std::string::npos ||
         key->find("-----BEGIN") == std::string::npos) {
-        return makeError("transport: {}, {} and {} must be PEM files", d.options.ca_file, d.options.cert_file,
-                         d.options.key_file);
+        return makeError("transport: {}, {} and {} must be PEM files", d.options.ca_file,
+                         d.options.cert_file, d.options.key_file);
     }
     d.ca_pem = std::move(*ca);
     d.cert_pem = std::move(*cert);
     d.key_pem = std::move(*key);
 
     auto region = d.options.regions.find(d.options.region);
-    if (region == d.options.regions.end()) return makeError("transport: unknown region \"{}\"", d.options.region);
+    if (region == d.options.regions.end())
+        return makeError("transport: unknown region \"{}\"", d.options.region);
     bool any = false;
     for (const auto& net : d.options.network_order) {
         if (net != "private" && net != "public") {
-            return makeError("transport: network_order entry \"{}\" is neither \"private\" nor \"public\"", net);
+            return makeError(
+                "transport: network_order entry \"{}\" is neither \"private\" nor \"public\"", net);
         }
-        const NetworkEndpoints& ep = net == "private" ? region->second.private_net : region->second.public_net;
+        const NetworkEndpoints& ep =
+            net == "private" ? region->second.private_net : region->second.public_net;
         any = any || !ep.discovery.empty() || !ep.centers.empty();
     }
-    if (!any) return makeError("transport: region \"{}\" has no discovery or center address", d.options.region);
+    if (!any)
+        return makeError("transport: region \"{}\" has no discovery or center address",
+                         d.options.region);
     if (d.options.window_batches == 0) d.options.window_batches = 1;
     {
         std::lock_guard lock(d.mu);
@@ -204,7 +228,8 @@ TransportStats CenterClient::stats() const {
     s.bytes_sent = d.bytes_sent->value();
     s.commands_received = d.commands->value();
     s.reconnects = d.reconnects->value();
-    s.connect_failures = d.fail_discovery->value() + d.fail_unreachable->value() + d.fail_rejected->value();
+    s.connect_failures =
+        d.fail_discovery->value() + d.fail_unreachable->value() + d.fail_rejected->value();
     return s;
 }
 
@@ -213,11 +238,13 @@ bool CenterClient::Impl::sleepFor(std::chrono::milliseconds delay) {
     return !cv.wait_for(lock, delay, [&] { return stopping; });
 }
 
-std::vector<Candidate> CenterClient::Impl::discoveryCandidates(const NetworkEndpoints& net, const std::string& name) {
+std::vector<Candidate> CenterClient::Impl::discoveryCandidates(const NetworkEndpoints& net,
+                                                               const std::string& name) {
     std::vector<Candidate> out;
     for (const auto& disc : net.discovery) {
         if (isStopping()) break;
-        auto centers = queryDiscovery(disc, options.discovery_service, kDiscoveryCount, kDiscoveryTimeout);
+        auto centers =
+            queryDiscovery(disc, options.discovery_service, kDiscoveryCount, kDiscoveryTimeout);
         if (!centers.ok()) {
             fail_discovery->inc();
             VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "{}", centers.message());
@@ -225,7 +252,8 @@ std::vector<Candidate> CenterClient::Impl::discoveryCandidates(const NetworkEndp
         }
         if (centers->empty()) {
             fail_discovery->inc();
-            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "discovery {} knows no \"{}\" instance", disc,
+            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn,
+                                   "discovery {} knows no \"{}\" instance", disc,
                                    options.discovery_service);
             continue;
         }
@@ -249,7 +277,8 @@ void CenterClient::Impl::run() {
         // Per network in order: the centers discovery names (least loaded first), then the
         // configured ones. The first center that takes the stream wins.
         for (const auto& net_name : options.network_order) {
-            const NetworkEndpoints& net = net_name == "private" ? endpoints.private_net : endpoints.public_net;
+            const NetworkEndpoints& net =
+                net_name == "private" ? endpoints.private_net : endpoints.public_net;
             std::vector<Candidate> candidates = discoveryCandidates(net, net_name);
             for (const auto& c : net.centers) candidates.push_back({c, net_name});
             for (const auto& c : candidates) {
@@ -264,9 +293,10 @@ void CenterClient::Impl::run() {
         if (end == SessionEnd::kLost && Clock::now() - started >= kHealthySession) backoff.reset();
         auto delay = backoff.next();
         if (end != SessionEnd::kLost) {
-            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn,
-                                   "no center of region \"{}\" accepted the connection; retrying in {} ms",
-                                   current_region, delay.count());
+            VIGIL_LOG_RATE_LIMITED(
+                logger(), spdlog::level::warn,
+                "no center of region \"{}\" accepted the connection; retrying in {} ms",
+                current_region, delay.count());
         } else {
             logger()->info("reconnecting in {} ms", delay.count());
         }
@@ -294,7 +324,8 @@ std::shared_ptr<grpc::Channel> CenterClient::Impl::makeChannel(const std::string
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
     grpc_arg cache_arg = grpc_ssl_session_cache_create_channel_arg(session_cache);
-    args.SetPointerWithVtable(cache_arg.key, cache_arg.value.pointer.p, cache_arg.value.pointer.vtable);
+    args.SetPointerWithVtable(cache_arg.key, cache_arg.value.pointer.p,
+                              cache_arg.value.pointer.vtable);
     return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
@@ -334,9 +365,11 @@ SessionEnd CenterClient::Impl::trySession(const Candidate& c) {
         max_sent = 0;
         broken = false;
     }
-    grpc::internal::RpcMethod method(kTransferMethod, grpc::internal::RpcMethod::BIDI_STREAMING, ch);
+    grpc::internal::RpcMethod method(kTransferMethod, grpc::internal::RpcMethod::BIDI_STREAMING,
+                                     ch);
     std::unique_ptr<Stream> stream(
-        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(ch.get(), method, &ctx));
+        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+            ch.get(), method, &ctx));
     const auto opened = Clock::now();
     bool reused = false;
     if (auto auth = ctx.auth_context()) {
@@ -358,8 +391,8 @@ SessionEnd CenterClient::Impl::trySession(const Candidate& c) {
     // Resend from the first unacknowledged batch: anything sent on an earlier stream and not
     // acknowledged may not have reached the bus.
     uint64_t sent_after = spool.stats().acked_seq;
-    logger()->info("connected to center {} (mode {}{}), resending from batch {}", c.address, c.net_mode,
-                   reused ? ", TLS session resumed" : "", sent_after + 1);
+    logger()->info("connected to center {} (mode {}{}), resending from batch {}", c.address,
+                   c.net_mode, reused ? ", TLS session resumed" : "", sent_after + 1);
 
     Clock::time_point last_message{};
     std::thread receiver([&] {
@@ -394,8 +427,8 @@ SessionEnd CenterClient::Impl::trySession(const Candidate& c) {
         return SessionEnd::kRejected;
     }
     disconnects->inc();
-    logger()->warn("connection to center {} ({}) lost: {} ({})", c.address, c.net_mode, status.error_message(),
-                   static_cast<int>(status.error_code()));
+    logger()->warn("connection to center {} ({}) lost: {} ({})", c.address, c.net_mode,
+                   status.error_message(), static_cast<int>(status.error_code()));
     return SessionEnd::kLost;
 }
 
@@ -403,7 +436,9 @@ void CenterClient::Impl::sendLoop(Stream& stream, uint64_t& sent_after) {
     for (;;) {
         {
             std::unique_lock lock(flow_mu);
-            flow_cv.wait(lock, [&] { return broken || inflight.size() < options.window_batches || isStopping(); });
+            flow_cv.wait(lock, [&] {
+                return broken || inflight.size() < options.window_batches || isStopping();
+            });
             if (broken) return;
         }
         if (isStopping()) return;
@@ -411,7 +446,8 @@ void CenterClient::Impl::sendLoop(Stream& stream, uint64_t& sent_after) {
         const auto asked = Clock::now();
         if (!spool.next(sent_after, batch, std::chrono::milliseconds(200))) {
             // A closed spool answers at once: do not spin on it.
-            if (Clock::now() - asked < std::chrono::milliseconds(50) && !sleepFor(kPollSlice)) return;
+            if (Clock::now() - asked < std::chrono::milliseconds(50) && !sleepFor(kPollSlice))
+                return;
             std::lock_guard lock(flow_mu);
             if (broken) return;
             continue;
@@ -421,8 +457,9 @@ void CenterClient::Impl::sendLoop(Stream& stream, uint64_t& sent_after) {
             // It would fail the stream on every attempt. Skipping it is safe: the center's
             // cumulative ack of a later batch removes it from the spool.
             too_large->inc(batch.records);
-            logger()->error("batch {} ({} bytes, {} records) exceeds the {} byte message limit; dropped",
-                            batch.seq, bytes, batch.records, options.max_message_bytes);
+            logger()->error(
+                "batch {} ({} bytes, {} records) exceeds the {} byte message limit; dropped",
+                batch.seq, bytes, batch.records, options.max_message_bytes);
             sent_after = batch.seq;
             continue;
         }
@@ -461,14 +498,15 @@ void CenterClient::Impl::receiveLoop(Stream& stream, Clock::time_point& last_mes
         grpc::Command command;
         if (!command.ParseFromString(flattenByteBuffer(buffer))) {
             bad_commands->inc();
-            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "unparseable Command from the center, ignored");
+            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn,
+                                   "unparseable Command from the center, ignored");
             continue;
         }
         if (command.ack_seq() > 0) applyAck(command.ack_seq());
         // A Command that only acknowledges is transport business. Anything else (a task, a
         // config sync, a control code; an empty Command is a sync to an empty plugin set) goes on.
-        const bool bare_ack = command.ack_seq() > 0 && !command.has_task() && command.configs_size() == 0 &&
-                              command.agent_ctrl() == 0;
+        const bool bare_ack = command.ack_seq() > 0 && !command.has_task() &&
+                              command.configs_size() == 0 && command.agent_ctrl() == 0;
         if (bare_ack) continue;
         commands->inc();
         handler.onCommand(command);
@@ -480,8 +518,8 @@ void CenterClient::Impl::receiveLoop(Stream& stream, Clock::time_point& last_mes
     flow_cv.notify_all();
 }
 
-Status CenterClient::uploadFile(const std::string& path, const std::string& token, uint64_t max_bytes,
-                                uint32_t chunk_bytes) {
+Status CenterClient::uploadFile(const std::string& path, const std::string& token,
+                                uint64_t max_bytes, uint32_t chunk_bytes) {
     Impl& d = *impl_;
     std::shared_ptr<grpc::Channel> ch;
     auto ctx = std::make_unique<grpc::ClientContext>();

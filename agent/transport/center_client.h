@@ -40,15 +40,15 @@ struct RegionEndpoints {
 
 struct TransportOptions {
     std::map<std::string, RegionEndpoints> regions;
-    std::string region;                                       // key into `regions`
+    std::string region;  // key into `regions`
     std::vector<std::string> network_order{"private", "public"};
-    std::string discovery_service = "hids_svr_grpc";          // name registered by centers
-    std::string ca_file, cert_file, key_file;                 // PEM; mTLS is mandatory
-    std::string server_name = "vigil-center";                 // expected name in the center's cert
+    std::string discovery_service = "hids_svr_grpc";  // name registered by centers
+    std::string ca_file, cert_file, key_file;         // PEM; mTLS is mandatory
+    std::string server_name = "vigil-center";         // expected name in the center's cert
     std::chrono::milliseconds connect_timeout{3000};
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{30000};
-    uint32_t window_batches = 64;                             // unacked batches in flight
+    uint32_t window_batches = 64;  // unacked batches in flight
     uint64_t max_message_bytes = 16ull << 20;
     std::chrono::milliseconds keepalive{30000};
 };
@@ -69,8 +69,8 @@ public:
 // false ("unknown" before the first).
 struct TransportStats {
     bool connected = false;
-    std::string center;           // host:port of the current center
-    std::string net_mode;         // "sd-private", "private", "sd-public", "public", "unknown"
+    std::string center;    // host:port of the current center
+    std::string net_mode;  // "sd-private", "private", "sd-public", "public", "unknown"
     uint64_t batches_sent = 0;
     uint64_t records_sent = 0;
     uint64_t bytes_sent = 0;
@@ -82,7 +82,8 @@ struct TransportStats {
 
 class CenterClient {
 public:
-    CenterClient(TransportOptions options, Spool& spool, CommandHandler& handler, metrics::Registry& metrics);
+    CenterClient(TransportOptions options, Spool& spool, CommandHandler& handler,
+                 metrics::Registry& metrics);
     ~CenterClient();
     CenterClient(const CenterClient&) = delete;
     CenterClient& operator=(const CenterClient&) = delete;

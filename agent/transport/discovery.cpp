@@ -13,7 +13,9 @@ bool splitHostPort(std::string_view address, std::string& host, int& port) {
     std::string_view h, p;
     if (!address.empty() && address.front() == '[') {
         auto close = address.find(']');
-        if (close == std::string_view::npos || close + 1 >= address.size() || address[close + 1] != ':') return false;
+        if (close == std::string_view::npos || close + 1 >= address.size() ||
+            address[close + 1] != ':')
+            return false;
         h = address.substr(1, close - 1);
         p = address.substr(close + 2);
     } else {
@@ -24,7 +26,8 @@ bool splitHostPort(std::string_view address, std::string& host, int& port) {
     }
     int v = 0;
     auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
-    if (h.empty() || ec != std::errc() || ptr != p.data() + p.size() || v <= 0 || v > 65535) return false;
+    if (h.empty() || ec != std::errc() || ptr != p.data() + p.size() || v <= 0 || v > 65535)
+        return false;
     host.assign(h);
     port = v;
     return true;
@@ -32,16 +35,19 @@ bool splitHostPort(std::string_view address, std::string& host, int& port) {
 
 Result<std::vector<DiscoveredCenter>> parseDiscoveryDetail(std::string_view body) {
     auto doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.is_object()) return makeError("discovery answer is not a JSON object");
+    if (doc.is_discarded() || !doc.is_object())
+        return makeError("discovery answer is not a JSON object");
     auto code = doc.find("code");
-    if (code == doc.end() || !code->is_number_integer()) return makeError("discovery answer has no integer \"code\"");
+    if (code == doc.end() || !code->is_number_integer())
+        return makeError("discovery answer has no integer \"code\"");
     if (code->get<int64_t>() != 0) {
         std::string msg;
         if (auto m = doc.find("msg"); m != doc.end() && m->is_string()) msg = m->get<std::string>();
         return makeError("discovery answered code {}: {}", code->get<int64_t>(), msg);
     }
     auto data = doc.find("data");
-    if (data == doc.end() || !data->is_array()) return makeError("discovery answer has no \"data\" array");
+    if (data == doc.end() || !data->is_array())
+        return makeError("discovery answer has no \"data\" array");
     std::vector<DiscoveredCenter> out;
     for (const auto& item : *data) {
         if (!item.is_object()) continue;
@@ -55,19 +61,23 @@ Result<std::vector<DiscoveredCenter>> parseDiscoveryDetail(std::string_view body
         std::string host = ip->get<std::string>();
         c.address = host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(p)
                                                         : host + ":" + std::to_string(p);
-        if (auto w = item.find("weight"); w != item.end() && w->is_number()) c.weight = w->get<double>();
+        if (auto w = item.find("weight"); w != item.end() && w->is_number())
+            c.weight = w->get<double>();
         out.push_back(std::move(c));
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const DiscoveredCenter& a, const DiscoveredCenter& b) { return a.weight < b.weight; });
+    std::stable_sort(
+        out.begin(), out.end(),
+        [](const DiscoveredCenter& a, const DiscoveredCenter& b) { return a.weight < b.weight; });
     return out;
 }
 
-Result<std::vector<DiscoveredCenter>> queryDiscovery(const std::string& discovery, const std::string& service,
-                                                     int count, std::chrono::milliseconds timeout) {
+Result<std::vector<DiscoveredCenter>> queryDiscovery(const std::string& discovery,
+                                                     const std::string& service, int count,
+                                                     std::chrono::milliseconds timeout) {
     std::string host;
     int port = 0;
-    if (!splitHostPort(discovery, host, port)) return makeError("bad discovery address \"{}\"", discovery);
+    if (!splitHostPort(discovery, host, port))
+        return makeError("bad discovery address \"{}\"", discovery);
     httplib::Client client(host, port);
     client.set_connection_timeout(timeout);
     client.set_read_timeout(timeout);
@@ -75,8 +85,11 @@ Result<std::vector<DiscoveredCenter>> queryDiscovery(const std::string& discover
     client.set_keep_alive(false);
     httplib::Params params{{"name", service}, {"count", std::to_string(count)}};
     auto res = client.Get("/registry/detail", params, httplib::Headers{});
-    if (!res) return makeError("discovery {} unreachable ({})", discovery, httplib::to_string(res.error()));
-    if (res->status != 200) return makeError("discovery {} answered HTTP {}", discovery, res->status);
+    if (!res)
+        return makeError("discovery {} unreachable ({})", discovery,
+                         httplib::to_string(res.error()));
+    if (res->status != 200)
+        return makeError("discovery {} answered HTTP {}", discovery, res->status);
     auto centers = parseDiscoveryDetail(res->body);
     if (!centers.ok()) return makeError("discovery {}: {}", discovery, centers.message());
     return centers;

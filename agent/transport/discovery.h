@@ -26,8 +26,9 @@ Result<std::vector<DiscoveredCenter>> parseDiscoveryDetail(std::string_view body
 
 // Asks one discovery replica (host:port) for up to `count` centers of `service`, over plain
 // HTTP with `timeout` for connecting and for reading.
-Result<std::vector<DiscoveredCenter>> queryDiscovery(const std::string& discovery, const std::string& service,
-                                                     int count, std::chrono::milliseconds timeout);
+Result<std::vector<DiscoveredCenter>> queryDiscovery(const std::string& discovery,
+                                                     const std::string& service, int count,
+                                                     std::chrono::milliseconds timeout);
 
 // Splits "host:port" or "[v6]:port". False when malformed.
 bool splitHostPort(std::string_view address, std::string& host, int& port);

@@ -38,10 +38,12 @@ Status uploadOverChannel(const std::shared_ptr<grpc::Channel>& channel, grpc::Cl
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return makeError("cannot open {}: {}", path, std::strerror(errno));
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return makeError("cannot stat {}: {}", path, std::strerror(errno));
+    if (::fstat(fd.get(), &st) != 0)
+        return makeError("cannot stat {}: {}", path, std::strerror(errno));
     if (!S_ISREG(st.st_mode)) return makeError("{} is not a regular file", path);
     if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-        return makeError("{} is {} bytes, over the {} byte upload limit", path, st.st_size, max_bytes);
+        return makeError("{} is {} bytes, over the {} byte upload limit", path, st.st_size,
+                         max_bytes);
     }
 
     ctx.set_deadline(std::chrono::system_clock::now() + kUploadDeadline);
@@ -65,7 +67,8 @@ Status uploadOverChannel(const std::shared_ptr<grpc::Channel>& channel, grpc::Cl
         if (total > max_bytes) {  // the file grew while being sent
             ctx.TryCancel();
             (void)writer->Finish();
-            return makeError("{} grew over the {} byte upload limit while being sent", path, max_bytes);
+            return makeError("{} grew over the {} byte upload limit while being sent", path,
+                             max_bytes);
         }
         grpc::FileUploadRequest req;
         req.set_token(token);

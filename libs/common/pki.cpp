@@ -32,7 +32,9 @@ using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
 using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
 
-void freeGeneralNames(GENERAL_NAMES* names) { GENERAL_NAMES_free(names); }
+void freeGeneralNames(GENERAL_NAMES* names) {
+    GENERAL_NAMES_free(names);
+}
 using NamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, freeGeneralNames>>;
 
 // The OpenSSL error queue as one line (and cleared).
@@ -48,15 +50,17 @@ std::string sslError() {
 }
 
 Result<PkeyPtr> generateKey(KeyType type) {
-    EVP_PKEY* key = type == KeyType::kRsa2048 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048))
-                                              : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+    EVP_PKEY* key = type == KeyType::kRsa2048
+                        ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048))
+                        : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
     if (!key) return makeError("key generation failed: {}", sslError());
     return PkeyPtr(key);
 }
 
 Result<std::string> toPem(X509* cert) {
     BioPtr bio(BIO_new(BIO_s_mem()));
-    if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return makeError("PEM encoding failed: {}", sslError());
+    if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1)
+        return makeError("PEM encoding failed: {}", sslError());
     char* data = nullptr;
     long n = BIO_get_mem_data(bio.get(), &data);
     return std::string(data, static_cast<size_t>(n));
@@ -64,7 +68,8 @@ Result<std::string> toPem(X509* cert) {
 
 Result<std::string> toPem(EVP_PKEY* key) {
     BioPtr bio(BIO_new(BIO_s_mem()));
-    if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
         return makeError("PEM encoding of the key failed: {}", sslError());
     }
     char* data = nullptr;
@@ -111,12 +116,15 @@ Status setName(X509_NAME* name, const std::string& organization, const std::stri
 }
 
 // A certificate skeleton: version 3, random serial, validity, subject, public key.
-Result<X509Ptr> newCert(EVP_PKEY* key, const std::string& organization, const std::string& common_name, int days) {
+Result<X509Ptr> newCert(EVP_PKEY* key, const std::string& organization,
+                        const std::string& common_name, int days) {
     if (days <= 0) return makeError("certificate lifetime must be positive, got {} days", days);
     X509Ptr cert(X509_new());
-    if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return makeError("X509_new: {}", sslError());
+    if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1)
+        return makeError("X509_new: {}", sslError());
     unsigned char serial[16];
-    if (RAND_bytes(serial, sizeof(serial)) != 1) return makeError("no randomness for the serial: {}", sslError());
+    if (RAND_bytes(serial, sizeof(serial)) != 1)
+        return makeError("no randomness for the serial: {}", sslError());
     serial[0] &= 0x7f;  // a positive INTEGER
     BnPtr bn(BN_bin2bn(serial, sizeof(serial), nullptr));
     if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()))) {
@@ -128,7 +136,8 @@ Result<X509Ptr> newCert(EVP_PKEY* key, const std::string& organization, const st
         return makeError("cannot set the validity: {}", sslError());
     }
     VIGIL_TRY(setName(X509_get_subject_name(cert.get()), organization, common_name));
-    if (X509_set_pubkey(cert.get(), key) != 1) return makeError("cannot set the public key: {}", sslError());
+    if (X509_set_pubkey(cert.get(), key) != 1)
+        return makeError("cannot set the public key: {}", sslError());
     return cert;
 }
 
@@ -186,12 +195,14 @@ Result<CertKey> createCa(const CaOptions& o) {
     auto cert = newCert(key->get(), o.organization, o.common_name, o.days);
     if (!cert.ok()) return cert.error();
     X509* x = cert->get();
-    if (X509_set_issuer_name(x, X509_get_subject_name(x)) != 1) return makeError("issuer: {}", sslError());
+    if (X509_set_issuer_name(x, X509_get_subject_name(x)) != 1)
+        return makeError("issuer: {}", sslError());
     VIGIL_TRY(addExtension(x, x, NID_basic_constraints, "critical,CA:TRUE"));
     VIGIL_TRY(addExtension(x, x, NID_key_usage, "critical,keyCertSign,cRLSign"));
     VIGIL_TRY(addExtension(x, x, NID_subject_key_identifier, "hash"));
     VIGIL_TRY(addExtension(x, x, NID_authority_key_identifier, "keyid:always"));
-    if (X509_sign(x, key->get(), EVP_sha256()) <= 0) return makeError("signing the CA failed: {}", sslError());
+    if (X509_sign(x, key->get(), EVP_sha256()) <= 0)
+        return makeError("signing the CA failed: {}", sslError());
     auto cert_pem = toPem(x);
     if (!cert_pem.ok()) return cert_pem.error();
     auto key_pem = toPem(key->get());
@@ -237,7 +248,8 @@ Result<CertKey> issue(const CertKey& ca, const IssueOptions& o) {
     VIGIL_TRY(addExtension(x, ca_cert->get(), NID_subject_key_identifier, "hash"));
     VIGIL_TRY(addExtension(x, ca_cert->get(), NID_authority_key_identifier, "keyid:always"));
     VIGIL_TRY(addSubjectAltNames(x, o));
-    if (X509_sign(x, ca_key->get(), EVP_sha256()) <= 0) return makeError("signing failed: {}", sslError());
+    if (X509_sign(x, ca_key->get(), EVP_sha256()) <= 0)
+        return makeError("signing failed: {}", sslError());
     auto cert_pem = toPem(x);
     if (!cert_pem.ok()) return cert_pem.error();
     auto key_pem = toPem(key->get());
@@ -309,9 +321,11 @@ Result<CertInfo> inspect(const std::string& cert_pem) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (X509_digest(x, EVP_sha256(), md, &md_len) == 1) {
-        info.sha256_fingerprint = crypto::toHex(std::string_view(reinterpret_cast<char*>(md), md_len));
+        info.sha256_fingerprint =
+            crypto::toHex(std::string_view(reinterpret_cast<char*>(md), md_len));
     }
-    NamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
+    NamesPtr names(
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
     if (names) {
         for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
             const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
@@ -324,7 +338,8 @@ Result<CertInfo> inspect(const std::string& cert_pem) {
                 const int len = ASN1_STRING_length(ip);
                 char buf[INET6_ADDRSTRLEN];
                 if ((len == 4 || len == 16) &&
-                    ::inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), buf, sizeof(buf))) {
+                    ::inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), buf,
+                                sizeof(buf))) {
                     info.ip_addresses.emplace_back(buf);
                 }
             }

@@ -13,7 +13,7 @@
 namespace vigil::pki {
 
 enum class KeyType {
-    kEcP256,   // default: smaller, and ~20 % cheaper per TLS handshake on a busy center
+    kEcP256,  // default: smaller, and ~20 % cheaper per TLS handshake on a busy center
     kRsa2048,
 };
 

@@ -28,7 +28,8 @@ public:
     explicit RawTransferService(Handler handler) : handler_(std::move(handler)) {
         AddMethod(new grpc::internal::RpcServiceMethod(
             "/grpc.Transfer/Transfer", grpc::internal::RpcMethod::BIDI_STREAMING,
-            new grpc::internal::BidiStreamingHandler<RawTransferService, grpc::ByteBuffer, grpc::ByteBuffer>(
+            new grpc::internal::BidiStreamingHandler<RawTransferService, grpc::ByteBuffer,
+                                                     grpc::ByteBuffer>(
                 [](RawTransferService* self, grpc::ServerContext* ctx, RawStream* stream) {
                     return self->handler_(ctx, stream);
                 },
@@ -41,7 +42,8 @@ private:
 
 class UploadService : public grpc::FileExt::Service {
 public:
-    using Handler = std::function<grpc::Status(grpc::ServerReader<grpc::FileUploadRequest>*, grpc::FileUploadResponse*)>;
+    using Handler = std::function<grpc::Status(grpc::ServerReader<grpc::FileUploadRequest>*,
+                                               grpc::FileUploadResponse*)>;
     explicit UploadService(Handler handler) : handler_(std::move(handler)) {}
     grpc::Status Upload(grpc::ServerContext*, grpc::ServerReader<grpc::FileUploadRequest>* reader,
                         grpc::FileUploadResponse* response) override {
@@ -90,7 +92,8 @@ struct FakeCenter::Impl {
     explicit Impl(FakeCenterOptions o) : options(std::move(o)), ack_mode(options.ack_mode) {}
 
     grpc::Status transfer(grpc::ServerContext* ctx, RawStream* stream);
-    grpc::Status upload(grpc::ServerReader<grpc::FileUploadRequest>* reader, grpc::FileUploadResponse* response);
+    grpc::Status upload(grpc::ServerReader<grpc::FileUploadRequest>* reader,
+                        grpc::FileUploadResponse* response);
     void writerLoop(Conn& conn, RawStream* stream);
     void queueAckLocked(Conn& conn, uint64_t seq, Clock::time_point due);
     void onBatchLocked(Conn& conn, uint64_t seq);
@@ -128,14 +131,19 @@ void FakeCenter::Impl::onBatchLocked(Conn& conn, uint64_t seq) {
     ++conn.received;
     conn.max_seq = std::max(conn.max_seq, seq);
     switch (ack_mode) {
-        case AckMode::kImmediate: queueAckLocked(conn, conn.max_seq, Clock::now()); break;
-        case AckMode::kDelayed: queueAckLocked(conn, conn.max_seq, Clock::now() + options.ack_delay); break;
+        case AckMode::kImmediate:
+            queueAckLocked(conn, conn.max_seq, Clock::now());
+            break;
+        case AckMode::kDelayed:
+            queueAckLocked(conn, conn.max_seq, Clock::now() + options.ack_delay);
+            break;
         case AckMode::kEveryN:
             if (options.ack_every == 0 || conn.received % options.ack_every == 0) {
                 queueAckLocked(conn, conn.max_seq, Clock::now());
             }
             break;
-        case AckMode::kNever: break;
+        case AckMode::kNever:
+            break;
     }
 }
 
@@ -219,7 +227,8 @@ void FakeCenter::Impl::writerLoop(Conn& conn, RawStream* stream) {
         Outgoing out = std::move(conn.outbox.begin()->second);
         conn.outbox.erase(conn.outbox.begin());
         lock.unlock();
-        grpc::ByteBuffer bb = agent::shareAsByteBuffer(std::make_shared<const std::string>(std::move(out.bytes)));
+        grpc::ByteBuffer bb =
+            agent::shareAsByteBuffer(std::make_shared<const std::string>(std::move(out.bytes)));
         bool ok = stream->Write(bb);
         lock.lock();
         if (!ok) return;
@@ -254,9 +263,12 @@ grpc::Status FakeCenter::Impl::upload(grpc::ServerReader<grpc::FileUploadRequest
     return grpc::Status::OK;
 }
 
-FakeCenter::FakeCenter(FakeCenterOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+FakeCenter::FakeCenter(FakeCenterOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 
-FakeCenter::~FakeCenter() { stop(); }
+FakeCenter::~FakeCenter() {
+    stop();
+}
 
 Status FakeCenter::start() {
     Impl& d = *impl_;
@@ -265,13 +277,16 @@ Status FakeCenter::start() {
     std::string listen = d.options.listen;
     if (d.port != 0) listen = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(d.port);
 
-    grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    grpc::SslServerCredentialsOptions ssl(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     ssl.pem_root_certs = d.options.ca_pem;
     ssl.pem_key_cert_pairs.push_back({d.options.key_pem, d.options.cert_pem});
     d.transfer_service = std::make_unique<RawTransferService>(
         [&d](grpc::ServerContext* ctx, RawStream* stream) { return d.transfer(ctx, stream); });
     d.upload_service = std::make_unique<UploadService>(
-        [&d](grpc::ServerReader<grpc::FileUploadRequest>* r, grpc::FileUploadResponse* resp) { return d.upload(r, resp); });
+        [&d](grpc::ServerReader<grpc::FileUploadRequest>* r, grpc::FileUploadResponse* resp) {
+            return d.upload(r, resp);
+        });
 
     grpc::ServerBuilder builder;
     int selected = 0;
@@ -327,7 +342,9 @@ bool FakeCenter::running() const {
     return impl_->running;
 }
 
-int FakeCenter::port() const { return impl_->port; }
+int FakeCenter::port() const {
+    return impl_->port;
+}
 
 std::string FakeCenter::address() const {
     const std::string& listen = impl_->options.listen;
@@ -356,7 +373,8 @@ bool FakeCenter::sendCommand(const std::string& agent_id, const grpc::Command& c
     return false;
 }
 
-void FakeCenter::setBatchObserver(std::function<void(const ReceivedBatch&, const wire::BatchView&)> observer) {
+void FakeCenter::setBatchObserver(
+    std::function<void(const ReceivedBatch&, const wire::BatchView&)> observer) {
     std::lock_guard lock(impl_->mu);
     impl_->observer = std::move(observer);
 }
@@ -380,10 +398,10 @@ std::vector<ReceivedBatch> FakeCenter::batchesOf(const std::string& agent_id) co
     return out;
 }
 
-#define VIGIL_FAKE_CENTER_GETTER(name, field)  \
-    uint64_t FakeCenter::name() const {        \
-        std::lock_guard lock(impl_->mu);       \
-        return impl_->field;                   \
+#define VIGIL_FAKE_CENTER_GETTER(name, field) \
+    uint64_t FakeCenter::name() const {       \
+        std::lock_guard lock(impl_->mu);      \
+        return impl_->field;                  \
     }
 VIGIL_FAKE_CENTER_GETTER(batchCount, batch_count)
 VIGIL_FAKE_CENTER_GETTER(recordCount, record_count)
@@ -414,7 +432,8 @@ void FakeCenter::clearBatches() {
     impl_->batches.clear();
 }
 
-bool FakeCenter::waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) const {
+bool FakeCenter::waitUntil(const std::function<bool()>& condition,
+                           std::chrono::milliseconds timeout) const {
     const auto deadline = Clock::now() + timeout;
     while (!condition()) {
         if (Clock::now() >= deadline) return false;
@@ -433,7 +452,8 @@ bool FakeCenter::waitForBatches(uint64_t n, std::chrono::milliseconds timeout) c
     return waitUntil([&] { return batchCount() >= n; }, timeout);
 }
 
-bool FakeCenter::waitForAgent(const std::string& agent_id, std::chrono::milliseconds timeout) const {
+bool FakeCenter::waitForAgent(const std::string& agent_id,
+                              std::chrono::milliseconds timeout) const {
     return waitUntil(
         [&] {
             auto agents = connectedAgents();

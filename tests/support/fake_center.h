@@ -52,7 +52,7 @@ struct ReceivedBatch {
     std::string agent_id;
     uint64_t batch_seq = 0;
     uint32_t records = 0;
-    uint64_t stream_id = 0;  // which stream (connection) carried it
+    uint64_t stream_id = 0;                    // which stream (connection) carried it
     std::shared_ptr<const std::string> bytes;  // the PackagedData as received
     // Decodes the records (empty when the batch is malformed).
     std::vector<ReceivedRecord> parseRecords() const;
@@ -83,13 +83,14 @@ public:
     // Queues `command` on the newest stream of `agent_id`. False when that agent is not connected.
     bool sendCommand(const std::string& agent_id, const grpc::Command& command);
     // Called for every well-formed batch, before it is acknowledged.
-    void setBatchObserver(std::function<void(const ReceivedBatch&, const wire::BatchView&)> observer);
+    void setBatchObserver(
+        std::function<void(const ReceivedBatch&, const wire::BatchView&)> observer);
     // Uploads whose token is not in this set (when it is not empty) are answered FAILED.
     void expectUploadToken(const std::string& token);
 
     std::vector<ReceivedBatch> batches() const;
     std::vector<ReceivedBatch> batchesOf(const std::string& agent_id) const;
-    uint64_t batchCount() const;   // totals since construction, across restarts
+    uint64_t batchCount() const;  // totals since construction, across restarts
     uint64_t recordCount() const;
     uint64_t byteCount() const;
     uint64_t malformedCount() const;

@@ -34,13 +34,16 @@ FakeDiscovery::FakeDiscovery() : impl_(std::make_unique<Impl>()) {
             return;
         }
         nlohmann::json data = nlohmann::json::array();
-        for (const auto& c : d.centers) data.push_back({{"ip", c.ip}, {"port", c.port}, {"weight", c.weight}});
+        for (const auto& c : d.centers)
+            data.push_back({{"ip", c.ip}, {"port", c.port}, {"weight", c.weight}});
         nlohmann::json doc{{"code", 0}, {"data", data}, {"msg", "ok"}};
         res.set_content(doc.dump(), "application/json");
     });
 }
 
-FakeDiscovery::~FakeDiscovery() { stop(); }
+FakeDiscovery::~FakeDiscovery() {
+    stop();
+}
 
 Status FakeDiscovery::start() {
     Impl& d = *impl_;
@@ -48,8 +51,10 @@ Status FakeDiscovery::start() {
     d.port = d.server.bind_to_any_port("127.0.0.1");
     if (d.port <= 0) return makeError("fake discovery cannot bind 127.0.0.1");
     d.thread = std::thread([&d] { d.server.listen_after_bind(); });
-    // listen_after_bind sets is_running() before it accepts; connections queue in the backlog anyway.
-    for (int i = 0; i < 200 && !d.server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // listen_after_bind sets is_running() before it accepts; connections queue in the backlog
+    // anyway.
+    for (int i = 0; i < 200 && !d.server.is_running(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return okStatus();
 }
 
@@ -60,9 +65,13 @@ void FakeDiscovery::stop() {
     d.thread.join();
 }
 
-int FakeDiscovery::port() const { return impl_->port; }
+int FakeDiscovery::port() const {
+    return impl_->port;
+}
 
-std::string FakeDiscovery::address() const { return "127.0.0.1:" + std::to_string(impl_->port); }
+std::string FakeDiscovery::address() const {
+    return "127.0.0.1:" + std::to_string(impl_->port);
+}
 
 void FakeDiscovery::setCenters(std::vector<DiscoveryEntry> centers) {
     std::lock_guard lock(impl_->mu);

@@ -32,7 +32,8 @@ public:
 
     // The centers answered for every service name, in this order (the client sorts by weight).
     void setCenters(std::vector<DiscoveryEntry> centers);
-    // Answer with this HTTP status and body instead (error paths); status 0 restores normal answers.
+    // Answer with this HTTP status and body instead (error paths); status 0 restores normal
+    // answers.
     void setRawAnswer(int status, std::string body);
 
     uint64_t requests() const;

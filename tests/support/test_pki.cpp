@@ -8,8 +8,8 @@
 namespace vigil::testing {
 namespace {
 
-Status generateInto(const std::string& dir, const std::string& agent_cn, pki::CertKey& ca, pki::CertKey& center,
-                    pki::CertKey& agent) {
+Status generateInto(const std::string& dir, const std::string& agent_cn, pki::CertKey& ca,
+                    pki::CertKey& center, pki::CertKey& agent) {
     auto c = pki::createCa("Vigil Test CA", 365);
     if (!c.ok()) return c.error();
     ca = *c;
@@ -57,8 +57,10 @@ TestPki::TestPki(const std::string& agent_id) : agent_id_(agent_id) {
     rogue_agent_ = *rogue;
     Status w1 = pki::writePem(rogue_ca_, rogueCaFile(), dir_ + "/rogue-ca.key");
     Status w2 = pki::writePem(rogue_agent_, rogueAgentCertFile(), rogueAgentKeyFile());
-    if (!w1.ok()) error_ = w1.message();
-    else if (!w2.ok()) error_ = w2.message();
+    if (!w1.ok())
+        error_ = w1.message();
+    else if (!w2.ok())
+        error_ = w2.message();
 }
 
 TestPki::~TestPki() {

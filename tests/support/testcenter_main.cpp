@@ -22,9 +22,12 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void onSignal(int) { g_stop.store(true); }
+void onSignal(int) {
+    g_stop.store(true);
+}
 
-bool parseAckMode(const std::string& text, vigil::testing::FakeCenterOptions& o, std::string& error) {
+bool parseAckMode(const std::string& text, vigil::testing::FakeCenterOptions& o,
+                  std::string& error) {
     using vigil::testing::AckMode;
     if (text == "immediate") {
         o.ack_mode = AckMode::kImmediate;
@@ -46,23 +49,29 @@ bool parseAckMode(const std::string& text, vigil::testing::FakeCenterOptions& o,
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"vigil-testcenter: a stand-in Vigil center (gRPC Transfer + FileExt over mTLS) for "
-                 "development and benchmarks"};
+    CLI::App app{
+        "vigil-testcenter: a stand-in Vigil center (gRPC Transfer + FileExt over mTLS) for "
+        "development and benchmarks"};
     std::string listen = "127.0.0.1:6751";
     std::string ca_file, cert_file, key_file, pki_dir, records_out, ack = "immediate";
     double duration = 0;
     bool quiet = false;
-    app.add_option("--listen", listen, "address to listen on (host:port; port 0 picks one)")->capture_default_str();
+    app.add_option("--listen", listen, "address to listen on (host:port; port 0 picks one)")
+        ->capture_default_str();
     app.add_option("--ca", ca_file, "CA certificate (PEM) that agent certificates must chain to");
     app.add_option("--cert", cert_file, "center certificate (PEM)");
     app.add_option("--key", key_file, "center private key (PEM)");
-    app.add_option("--pki-dir", pki_dir,
-                   "generate a development PKI here if missing (ca.pem, center.pem/.key, agent.pem/.key) "
-                   "and use it for any of --ca/--cert/--key not given");
+    app.add_option(
+        "--pki-dir", pki_dir,
+        "generate a development PKI here if missing (ca.pem, center.pem/.key, agent.pem/.key) "
+        "and use it for any of --ca/--cert/--key not given");
     app.add_option("--records-out", records_out,
-                   "append every received record as a JSON line (agent_id, batch_seq, data_type, timestamp, fields)");
-    app.add_option("--ack", ack, "ack policy: immediate, never, delay:<ms>, every:<n>")->capture_default_str();
-    app.add_option("--duration", duration, "exit after this many seconds (0: until SIGINT/SIGTERM)");
+                   "append every received record as a JSON line (agent_id, batch_seq, data_type, "
+                   "timestamp, fields)");
+    app.add_option("--ack", ack, "ack policy: immediate, never, delay:<ms>, every:<n>")
+        ->capture_default_str();
+    app.add_option("--duration", duration,
+                   "exit after this many seconds (0: until SIGINT/SIGTERM)");
     app.add_flag("--quiet", quiet, "no per-second stats lines");
     CLI11_PARSE(app, argc, argv);
 
@@ -88,8 +97,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "vigil-testcenter: %s\n", error.c_str());
         return 2;
     }
-    for (auto [file, dest] : {std::pair{&ca_file, &options.ca_pem}, std::pair{&cert_file, &options.cert_pem},
-                              std::pair{&key_file, &options.key_pem}}) {
+    for (auto [file, dest] :
+         {std::pair{&ca_file, &options.ca_pem}, std::pair{&cert_file, &options.cert_pem},
+          std::pair{&key_file, &options.key_pem}}) {
         auto content = vigil::fs::readFile(*file, 1 << 20);
         if (!content.ok()) {
             std::fprintf(stderr, "vigil-testcenter: %s\n", content.message().c_str());
@@ -107,23 +117,24 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "vigil-testcenter: cannot open %s\n", records_out.c_str());
             return 1;
         }
-        center.setBatchObserver([&](const vigil::testing::ReceivedBatch& batch, const vigil::wire::BatchView& view) {
-            std::string lines;
-            for (const auto& r : view.records) {
-                std::map<std::string, std::string> fields;
-                vigil::wire::decodePayload(r.data, fields);
-                nlohmann::json j{{"agent_id", batch.agent_id},
-                                 {"batch_seq", batch.batch_seq},
-                                 {"data_type", r.data_type},
-                                 {"timestamp", r.timestamp},
-                                 {"fields", fields}};
-                lines += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-                lines += '\n';
-            }
-            std::lock_guard lock(out_mu);
-            out << lines;
-            out.flush();
-        });
+        center.setBatchObserver(
+            [&](const vigil::testing::ReceivedBatch& batch, const vigil::wire::BatchView& view) {
+                std::string lines;
+                for (const auto& r : view.records) {
+                    std::map<std::string, std::string> fields;
+                    vigil::wire::decodePayload(r.data, fields);
+                    nlohmann::json j{{"agent_id", batch.agent_id},
+                                     {"batch_seq", batch.batch_seq},
+                                     {"data_type", r.data_type},
+                                     {"timestamp", r.timestamp},
+                                     {"fields", fields}};
+                    lines += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                    lines += '\n';
+                }
+                std::lock_guard lock(out_mu);
+                out << lines;
+                out.flush();
+            });
     }
     auto st = center.start();
     if (!st.ok()) {
@@ -133,7 +144,7 @@ int main(int argc, char** argv) {
     std::printf("vigil-testcenter listening on %s\n", center.address().c_str());
     std::fflush(stdout);
 
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = onSignal;
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
@@ -149,10 +160,12 @@ int main(int argc, char** argv) {
         double secs = std::chrono::duration<double>(now - last).count();
         uint64_t batches = center.batchCount(), records = center.recordCount();
         if (!quiet) {
-            std::printf("connections=%zu batches/s=%.0f records/s=%.0f total_batches=%lu total_records=%lu\n",
-                        center.connectedAgents().size(), static_cast<double>(batches - last_batches) / secs,
-                        static_cast<double>(records - last_records) / secs, static_cast<unsigned long>(batches),
-                        static_cast<unsigned long>(records));
+            std::printf(
+                "connections=%zu batches/s=%.0f records/s=%.0f total_batches=%lu "
+                "total_records=%lu\n",
+                center.connectedAgents().size(), static_cast<double>(batches - last_batches) / secs,
+                static_cast<double>(records - last_records) / secs,
+                static_cast<unsigned long>(batches), static_cast<unsigned long>(records));
             std::fflush(stdout);
         }
         last = now;
@@ -161,7 +174,8 @@ int main(int argc, char** argv) {
     }
     center.stop();
     std::printf("vigil-testcenter stopped: total_batches=%lu total_records=%lu streams=%lu\n",
-                static_cast<unsigned long>(center.batchCount()), static_cast<unsigned long>(center.recordCount()),
+                static_cast<unsigned long>(center.batchCount()),
+                static_cast<unsigned long>(center.recordCount()),
                 static_cast<unsigned long>(center.streamsOpened()));
     return 0;
 }

@@ -27,7 +27,9 @@ struct Report {
 };
 
 // From one record to ~1 MiB batches, so the kill often lands inside a write.
-uint32_t recordsFor(uint64_t round, uint64_t i) { return 1 + static_cast<uint32_t>((i * 997 + round * 31) % 5000); }
+uint32_t recordsFor(uint64_t round, uint64_t i) {
+    return 1 + static_cast<uint32_t>((i * 997 + round * 31) % 5000);
+}
 
 std::string payloadFor(uint64_t i, uint32_t r) {
     std::string s = std::to_string(i) + "/" + std::to_string(r) + ":";
@@ -46,7 +48,8 @@ std::string payloadFor(uint64_t i, uint32_t r) {
         wire::BatchBuilder b;
         uint32_t n = recordsFor(round, i);
         Lane lane = i % 5 == 0 ? Lane::kCritical : Lane::kTelemetry;
-        for (uint32_t r = 0; r < n; ++r) b.add(lane == Lane::kCritical ? 5100 : 59, static_cast<int64_t>(i), payloadFor(i, r));
+        for (uint32_t r = 0; r < n; ++r)
+            b.add(lane == Lane::kCritical ? 5100 : 59, static_cast<int64_t>(i), payloadFor(i, r));
         auto seq = (*spool)->append(lane, b, header);
         if (!seq.ok()) _exit(4);
         Report rep{1, *seq, n};
@@ -59,7 +62,8 @@ std::string payloadFor(uint64_t i, uint32_t r) {
     }
 }
 
-void runRound(uint64_t round, const std::string& dir, std::map<uint64_t, uint64_t>& appended, uint64_t& acked) {
+void runRound(uint64_t round, const std::string& dir, std::map<uint64_t, uint64_t>& appended,
+              uint64_t& acked) {
     int p[2];
     ASSERT_EQ(::pipe(p), 0);
     pid_t pid = ::fork();
@@ -83,8 +87,10 @@ void runRound(uint64_t round, const std::string& dir, std::map<uint64_t, uint64_
         return true;
     };
     auto record = [&]() {
-        if (rep.kind == 1) appended[rep.seq] = rep.records;
-        else acked = std::max(acked, rep.seq);
+        if (rep.kind == 1)
+            appended[rep.seq] = rep.records;
+        else
+            acked = std::max(acked, rep.seq);
     };
     while (reports < kill_after && read_one()) {
         record();
@@ -132,14 +138,17 @@ TEST(SpoolCrashTest, EveryReportedBatchSurvivesKill9) {
         for (auto [seq, records] : appended) {
             if (seq <= st.acked_seq) continue;
             auto it = found.find(seq);
-            ASSERT_NE(it, found.end()) << "round " << round << ": reported batch " << seq << " is missing";
+            ASSERT_NE(it, found.end())
+                << "round " << round << ": reported batch " << seq << " is missing";
             EXPECT_EQ(it->second, records) << "batch " << seq;
             ++checked;
         }
         EXPECT_GT(checked, 0u);
-        std::printf("round %lu: %zu batches reported, acked %lu, %zu pending checked, %lu torn bytes cut\n",
-                    static_cast<unsigned long>(round), appended.size(), static_cast<unsigned long>(st.acked_seq),
-                    checked, static_cast<unsigned long>(st.truncated_bytes));
+        std::printf(
+            "round %lu: %zu batches reported, acked %lu, %zu pending checked, %lu torn bytes cut\n",
+            static_cast<unsigned long>(round), appended.size(),
+            static_cast<unsigned long>(st.acked_seq), checked,
+            static_cast<unsigned long>(st.truncated_bytes));
         // The next child continues where this one stopped.
     }
     (void)fs::removeAll(dir);

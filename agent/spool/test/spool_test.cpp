@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <set>
-#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -35,7 +35,6 @@ constexpr bool kJudgeThroughput = true;
 constexpr bool kJudgeThroughput = true;
 #endif
 
-
 using namespace std::chrono_literals;
 namespace sfs = std::filesystem;
 
@@ -59,9 +58,12 @@ std::string recordPayload(uint64_t batch, uint32_t i, size_t size = 64) {
 }
 
 // Appends a batch of `n` records whose payloads identify (tag, index).
-uint64_t appendBatch(Spool& spool, Lane lane, uint32_t n, uint64_t tag = 0, size_t payload_bytes = 64) {
+uint64_t appendBatch(Spool& spool, Lane lane, uint32_t n, uint64_t tag = 0,
+                     size_t payload_bytes = 64) {
     wire::BatchBuilder b;
-    for (uint32_t i = 0; i < n; ++i) b.add(lane == Lane::kCritical ? 5100 : 59, 1700000000 + i, recordPayload(tag, i, payload_bytes));
+    for (uint32_t i = 0; i < n; ++i)
+        b.add(lane == Lane::kCritical ? 5100 : 59, 1700000000 + i,
+              recordPayload(tag, i, payload_bytes));
     wire::BatchHeader h;
     h.agent_id = "agent-1";
     auto seq = spool.append(lane, b, wire::encodeBatchHeader(h));
@@ -144,7 +146,8 @@ TEST(SpoolTest, LanesMergeInSeqOrder) {
     TempDir dir;
     metrics::Registry m;
     auto spool = openSpool({.dir = dir.path()}, m);
-    for (int i = 0; i < 10; ++i) appendBatch(*spool, i % 3 == 0 ? Lane::kCritical : Lane::kTelemetry, 1 + i);
+    for (int i = 0; i < 10; ++i)
+        appendBatch(*spool, i % 3 == 0 ? Lane::kCritical : Lane::kTelemetry, 1 + i);
     SpooledBatch b;
     uint64_t after = 0;
     for (int i = 0; i < 10; ++i) {
@@ -189,7 +192,8 @@ TEST_P(SpoolRestartTest, RestartResendsUnackedAndContinuesSeq) {
     {
         metrics::Registry m;
         auto spool = openSpool(o, m);
-        for (uint32_t i = 1; i <= 6; ++i) appendBatch(*spool, i == 4 ? Lane::kCritical : Lane::kTelemetry, i, i, 500);
+        for (uint32_t i = 1; i <= 6; ++i)
+            appendBatch(*spool, i == 4 ? Lane::kCritical : Lane::kTelemetry, i, i, 500);
         spool->ack(2);
     }
     metrics::Registry m;
@@ -301,7 +305,11 @@ TEST(SpoolTest, TornTailIsTruncatedOnOpen) {
     // A fourth entry whose header made it to disk but whose payload was cut short.
     namespace sf = spool_format;
     std::string payload(1000, 'p');
-    sf::EntryHeader h{.length = 1000, .seq = 4, .records = 7, .lane = Lane::kTelemetry, .payload_crc = sf::crc32(payload)};
+    sf::EntryHeader h{.length = 1000,
+                      .seq = 4,
+                      .records = 7,
+                      .lane = Lane::kTelemetry,
+                      .payload_crc = sf::crc32(payload)};
     char head[sf::kEntryHeaderBytes];
     sf::encodeEntryHeader(h, head);
     appendRaw(seg, std::string_view(head, sizeof(head)));
@@ -317,7 +325,8 @@ TEST(SpoolTest, TornTailIsTruncatedOnOpen) {
         EXPECT_EQ(appendBatch(*spool, Lane::kTelemetry, 5), 4u);
     }
     // Garbage after the entries (a header torn in the middle) is cut as well.
-    appendRaw(dir.path() + "/" + sf::segmentFileName(Lane::kTelemetry, 4), "\x56\x53\x50\x4c\x01\x02");
+    appendRaw(dir.path() + "/" + sf::segmentFileName(Lane::kTelemetry, 4),
+              "\x56\x53\x50\x4c\x01\x02");
     metrics::Registry m;
     auto spool = openSpool(o, m);
     EXPECT_EQ(spool->stats().pending_batches, 4u);
@@ -376,21 +385,24 @@ TEST(SpoolTest, ShedsOldestTelemetryFirstAndKeepsCritical) {
         present.insert(b.seq);
         after = b.seq;
     }
-    for (uint64_t seq : critical) EXPECT_TRUE(present.count(seq)) << "critical batch " << seq << " was shed";
+    for (uint64_t seq : critical)
+        EXPECT_TRUE(present.count(seq)) << "critical batch " << seq << " was shed";
     uint64_t dropped_records = 0, dropped_batches = 0;
     bool seen_kept = false;
     for (uint64_t seq : telemetry) {
         if (present.count(seq)) {
             seen_kept = true;
         } else {
-            EXPECT_FALSE(seen_kept) << "telemetry batch " << seq << " dropped after a newer one was kept";
+            EXPECT_FALSE(seen_kept)
+                << "telemetry batch " << seq << " dropped after a newer one was kept";
             dropped_records += records_of[seq];
             ++dropped_batches;
         }
     }
     EXPECT_EQ(st.dropped_batches, dropped_batches);
     EXPECT_EQ(st.dropped_records, dropped_records);
-    EXPECT_EQ(m.counterValue("vigil_agent_spool_dropped_records_total", {{"cause", "spool_full"}}), dropped_records);
+    EXPECT_EQ(m.counterValue("vigil_agent_spool_dropped_records_total", {{"cause", "spool_full"}}),
+              dropped_records);
     EXPECT_LE(st.disk_bytes, o.max_bytes + o.segment_bytes);
     EXPECT_LE(fs::diskUsage(dir.path()), o.max_bytes + o.segment_bytes + 1024);
 
@@ -429,7 +441,8 @@ TEST(SpoolTest, WriteErrorIsCountedAndSpoolStaysUsable) {
     uint64_t size = sfs::file_size(seg);
 
     // RLIMIT_FSIZE makes the next write fail part-way with EFBIG, like a full disk.
-    struct sigaction ignore{}, old{};
+    struct sigaction ignore {
+    }, old{};
     ignore.sa_handler = SIG_IGN;
     ::sigaction(SIGXFSZ, &ignore, &old);
     struct rlimit saved;
@@ -447,7 +460,8 @@ TEST(SpoolTest, WriteErrorIsCountedAndSpoolStaysUsable) {
     auto st = spool->stats();
     EXPECT_EQ(st.write_errors, 1u);
     EXPECT_EQ(st.failed_records, 20u);
-    EXPECT_EQ(m.counterValue("vigil_agent_spool_dropped_records_total", {{"cause", "write_error"}}), 20u);
+    EXPECT_EQ(m.counterValue("vigil_agent_spool_dropped_records_total", {{"cause", "write_error"}}),
+              20u);
     EXPECT_EQ(sfs::file_size(seg), size);  // the partial write was cut off
     EXPECT_EQ(appendBatch(*spool, Lane::kTelemetry, 2), 2u);
     spool.reset();
@@ -460,7 +474,8 @@ TEST(SpoolTest, WriteErrorIsCountedAndSpoolStaysUsable) {
 TEST(SpoolTest, AppendThroughputOfMegabyteBatches) {
     TempDir dir;
     metrics::Registry m;
-    auto spool = openSpool({.dir = dir.path(), .max_bytes = 1ull << 30, .segment_bytes = 64ull << 20}, m);
+    auto spool =
+        openSpool({.dir = dir.path(), .max_bytes = 1ull << 30, .segment_bytes = 64ull << 20}, m);
     // ~1 MiB batches of 200-byte payloads, acked as they go like a connected agent.
     const std::string payload(200, 'r');
     constexpr int kBatches = 100;

@@ -28,14 +28,14 @@ constexpr bool kJudgeThroughput = true;
 constexpr bool kJudgeThroughput = true;
 #endif
 
-
 using namespace std::chrono_literals;
 
 // Keeps sealed batches in memory (or only counts them), to test the Batcher alone.
 class MemorySpool : public Spool {
 public:
     explicit MemorySpool(bool keep = true) : keep_(keep) {}
-    Result<uint64_t> append(Lane lane, wire::BatchBuilder& builder, std::string_view header) override {
+    Result<uint64_t> append(Lane lane, wire::BatchBuilder& builder,
+                            std::string_view header) override {
         std::lock_guard lock(mu_);
         uint64_t seq = ++seq_;
         records_ += builder.records();
@@ -203,7 +203,8 @@ TEST(BatcherTest, ConcurrentPutsKeepEachProducersOrder) {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
-            for (int i = 0; i < kPerThread; ++i) batcher.put(t == 3 ? 5100 : 59, i, std::to_string(t) + ":" + std::to_string(i));
+            for (int i = 0; i < kPerThread; ++i)
+                batcher.put(t == 3 ? 5100 : 59, i, std::to_string(t) + ":" + std::to_string(i));
         });
     }
     std::thread ticker([&] {
@@ -251,7 +252,8 @@ TEST(BatcherTest, PutIntoDiskSpoolThroughput) {
     char tmpl[] = "/tmp/vigil-batcher-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
     metrics::Registry m;
-    auto spool = Spool::open({.dir = dir, .max_bytes = 2ull << 30, .segment_bytes = 64ull << 20}, m);
+    auto spool =
+        Spool::open({.dir = dir, .max_bytes = 2ull << 30, .segment_bytes = 64ull << 20}, m);
     ASSERT_TRUE(spool.ok());
     // A consumer that acks what it sees, like a connected transport.
     std::atomic<bool> done{false};
@@ -276,7 +278,8 @@ TEST(BatcherTest, PutIntoDiskSpoolThroughput) {
     consumer.join();
     double rate = kRecords / s;
     std::printf("METRIC batcher_spool_records_per_s %.0f records/s\n", rate);
-    EXPECT_EQ(m.counterValue("vigil_agent_spool_appended_records_total"), static_cast<uint64_t>(kRecords));
+    EXPECT_EQ(m.counterValue("vigil_agent_spool_appended_records_total"),
+              static_cast<uint64_t>(kRecords));
     if (kJudgeThroughput) {
         EXPECT_GE(rate, 300000.0);
     }

@@ -22,7 +22,8 @@ protected:
 };
 
 // Checks every index in [0, n) arrived and batch_seqs 1..max all arrived (no gaps).
-void expectCompleteDelivery(const testing::FakeCenter& center, const std::string& agent_id, int64_t n) {
+void expectCompleteDelivery(const testing::FakeCenter& center, const std::string& agent_id,
+                            int64_t n) {
     auto idx = receivedIndexes(center, agent_id);
     std::set<int64_t> unique(idx.begin(), idx.end());
     EXPECT_EQ(unique.size(), static_cast<size_t>(n));
@@ -107,14 +108,17 @@ TEST_F(FailoverTest, DiscoveryPicksTheLeastLoadedCenter) {
     Agent agent(o, "agent-1");
     ASSERT_TRUE(agent.client->start().ok());
     ASSERT_TRUE(agent.handler.waitForConnections(1, 10s));
-    EXPECT_EQ(agent.handler.connections()[0], std::make_pair(idle->address(), std::string("sd-private")));
+    EXPECT_EQ(agent.handler.connections()[0],
+              std::make_pair(idle->address(), std::string("sd-private")));
     auto st = agent.client->stats();
     EXPECT_EQ(st.net_mode, "sd-private");
     EXPECT_EQ(st.center, idle->address());
     EXPECT_EQ(discovery.lastName(), "vigil_center_grpc");
     EXPECT_FALSE(discovery.lastCount().empty());
     // The dead discovery replica was tried first and counted.
-    EXPECT_GE(agent.metrics.counterValue("vigil_agent_transport_connect_failures_total", {{"cause", "discovery"}}), 1u);
+    EXPECT_GE(agent.metrics.counterValue("vigil_agent_transport_connect_failures_total",
+                                         {{"cause", "discovery"}}),
+              1u);
     agent.putIndexed(0, 100);
     agent.batcher->flush();
     ASSERT_TRUE(idle->waitForRecords(100, 10s));
@@ -135,7 +139,9 @@ TEST_F(FailoverTest, DiscoveredCentersThatAreDownAreSkipped) {
     ASSERT_TRUE(agent.handler.waitForConnections(1, 10s));
     EXPECT_EQ(agent.client->stats().center, center->address());
     EXPECT_EQ(agent.client->stats().net_mode, "sd-private");
-    EXPECT_GE(agent.metrics.counterValue("vigil_agent_transport_connect_failures_total", {{"cause", "unreachable"}}), 1u);
+    EXPECT_GE(agent.metrics.counterValue("vigil_agent_transport_connect_failures_total",
+                                         {{"cause", "unreachable"}}),
+              1u);
 }
 
 TEST_F(FailoverTest, FallsBackToConfiguredCentersWhenDiscoveryIsDown) {
@@ -152,7 +158,9 @@ TEST_F(FailoverTest, FallsBackToConfiguredCentersWhenDiscoveryIsDown) {
     EXPECT_EQ(agent.client->stats().net_mode, "private");
     EXPECT_EQ(agent.client->stats().center, center->address());
     EXPECT_GE(broken.requests(), 1u);
-    EXPECT_GE(agent.metrics.counterValue("vigil_agent_transport_connect_failures_total", {{"cause", "discovery"}}), 2u);
+    EXPECT_GE(agent.metrics.counterValue("vigil_agent_transport_connect_failures_total",
+                                         {{"cause", "discovery"}}),
+              2u);
 }
 
 TEST_F(FailoverTest, FallsBackToThePublicNetwork) {
@@ -218,7 +226,8 @@ TEST_F(FailoverTest, AgentRestartResendsUnackedBatches) {
         agent.putIndexed(1000, 1500);
         agent.batcher->flush();
         ASSERT_TRUE(center->waitForRecords(2500, 10s));
-        ASSERT_TRUE(agent.waitUntil([&] { return agent.spool->stats().pending_batches == 0; }, 10s));
+        ASSERT_TRUE(
+            agent.waitUntil([&] { return agent.spool->stats().pending_batches == 0; }, 10s));
         expectCompleteDelivery(*center, "agent-1", 1500);
     }
     // Everything acked: a third start sends nothing again.

@@ -9,9 +9,9 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <thread>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -108,15 +108,16 @@ inline int64_t indexOf(const std::string& payload) {
 
 // The agent side: spool + batcher + client.
 struct Agent {
-    Agent(TransportOptions options, const std::string& agent_id, BatcherOptions batcher_options = {},
-          std::string dir = "") {
+    Agent(TransportOptions options, const std::string& agent_id,
+          BatcherOptions batcher_options = {}, std::string dir = "") {
         if (dir.empty()) {
             char tmpl[] = "/tmp/vigil-agent-XXXXXX";
             dir = ::mkdtemp(tmpl);
             owns_dir = true;
         }
         spool_dir = dir;
-        auto s = Spool::open({.dir = spool_dir, .max_bytes = 1ull << 30, .segment_bytes = 32ull << 20}, metrics);
+        auto s = Spool::open(
+            {.dir = spool_dir, .max_bytes = 1ull << 30, .segment_bytes = 32ull << 20}, metrics);
         EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.message());
         spool = std::move(*s);
         batcher = std::make_unique<Batcher>(batcher_options, *spool, metrics);
@@ -134,7 +135,8 @@ struct Agent {
         if (owns_dir) (void)fs::removeAll(spool_dir);
     }
     void putIndexed(uint64_t from, uint64_t to, int32_t data_type = 59) {
-        for (uint64_t i = from; i < to; ++i) batcher->put(data_type, static_cast<int64_t>(i), indexPayload(i));
+        for (uint64_t i = from; i < to; ++i)
+            batcher->put(data_type, static_cast<int64_t>(i), indexPayload(i));
     }
     bool waitUntil(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
         auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -155,7 +157,8 @@ struct Agent {
 };
 
 // Every record index the center received from `agent_id` (with repeats).
-inline std::vector<int64_t> receivedIndexes(const testing::FakeCenter& center, const std::string& agent_id) {
+inline std::vector<int64_t> receivedIndexes(const testing::FakeCenter& center,
+                                            const std::string& agent_id) {
     std::vector<int64_t> out;
     for (const auto& b : center.batchesOf(agent_id)) {
         for (const auto& r : b.parseRecords()) out.push_back(indexOf(r.payload));

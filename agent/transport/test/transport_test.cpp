@@ -20,7 +20,6 @@ constexpr bool kJudgeThroughput = true;
 constexpr bool kJudgeThroughput = true;
 #endif
 
-
 class TransportTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -42,7 +41,8 @@ TEST_F(TransportTest, RecordsArriveInOrderAndAcksFreeTheSpool) {
     Agent agent(options(), "agent-1", {.max_records = 500});
     ASSERT_TRUE(agent.client->start().ok());
     ASSERT_TRUE(agent.handler.waitForConnections(1, 10s));
-    EXPECT_EQ(agent.handler.connections()[0], std::make_pair(center->address(), std::string("private")));
+    EXPECT_EQ(agent.handler.connections()[0],
+              std::make_pair(center->address(), std::string("private")));
     agent.putIndexed(0, 10000);
     agent.batcher->flush();
     ASSERT_TRUE(center->waitForRecords(10000, 20s)) << center->recordCount();
@@ -190,7 +190,8 @@ TEST_F(TransportTest, UploadFileDeliversTheBytesAndRespectsTheCap) {
     EXPECT_FALSE(agent.client->uploadFile(path, "tok-other", 1 << 20).ok());
     EXPECT_TRUE(agent.client->uploadFile(path, "only-this-one", 1 << 20).ok());
     EXPECT_FALSE(agent.client->uploadFile(agent.spool_dir + "/missing", "t", 1 << 20).ok());
-    EXPECT_EQ(agent.metrics.counterValue("vigil_agent_transport_uploads_total", {{"result", "ok"}}), 2u);
+    EXPECT_EQ(agent.metrics.counterValue("vigil_agent_transport_uploads_total", {{"result", "ok"}}),
+              2u);
 }
 
 TEST_F(TransportTest, ClientCertificateFromAnotherCaIsRefused) {
@@ -227,7 +228,8 @@ TEST_F(TransportTest, StopIsPrompt) {
     }
     // While connecting to a black hole (a long connect timeout) and backing off.
     auto o = baseOptions(pki);
-    o.regions["test"].private_net.centers = {"127.0.0.1:" + std::to_string(unusedPort()), "10.255.255.1:6751"};
+    o.regions["test"].private_net.centers = {"127.0.0.1:" + std::to_string(unusedPort()),
+                                             "10.255.255.1:6751"};
     o.connect_timeout = 10s;
     Agent agent(o, "agent-1");
     ASSERT_TRUE(agent.client->start().ok());
@@ -312,7 +314,8 @@ TEST(TransportThroughputTest, EndToEndRecordsPerSecond) {
     ticker.join();
     ASSERT_TRUE(all) << center.recordCount();
     double rate = static_cast<double>(kRecords) / s;
-    std::printf("payload %zu bytes, %lu batches\n", payload.size(), static_cast<unsigned long>(center.batchCount()));
+    std::printf("payload %zu bytes, %lu batches\n", payload.size(),
+                static_cast<unsigned long>(center.batchCount()));
     std::printf("METRIC transport_e2e_records_per_s %.0f records/s\n", rate);
     if (kJudgeThroughput) {
         EXPECT_GE(rate, 300000.0);

@@ -106,7 +106,9 @@ TEST(PkiTest, CertificateFromAnotherCaDoesNotVerify) {
 TEST(PkiTest, RsaKeysWork) {
     auto ca = createCa({.common_name = "RSA CA", .days = 10, .key_type = KeyType::kRsa2048});
     ASSERT_TRUE(ca.ok()) << ca.message();
-    auto server = issue(*ca, {.common_name = "c", .usage = Usage::kServerAndClient, .dns_names = {"c"},
+    auto server = issue(*ca, {.common_name = "c",
+                              .usage = Usage::kServerAndClient,
+                              .dns_names = {"c"},
                               .key_type = KeyType::kRsa2048});
     ASSERT_TRUE(server.ok()) << server.message();
     EXPECT_TRUE(opensslVerifies(ca->cert_pem, server->cert_pem, X509_PURPOSE_SSL_SERVER));

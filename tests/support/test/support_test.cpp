@@ -62,13 +62,17 @@ TEST(FakeCenterTest, ParsesRawBatchesCountsMalformedAndAcks) {
 
     auto ch = channelTo(center.address(), pki);
     grpc::ClientContext ctx;
-    grpc::internal::RpcMethod method("/grpc.Transfer/Transfer", grpc::internal::RpcMethod::BIDI_STREAMING, ch);
+    grpc::internal::RpcMethod method("/grpc.Transfer/Transfer",
+                                     grpc::internal::RpcMethod::BIDI_STREAMING, ch);
     std::unique_ptr<RawStream> stream(
-        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(ch.get(), method, &ctx));
+        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+            ch.get(), method, &ctx));
     // Before any batch the agent is known by its certificate's CN.
     ASSERT_TRUE(center.waitForAgent("raw-agent", 10s));
-    ASSERT_TRUE(stream->Write(agent::shareAsByteBuffer(std::make_shared<const std::string>("\xff\xff\xff garbage"))));
-    ASSERT_TRUE(stream->Write(agent::shareAsByteBuffer(std::make_shared<const std::string>(batchBytes("raw-agent", 7, 3)))));
+    ASSERT_TRUE(stream->Write(
+        agent::shareAsByteBuffer(std::make_shared<const std::string>("\xff\xff\xff garbage"))));
+    ASSERT_TRUE(stream->Write(agent::shareAsByteBuffer(
+        std::make_shared<const std::string>(batchBytes("raw-agent", 7, 3)))));
     grpc::ByteBuffer reply;
     ASSERT_TRUE(stream->Read(&reply));
     grpc::Command ack;
@@ -168,8 +172,8 @@ TEST(TestCenterBinaryTest, ReceivesRecordsAndWritesJsonLines) {
     if (pid == 0) {
         int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         ::dup2(fd, 1);
-        ::execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--pki-dir", (dir + "/pki").c_str(),
-                "--records-out", out_file.c_str(), nullptr);
+        ::execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--pki-dir",
+                (dir + "/pki").c_str(), "--records-out", out_file.c_str(), nullptr);
         _exit(127);
     }
     // The first line names the chosen port.
