@@ -54,7 +54,8 @@ Status writeEntry(archive* a, int fd, const std::string& path, uint64_t& total,
     for (;;) {
         la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
         if (n == 0) return okStatus();
-        if (n < 0) return makeError("cannot read {} from the archive: {}", path, archive_error_string(a));
+        if (n < 0)
+            return makeError("cannot read {} from the archive: {}", path, archive_error_string(a));
         total += static_cast<uint64_t>(n);
         if (total > max_bytes) {
             return makeError("archive contents are larger than {} bytes", max_bytes);

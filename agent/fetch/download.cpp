@@ -30,16 +30,24 @@ Status writeAll(int fd, const char* data, size_t n) {
 
 std::string describe(httplib::Error e) {
     switch (e) {
-        case httplib::Error::Connection: return "cannot connect";
-        case httplib::Error::ConnectionTimeout: return "connection timed out";
-        case httplib::Error::Read: return "reading the response failed (closed or timed out)";
-        case httplib::Error::Write: return "sending the request failed";
-        case httplib::Error::ExceedRedirectCount: return "too many redirects";
-        case httplib::Error::SSLConnection: return "TLS handshake failed";
-        case httplib::Error::SSLLoadingCerts: return "cannot load the CA certificates";
+        case httplib::Error::Connection:
+            return "cannot connect";
+        case httplib::Error::ConnectionTimeout:
+            return "connection timed out";
+        case httplib::Error::Read:
+            return "reading the response failed (closed or timed out)";
+        case httplib::Error::Write:
+            return "sending the request failed";
+        case httplib::Error::ExceedRedirectCount:
+            return "too many redirects";
+        case httplib::Error::SSLConnection:
+            return "TLS handshake failed";
+        case httplib::Error::SSLLoadingCerts:
+            return "cannot load the CA certificates";
         case httplib::Error::SSLServerVerification:
             return "TLS server certificate verification failed (wrong CA or host name)";
-        default: return httplib::to_string(e);
+        default:
+            return httplib::to_string(e);
     }
 }
 
@@ -56,15 +64,15 @@ Result<ParsedUrl> parseUrl(const std::string& url) {
     }
     size_t host_start = sep + 3;
     size_t path_start = url.find_first_of("/?#", host_start);
-    std::string authority = url.substr(host_start, path_start == std::string::npos
-                                                       ? std::string::npos
-                                                       : path_start - host_start);
+    std::string authority = url.substr(
+        host_start, path_start == std::string::npos ? std::string::npos : path_start - host_start);
     if (authority.empty()) return makeError("no host in URL {}", url);
     if (authority.find('@') != std::string::npos) {
         return makeError("user info in URLs is not supported: {}", url);
     }
     for (char c : authority) {
-        if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+        if (std::isspace(static_cast<unsigned char>(c)) ||
+            std::iscntrl(static_cast<unsigned char>(c))) {
             return makeError("bad character in the host of {}", url);
         }
     }
@@ -117,8 +125,8 @@ Result<std::string> downloadTo(const std::string& url, int fd, const DownloadOpt
             [&](const char* data, size_t n) {
                 total += n;
                 if (total > options.max_bytes) {
-                    failure = "download is larger than " + std::to_string(options.max_bytes) +
-                              " bytes";
+                    failure =
+                        "download is larger than " + std::to_string(options.max_bytes) + " bytes";
                     return false;
                 }
                 if (std::chrono::steady_clock::now() > deadline) {

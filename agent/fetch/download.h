@@ -12,9 +12,9 @@
 namespace vigil::agent::fetch {
 
 struct ParsedUrl {
-    std::string scheme;       // "http" or "https"
-    std::string origin;       // scheme://host[:port], as cpp-httplib's Client wants it
-    std::string target;       // path and query, at least "/"
+    std::string scheme;  // "http" or "https"
+    std::string origin;  // scheme://host[:port], as cpp-httplib's Client wants it
+    std::string target;  // path and query, at least "/"
 };
 
 // Accepts only http:// and https:// URLs without user info.

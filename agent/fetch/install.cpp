@@ -110,14 +110,16 @@ Result<FetchResult> installTarGz(const FetchRequest& req) {
     if (st.ok() && ::chmod(exe.c_str(), 0755) != 0) {
         st = makeError("chmod {}: {}", exe, std::strerror(errno));
     }
-    Result<std::string> exe_hash = st.ok() ? crypto::sha256FileHex(exe) : Result<std::string>(st.error());
+    Result<std::string> exe_hash =
+        st.ok() ? crypto::sha256FileHex(exe) : Result<std::string>(st.error());
     if (!exe_hash.ok()) {
         cleanup();
         return exe_hash.error();
     }
     // Swap the new directory in atomically; the old one ends up at `staging` and is removed.
     if (fs::exists(req.dest)) {
-        if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, req.dest.c_str(), RENAME_EXCHANGE) != 0) {
+        if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, req.dest.c_str(), RENAME_EXCHANGE) !=
+            0) {
             int e = errno;
             cleanup();
             return makeError("cannot replace {}: {}", req.dest, std::strerror(e));

@@ -16,8 +16,8 @@ struct FetchRequest {
     std::vector<std::string> urls;
     std::string sha256;  // of the download, lower-case hex
     std::string type = "exec";
-    std::string dest;    // the plugin directory
-    std::string name;    // the executable expected in dest
+    std::string dest;  // the plugin directory
+    std::string name;  // the executable expected in dest
     uint64_t max_bytes = 256ull << 20;
     std::string ca_file;
     std::chrono::milliseconds timeout{60000};  // per URL

@@ -31,20 +31,25 @@ bool isPluginName(const std::string& s) {
 int main(int argc, char** argv) {
     vigil::agent::fetch::FetchRequest req;
     int64_t timeout_ms = 60000;
-    CLI::App app{"vigil-fetch: download a plugin from the first URL that serves the expected "
-                 "sha256 and install it (run by vigil-agent)"};
-    app.add_option("--url", req.urls, "download URL (http or https); repeat to give fallbacks, "
-                                      "tried in order")
+    CLI::App app{
+        "vigil-fetch: download a plugin from the first URL that serves the expected "
+        "sha256 and install it (run by vigil-agent)"};
+    app.add_option("--url", req.urls,
+                   "download URL (http or https); repeat to give fallbacks, "
+                   "tried in order")
         ->required();
     app.add_option("--sha256", req.sha256, "sha256 of the download (64 hex digits)")->required();
-    app.add_option("--type", req.type, "exec: the download is the executable; tar.gz: an archive "
-                                       "holding it")
+    app.add_option("--type", req.type,
+                   "exec: the download is the executable; tar.gz: an archive "
+                   "holding it")
         ->check(CLI::IsMember({"exec", "tar.gz"}))
         ->capture_default_str();
     app.add_option("--dest", req.dest, "the plugin directory")->required();
-    app.add_option("--name", req.name, "name of the executable in the plugin directory")->required();
-    app.add_option("--max-bytes", req.max_bytes, "size cap for the download and the extracted "
-                                                 "files")
+    app.add_option("--name", req.name, "name of the executable in the plugin directory")
+        ->required();
+    app.add_option("--max-bytes", req.max_bytes,
+                   "size cap for the download and the extracted "
+                   "files")
         ->capture_default_str();
     app.add_option("--ca-file", req.ca_file, "CA bundle (PEM) for HTTPS; default: the system's")
         ->check(CLI::ExistingFile);

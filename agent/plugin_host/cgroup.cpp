@@ -65,9 +65,12 @@ std::vector<pid_t> readPids(const std::string& dir) {
 
 const char* cgroupModeName(CgroupMode mode) {
     switch (mode) {
-        case CgroupMode::kNone: return "none";
-        case CgroupMode::kV1: return "v1";
-        case CgroupMode::kV2: return "v2";
+        case CgroupMode::kNone:
+            return "none";
+        case CgroupMode::kV1:
+            return "v1";
+        case CgroupMode::kV2:
+            return "v2";
     }
     return "none";
 }
@@ -157,6 +160,14 @@ Result<PluginCgroup> CgroupManager::create(const std::string& plugin,
     cg.mode = mode_;
     if (mode_ == CgroupMode::kNone) return cg;
     for (const auto& parent : parents_) {
+        // Another host instance's shutdown may have removed the shared parent since the probe.
+        if (!isDir(parent)) {
+            VIGIL_TRY(makeDir(parent));
+            if (mode_ == CgroupMode::kV2) {
+                VIGIL_TRY(
+                    writeText(fs::joinPath(parent, "cgroup.subtree_control"), "+cpu +memory"));
+            }
+        }
         std::string dir = fs::joinPath(parent, plugin);
         VIGIL_TRY(makeDir(dir));
         cg.dirs.push_back(dir);
@@ -173,8 +184,8 @@ Result<PluginCgroup> CgroupManager::create(const std::string& plugin,
         const std::string& cpu = cg.dirs[0];
         const std::string& mem = cg.dirs[1];
         VIGIL_TRY(writeText(fs::joinPath(cpu, "cpu.cfs_period_us"), std::to_string(kCpuPeriodUs)));
-        VIGIL_TRY(writeText(fs::joinPath(cpu, "cpu.cfs_quota_us"),
-                            limits.cpu_percent ? quota_us : "-1"));
+        VIGIL_TRY(
+            writeText(fs::joinPath(cpu, "cpu.cfs_quota_us"), limits.cpu_percent ? quota_us : "-1"));
         VIGIL_TRY(writeText(fs::joinPath(mem, "memory.limit_in_bytes"),
                             limits.memory_bytes ? std::to_string(limits.memory_bytes) : "-1"));
     }

@@ -18,7 +18,7 @@ enum class CgroupMode { kNone, kV1, kV2 };
 const char* cgroupModeName(CgroupMode mode);
 
 struct CgroupLimits {
-    uint32_t cpu_percent = 0;  // of one core; 0 = no cap
+    uint32_t cpu_percent = 0;   // of one core; 0 = no cap
     uint64_t memory_bytes = 0;  // 0 = no cap
 };
 

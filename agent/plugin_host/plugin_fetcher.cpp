@@ -27,8 +27,9 @@ namespace {
 constexpr size_t kMaxCapture = 64 * 1024;
 
 bool isHex64(const std::string& s) {
-    return s.size() == 64 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return std::isxdigit(static_cast<unsigned char>(c));
+           });
 }
 
 std::string lower(std::string s) {
@@ -139,8 +140,9 @@ Status validateSpec(const PluginSpec& spec) {
         return makeError("unknown type '{}' (exec or tar.gz)", spec.type);
     }
     if (spec.sha256.empty() && spec.signature.empty()) {
-        return makeError("refused: neither sha256 nor signature given, the executable cannot be "
-                         "verified");
+        return makeError(
+            "refused: neither sha256 nor signature given, the executable cannot be "
+            "verified");
     }
     if (!spec.sha256.empty() && !isHex64(spec.sha256)) {
         return makeError("sha256 '{}' is not 64 hex digits", spec.sha256);
@@ -171,9 +173,9 @@ Result<std::string> ensureExecutable(const FetchOptions& options, const PluginSp
     std::string got = hashOrState(exe, &state);
     if (!want.empty() && got == want) return got;
 
-    std::string problem = want.empty() ? std::string("not installed (no manifest for archive ") +
-                                             spec.sha256 + ")"
-                                       : mismatchMessage(want, got, state);
+    std::string problem =
+        want.empty() ? std::string("not installed (no manifest for archive ") + spec.sha256 + ")"
+                     : mismatchMessage(want, got, state);
     if (spec.download_urls.empty()) {
         return makeError("{}; no download_urls to fetch it from", problem);
     }
@@ -237,8 +239,8 @@ Result<FetchOutcome> runFetchHelper(const FetchOptions& options, const PluginSpe
     posix_spawnattr_setsigmask(&attr, &mask);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setpgroup(&attr, 0);  // its own group: a timeout kills all of it
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     pid_t pid = -1;
     int rc = ::posix_spawn(&pid, options.helper.c_str(), &fa, &attr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -269,10 +271,9 @@ Result<FetchOutcome> runFetchHelper(const FetchOptions& options, const PluginSpe
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         std::string msg = trim(err);
         if (msg.empty()) {
-            msg = WIFEXITED(status) ? "vigil-fetch exited with code " +
-                                          std::to_string(WEXITSTATUS(status))
-                                    : "vigil-fetch killed by signal " +
-                                          std::to_string(WTERMSIG(status));
+            msg = WIFEXITED(status)
+                      ? "vigil-fetch exited with code " + std::to_string(WEXITSTATUS(status))
+                      : "vigil-fetch killed by signal " + std::to_string(WTERMSIG(status));
         }
         return Error{msg};
     }

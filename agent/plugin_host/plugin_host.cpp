@@ -30,7 +30,8 @@ PluginMetrics makeMetrics(metrics::Registry& r, const std::string& name) {
                           {{"plugin", name}, {"cause", cause}});
     };
     PluginMetrics m;
-    m.records = &r.counter("vigil_agent_plugin_records_total", "Records forwarded from a plugin", l);
+    m.records =
+        &r.counter("vigil_agent_plugin_records_total", "Records forwarded from a plugin", l);
     m.bytes = &r.counter("vigil_agent_plugin_bytes_total", "Bytes read from a plugin's pipe", l);
     m.malformed_record = drops("malformed_record");
     m.malformed_payload = drops("malformed_payload");
@@ -60,11 +61,16 @@ std::string joinErrors(const std::vector<std::string>& errors) {
 
 const char* pluginStateName(PluginState s) {
     switch (s) {
-        case PluginState::kStarting: return "starting";
-        case PluginState::kRunning: return "running";
-        case PluginState::kBackoff: return "backoff";
-        case PluginState::kStopped: return "stopped";
-        case PluginState::kFailed: return "failed";
+        case PluginState::kStarting:
+            return "starting";
+        case PluginState::kRunning:
+            return "running";
+        case PluginState::kBackoff:
+            return "backoff";
+        case PluginState::kStopped:
+            return "stopped";
+        case PluginState::kFailed:
+            return "failed";
     }
     return "unknown";
 }
@@ -91,7 +97,9 @@ Plugin::Plugin(PluginSpec s, std::string plugin_dir, const PluginHostOptions& op
 PluginHost::Impl::Impl(PluginHostOptions options, RecordSink& sink, metrics::Registry& registry)
     : opt_(std::move(options)), sink_(sink), registry_(registry), log_(log::get("plugin_host")) {}
 
-PluginHost::Impl::~Impl() { stop(); }
+PluginHost::Impl::~Impl() {
+    stop();
+}
 
 std::string PluginHost::Impl::pluginDir(const std::string& name) const {
     return fs::joinPath(fs::joinPath(opt_.work_dir, "plugin"), name);
@@ -159,7 +167,8 @@ Status PluginHost::Impl::start() {
     if (opt_.max_frame_bytes == 0) return makeError("plugin host: max_frame_bytes must be > 0");
 
     if (!opt_.use_pidfd) log_->info("plugin exits are polled (use_pidfd off)");
-    cgroups_ = std::make_unique<CgroupManager>(opt_.cgroup_root, opt_.cgroup_name, opt_.use_cgroups);
+    cgroups_ =
+        std::make_unique<CgroupManager>(opt_.cgroup_root, opt_.cgroup_name, opt_.use_cgroups);
     if (cgroups_->mode() == CgroupMode::kNone) {
         log_->warn("plugins run without cgroups (no CPU/memory caps): {}", cgroups_->reason());
     } else {
@@ -263,8 +272,8 @@ Status PluginHost::Impl::sync(const std::vector<PluginSpec>& desired) {
             continue;
         }
         if (!want.emplace(spec.name, spec).second) {
-            errors.push_back(fmt::format("plugin {}: listed twice; the first entry is used",
-                                         spec.name));
+            errors.push_back(
+                fmt::format("plugin {}: listed twice; the first entry is used", spec.name));
         }
     }
 
@@ -444,20 +453,30 @@ std::vector<PluginStatus> PluginHost::Impl::status() {
 PluginHost::PluginHost(PluginHostOptions options, RecordSink& sink, metrics::Registry& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), sink, metrics)) {}
 
-PluginHost::~PluginHost() { impl_->stop(); }
+PluginHost::~PluginHost() {
+    impl_->stop();
+}
 
-Status PluginHost::start() { return impl_->start(); }
+Status PluginHost::start() {
+    return impl_->start();
+}
 
-void PluginHost::stop() { impl_->stop(); }
+void PluginHost::stop() {
+    impl_->stop();
+}
 
-Status PluginHost::sync(const std::vector<PluginSpec>& desired) { return impl_->sync(desired); }
+Status PluginHost::sync(const std::vector<PluginSpec>& desired) {
+    return impl_->sync(desired);
+}
 
 Status PluginHost::sendTask(const std::string& plugin, int32_t data_type, const std::string& data,
                             const std::string& token) {
     return impl_->sendTask(plugin, data_type, data, token);
 }
 
-std::vector<PluginStatus> PluginHost::status() const { return impl_->status(); }
+std::vector<PluginStatus> PluginHost::status() const {
+    return impl_->status();
+}
 
 void PluginHost::onPluginError(
     std::function<void(const std::string& plugin, const std::string& error)> fn) {

@@ -134,7 +134,8 @@ struct PluginHost::Impl {
     void closeRecordPipe(Plugin& p);
     void closeTaskPipe(Plugin& p);
     void releaseCgroup(Plugin& p);
-    Status writeTask(Plugin& p, int32_t data_type, const std::string& data, const std::string& token);
+    Status writeTask(Plugin& p, int32_t data_type, const std::string& data,
+                     const std::string& token);
     void reportError(const std::string& plugin, const std::string& error);
     Plugin* find(const std::string& name);
     Plugin& create(const PluginSpec& spec);

@@ -76,7 +76,8 @@ void PluginHost::Impl::loopMain() {
     for (;;) {
         int n = ::epoll_wait(epfd_, events, 64, nextTimeoutMs(Clock::now()));
         if (n < 0 && errno != EINTR) {
-            VIGIL_LOG_RATE_LIMITED(log_, spdlog::level::err, "epoll_wait: {}", std::strerror(errno));
+            VIGIL_LOG_RATE_LIMITED(log_, spdlog::level::err, "epoll_wait: {}",
+                                   std::strerror(errno));
         }
         for (int i = 0; i < n; ++i) {
             auto* w = static_cast<Watch*>(events[i].data.ptr);
@@ -87,9 +88,15 @@ void PluginHost::Impl::loopMain() {
                     (void)r;
                     break;
                 }
-                case Watch::Kind::kRecords: onRecords(*w->plugin); break;
-                case Watch::Kind::kExit: onExit(*w->plugin); break;
-                case Watch::Kind::kTaskWritable: onTaskWritable(*w->plugin); break;
+                case Watch::Kind::kRecords:
+                    onRecords(*w->plugin);
+                    break;
+                case Watch::Kind::kExit:
+                    onExit(*w->plugin);
+                    break;
+                case Watch::Kind::kTaskWritable:
+                    onTaskWritable(*w->plugin);
+                    break;
             }
         }
         runTimers(Clock::now());
@@ -254,11 +261,11 @@ void PluginHost::Impl::onExit(Plugin& p) {
     if (Clock::now() - p.started_at >= opt_.restart_reset_after) p.backoff.reset();
     scheduleRestart(p);
     log_->warn("plugin {} (pid {}) {}; restarting{}", p.spec.name, old_pid, reason,
-               p.restart_at ? fmt::format(" in {} ms",
-                                          std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              *p.restart_at - Clock::now())
-                                              .count())
-                            : std::string(" after the pending sync"));
+               p.restart_at
+                   ? fmt::format(" in {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  *p.restart_at - Clock::now())
+                                                  .count())
+                   : std::string(" after the pending sync"));
     reportError(p.spec.name, reason);
 }
 
@@ -321,8 +328,8 @@ Status PluginHost::Impl::spawnNow(Plugin& p) {
                                    created.message());
         }
     }
-    SpawnRequest req{p.exe, p.dir, p.spec.detail,
-                     fs::joinPath(p.dir, p.spec.name + ".stderr"), opt_.max_stderr_bytes};
+    SpawnRequest req{p.exe, p.dir, p.spec.detail, fs::joinPath(p.dir, p.spec.name + ".stderr"),
+                     opt_.max_stderr_bytes};
     bool attached = false;
     auto spawned = spawnPlugin(req, [&](pid_t pid) {
         if (cg.empty()) return;
@@ -394,8 +401,8 @@ void PluginHost::Impl::runTimers(Clock::time_point now) {
         if (p->kill_at && now >= *p->kill_at) {
             p->kill_at.reset();
             if (p->pid > 0) {
-                log_->warn("plugin {} (pid {}) did not stop within {} ms; killing its group",
-                           name, p->pid, opt_.stop_grace.count());
+                log_->warn("plugin {} (pid {}) did not stop within {} ms; killing its group", name,
+                           p->pid, opt_.stop_grace.count());
                 killProcess(*p);
             }
         }

@@ -164,8 +164,10 @@ Result<SpawnedProcess> spawnPlugin(const SpawnRequest& req,
         return makeError("cannot open {}: {}", req.stderr_path, std::strerror(errno));
     }
     struct stat st;
-    if (::fstat(stderr_fd.fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > req.max_stderr_bytes) {
-        if (::ftruncate(stderr_fd.fd, 0) != 0) { /* keep appending; not worth failing a start */ }
+    if (::fstat(stderr_fd.fd, &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) > req.max_stderr_bytes) {
+        if (::ftruncate(stderr_fd.fd, 0) != 0) { /* keep appending; not worth failing a start */
+        }
     }
     ::fcntl(rec_r.fd, F_SETPIPE_SZ, kPipeBytes);  // best effort (fs.pipe-max-size)
 
@@ -179,8 +181,8 @@ Result<SpawnedProcess> spawnPlugin(const SpawnRequest& req,
     if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
         max_fd = static_cast<int>(nofile.rlim_cur);
     }
-    ChildSetup setup{go_r.fd, err_w.fd, task_r.fd, rec_w.fd, null_fd.fd, stderr_fd.fd, max_fd,
-                     dir.c_str(), exe.c_str(), argv, envp};
+    ChildSetup setup{go_r.fd, err_w.fd,    task_r.fd,   rec_w.fd, null_fd.fd, stderr_fd.fd,
+                     max_fd,  dir.c_str(), exe.c_str(), argv,     envp};
 
     pid_t pid = ::fork();
     if (pid < 0) return makeError("fork: {}", std::strerror(errno));

@@ -22,7 +22,9 @@ struct PipeCounts {
     uint64_t unresyncable = 0;       // length prefix above the resync limit
     uint64_t non_utf8 = 0;           // forwarded records with non-UTF-8 strings
 
-    uint64_t drops() const { return malformed_record + malformed_payload + oversized + unresyncable; }
+    uint64_t drops() const {
+        return malformed_record + malformed_payload + oversized + unresyncable;
+    }
     PipeCounts& operator+=(const PipeCounts& o);
 };
 

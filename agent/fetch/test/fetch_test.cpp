@@ -43,14 +43,18 @@ struct Entry {
 Entry file(std::string path, std::string data, int perm = 0644) {
     return Entry{std::move(path), AE_IFREG, std::move(data), "", perm};
 }
-Entry dir(std::string path) { return Entry{std::move(path), AE_IFDIR, "", "", 0755}; }
+Entry dir(std::string path) {
+    return Entry{std::move(path), AE_IFDIR, "", "", 0755};
+}
 Entry symlink(std::string path, std::string target) {
     return Entry{std::move(path), AE_IFLNK, "", std::move(target), 0777};
 }
 Entry hardlink(std::string path, std::string target) {
     return Entry{std::move(path), AE_IFREG, "", std::move(target), 0644};
 }
-Entry special(std::string path, unsigned type) { return Entry{std::move(path), type, "", "", 0644}; }
+Entry special(std::string path, unsigned type) {
+    return Entry{std::move(path), type, "", "", 0644};
+}
 
 la_ssize_t appendToString(archive*, void* out, const void* buf, size_t n) {
     static_cast<std::string*>(out)->append(static_cast<const char*>(buf), n);
@@ -69,13 +73,15 @@ std::string makeTarGz(const std::vector<Entry>& entries) {
         archive_entry_set_filetype(entry, e.type);
         archive_entry_set_perm(entry, e.perm);
         if (e.type == AE_IFLNK) archive_entry_set_symlink(entry, e.link.c_str());
-        if (e.type == AE_IFREG && !e.link.empty()) archive_entry_set_hardlink(entry, e.link.c_str());
+        if (e.type == AE_IFREG && !e.link.empty())
+            archive_entry_set_hardlink(entry, e.link.c_str());
         if (e.type == AE_IFCHR) archive_entry_set_rdev(entry, makedev(1, 3));
         archive_entry_set_size(entry, e.type == AE_IFREG && e.link.empty()
                                           ? static_cast<la_int64_t>(e.data.size())
                                           : 0);
         archive_write_header(a, entry);
-        if (e.type == AE_IFREG && !e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
+        if (e.type == AE_IFREG && !e.data.empty())
+            archive_write_data(a, e.data.data(), e.data.size());
         archive_entry_free(entry);
     }
     archive_write_close(a);
@@ -153,8 +159,10 @@ protected:
         std::string out_path = tmp_ + "/stdout", err_path = tmp_ + "/stderr";
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
+        posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
         pid_t pid;
         RunResult r;
         int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
@@ -171,9 +179,9 @@ protected:
                     const std::string& type = "exec", uint64_t max_bytes = 1 << 20) {
         std::vector<std::string> args;
         for (const auto& u : urls) args.insert(args.end(), {"--url", u});
-        args.insert(args.end(), {"--sha256", sha, "--type", type, "--dest", dest(), "--name",
-                                 "demo", "--max-bytes", std::to_string(max_bytes),
-                                 "--timeout-ms", "10000"});
+        args.insert(args.end(),
+                    {"--sha256", sha, "--type", type, "--dest", dest(), "--name", "demo",
+                     "--max-bytes", std::to_string(max_bytes), "--timeout-ms", "10000"});
         return run(args);
     }
     // Paths in the plugin's parent directory (temp files and staging dirs must not linger).
@@ -342,11 +350,13 @@ TEST_F(FetchTest, BadUsageExitsWith2) {
                    "--type", "zip"})
                   .exit_code,
               2);
-    RunResult bad_sha = run({"--url", url("/x"), "--sha256", "abc", "--dest", dest(), "--name", "d"});
+    RunResult bad_sha =
+        run({"--url", url("/x"), "--sha256", "abc", "--dest", dest(), "--name", "d"});
     EXPECT_EQ(bad_sha.exit_code, 2);
     EXPECT_NE(bad_sha.err.find("64 hex"), std::string::npos);
-    EXPECT_EQ(run({"--url", url("/x"), "--sha256", sha, "--dest", dest(), "--name", "../x"}).exit_code,
-              2);
+    EXPECT_EQ(
+        run({"--url", url("/x"), "--sha256", sha, "--dest", dest(), "--name", "../x"}).exit_code,
+        2);
     RunResult help = run({"--help"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_NE(help.out.find("--max-bytes"), std::string::npos);
@@ -367,10 +377,12 @@ TEST_F(FetchTest, OnlyHttpAndHttpsUrls) {
 
 TEST_F(FetchTest, HttpsVerifiesTheServerAgainstTheGivenCa) {
     const std::string cert = tmp_ + "/cert.pem", key = tmp_ + "/key.pem";
-    std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-                      "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
-                      key + " -out " + cert + " >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "the openssl command cannot make a test certificate";
+    std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0)
+        GTEST_SKIP() << "the openssl command cannot make a test certificate";
     httplib::SSLServer tls(cert.c_str(), key.c_str());
     ASSERT_TRUE(tls.is_valid());
     tls.Get("/plugin", [this](const httplib::Request&, httplib::Response& res) {
@@ -387,8 +399,8 @@ TEST_F(FetchTest, HttpsVerifiesTheServerAgainstTheGivenCa) {
     EXPECT_NE(untrusted.err.find("certificate verification failed"), std::string::npos)
         << untrusted.err;
     EXPECT_FALSE(fs::exists(dest() + "/demo"));
-    RunResult r = run({"--url", https, "--sha256", sha, "--dest", dest(), "--name", "demo",
-                       "--ca-file", cert});
+    RunResult r = run(
+        {"--url", https, "--sha256", sha, "--dest", dest(), "--name", "demo", "--ca-file", cert});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(readText(dest() + "/demo"), plugin_);
     tls.stop();

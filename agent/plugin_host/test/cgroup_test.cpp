@@ -127,8 +127,9 @@ TEST(CgroupTest, CapsAreAppliedToThePluginAndItsChildrenAndRemovedAfterStop) {
         EXPECT_EQ(readText(mem + "/memory.limit_in_bytes"), std::to_string(64ull << 20));
         dirs = {cpu, mem};
     } else {
-        std::string base = fs::exists("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup"
-                                                                            : "/sys/fs/cgroup/unified";
+        std::string base = fs::exists("/sys/fs/cgroup/cgroup.controllers")
+                               ? "/sys/fs/cgroup"
+                               : "/sys/fs/cgroup/unified";
         EXPECT_EQ(readText(base + rel + "/cpu.max"), "50000 100000");
         EXPECT_EQ(readText(base + rel + "/memory.max"), std::to_string(64ull << 20));
         dirs = {base + rel};
@@ -136,12 +137,14 @@ TEST(CgroupTest, CapsAreAppliedToThePluginAndItsChildrenAndRemovedAfterStop) {
 
     // Removed from the desired set: processes gone, cgroup removed.
     ASSERT_TRUE(host.sync({}).ok());
-    EXPECT_TRUE(waitUntil([&] {
-        for (const auto& d : dirs) {
-            if (fs::exists(d)) return false;
-        }
-        return true;
-    }, 5s));
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            for (const auto& d : dirs) {
+                if (fs::exists(d)) return false;
+            }
+            return true;
+        },
+        5s));
     host.stop();
     for (const auto& d : dirs) EXPECT_FALSE(fs::exists(fs::dirName(d))) << fs::dirName(d);
 }

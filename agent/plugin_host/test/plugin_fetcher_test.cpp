@@ -115,8 +115,7 @@ TEST(PluginFetcherTest, VerifiesWithoutFetchingAndReportsMismatch) {
     ::unlink(exe.c_str());
     auto missing = ensureExecutable(opts, execSpec(want), dir.path);
     ASSERT_FALSE(missing.ok());
-    EXPECT_NE(missing.message().find("executable missing"), std::string::npos)
-        << missing.message();
+    EXPECT_NE(missing.message().find("executable missing"), std::string::npos) << missing.message();
 }
 
 }  // namespace

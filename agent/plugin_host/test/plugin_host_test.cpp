@@ -176,8 +176,9 @@ TEST_F(PluginHostTest, CrashIsRestartedWithBackoffAndRecordsResume) {
     auto o = options();
     o.restart_initial = 200ms;
     startHost(o);
-    ASSERT_TRUE(host_->sync({spec("crashy", "mode=crash_after n=3 how=exit"),
-                             spec("aborts", "mode=crash_after n=1 how=abort")})
+    ASSERT_TRUE(host_
+                    ->sync({spec("crashy", "mode=crash_after n=3 how=exit"),
+                            spec("aborts", "mode=crash_after n=1 how=abort")})
                     .ok());
     ASSERT_TRUE(waitUntil([&] { return hellos("how=exit").size() >= 3; }, 15s));
     auto h = hellos("how=exit");
@@ -217,8 +218,9 @@ TEST_F(PluginHostTest, ExitsAreNoticedWithoutPidfds) {
     auto o = options();
     o.use_pidfd = false;  // the waitid() polling fallback for kernels without pidfd_open
     startHost(o);
-    ASSERT_TRUE(host_->sync({spec("polled", "mode=crash_after n=1 how=exit"),
-                             spec("calm", "mode=spawn_child")})
+    ASSERT_TRUE(host_
+                    ->sync({spec("polled", "mode=crash_after n=1 how=exit"),
+                            spec("calm", "mode=spawn_child")})
                     .ok());
     ASSERT_TRUE(waitUntil([&] { return hellos("crash_after").size() >= 3; }, 15s));
     EXPECT_GE(statusOf("polled")->restarts, 2u);
@@ -234,19 +236,24 @@ TEST_F(PluginHostTest, GarbageAndHugeLengthPrefixDoNotAffectOtherPlugins) {
     install("noise");
     install("steady");
     startHost(options());
-    ASSERT_TRUE(host_->sync({spec("huge", "mode=huge_prefix"), spec("noise", "mode=random_bytes"),
-                             spec("steady", "mode=tick interval=5")})
+    ASSERT_TRUE(host_
+                    ->sync({spec("huge", "mode=huge_prefix"), spec("noise", "mode=random_bytes"),
+                            spec("steady", "mode=tick interval=5")})
                     .ok());
-    ASSERT_TRUE(waitUntil([&] {
-        auto s = statusOf("huge");
-        return s && s->restarts >= 2 && s->drops_by_cause["unresyncable"] >= 2;
-    }, 15s));
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            auto s = statusOf("huge");
+            return s && s->restarts >= 2 && s->drops_by_cause["unresyncable"] >= 2;
+        },
+        15s));
     // Random bytes are counted however they parse (a random length prefix is usually above
     // the resync limit, sometimes a skippable oversized frame, rarely a malformed one).
-    ASSERT_TRUE(waitUntil([&] {
-        auto s = statusOf("noise");
-        return s && s->drops >= 1;
-    }, 15s));
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            auto s = statusOf("noise");
+            return s && s->drops >= 1;
+        },
+        15s));
     // The steady plugin keeps delivering while the others misbehave.
     size_t before = sink_.ofType(kSeq).size();
     EXPECT_TRUE(waitUntil([&] { return sink_.ofType(kSeq).size() >= before + 100; }));
@@ -293,8 +300,9 @@ TEST_F(PluginHostTest, BadFramesAreSkippedAndTheNextFrameAccepted) {
                                      {{"plugin", "bad"}, {"cause", "oversized"}}),
               1u);
     EXPECT_EQ(registry_.counterValue("vigil_agent_plugin_non_utf8_total", {{"plugin", "bad"}}), 1u);
-    EXPECT_NE(registry_.renderPrometheus().find("vigil_agent_plugin_records_total{plugin=\"bad\"} 6"),
-              std::string::npos);
+    EXPECT_NE(
+        registry_.renderPrometheus().find("vigil_agent_plugin_records_total{plugin=\"bad\"} 6"),
+        std::string::npos);
 }
 
 TEST_F(PluginHostTest, Sha256MismatchIsNotStarted) {
@@ -305,8 +313,8 @@ TEST_F(PluginHostTest, Sha256MismatchIsNotStarted) {
     bad.sha256 = crypto::sha256Hex("some other build");
     Status st = host_->sync({bad, spec("right", "mode=idle")});
     ASSERT_FALSE(st.ok());
-    const std::string expect = "plugin wrong: sha256 mismatch: want " + bad.sha256 + ", got " +
-                               plugin_sha_;
+    const std::string expect =
+        "plugin wrong: sha256 mismatch: want " + bad.sha256 + ", got " + plugin_sha_;
     EXPECT_NE(st.message().find(expect), std::string::npos) << st.message();
     EXPECT_EQ(st.message().find("plugin right"), std::string::npos) << st.message();
 
@@ -394,7 +402,8 @@ TEST_F(PluginHostTest, TasksReachThePlugin) {
     // Bigger than the pipe buffer: written in parts, arrives whole.
     std::string big(300 * 1024, 'b');
     ASSERT_TRUE(host_->sendTask("echo", 1, big, "tok-big").ok());
-    ASSERT_TRUE(waitUntil([&] { return !sink_.matching(kTaskResult, "token", "tok-big").empty(); }));
+    ASSERT_TRUE(
+        waitUntil([&] { return !sink_.matching(kTaskResult, "token", "tok-big").empty(); }));
     EXPECT_EQ(sink_.matching(kTaskResult, "token", "tok-big").front().fields["data"], big);
 
     EXPECT_EQ(statusOf("echo")->tasks, 2u);
@@ -526,10 +535,39 @@ TEST_F(PluginHostTest, ExecutableReplacedOnDiskIsFetchedAgainAtRestart) {
     ASSERT_TRUE(host_->sync({s}).ok());
     ASSERT_TRUE(waitUntil([&] { return hellos("tag=healed").size() == 1; }));
     // Tamper with the executable, then crash the plugin: the restart re-fetches the right one.
-    ASSERT_TRUE(fs::writeFileAtomic(pluginDir("healed") + "/healed", "#!/bin/sh\nexit 0\n", 0755).ok());
+    ASSERT_TRUE(
+        fs::writeFileAtomic(pluginDir("healed") + "/healed", "#!/bin/sh\nexit 0\n", 0755).ok());
     ::kill(statusOf("healed")->pid, SIGKILL);
     ASSERT_TRUE(waitUntil([&] { return hellos("tag=healed").size() == 2; }));
     EXPECT_EQ(*crypto::sha256FileHex(pluginDir("healed") + "/healed"), plugin_sha_);
+}
+
+// Voluntary context switches of every thread of this process.
+uint64_t contextSwitches() {
+    uint64_t total = 0;
+    for (auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream in(task.path() / "status");
+        for (std::string line; std::getline(in, line);) {
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+                total += std::stoull(line.substr(line.find(':') + 1));
+            }
+        }
+    }
+    return total;
+}
+
+TEST_F(PluginHostTest, IdleHostDoesNotWakeUp) {
+    install("quiet1");
+    install("quiet2");
+    startHost(options());
+    ASSERT_TRUE(host_->sync({spec("quiet1", "mode=idle"), spec("quiet2", "mode=idle")}).ok());
+    ASSERT_TRUE(waitUntil([&] { return hellos("mode=idle").size() == 2; }));
+    // After the idle-buffer release (2 s after the last record) nothing is scheduled.
+    std::this_thread::sleep_for(2500ms);
+    uint64_t before = contextSwitches();
+    std::this_thread::sleep_for(1s);  // a measuring window, not a wait for a condition
+    uint64_t wakeups = contextSwitches() - before;
+    EXPECT_LE(wakeups, 3u) << "threads woke up " << wakeups << " times in 1 s while idle";
 }
 
 // Records/s from one plugin through the pipe reader into a sink (the agent_pipe path).

@@ -59,7 +59,9 @@ std::string record(int32_t data_type, long seq, const std::string& pad = "") {
     return buf.toString();
 }
 
-std::string prefix(uint32_t len) { return std::string(reinterpret_cast<const char*>(&len), 4); }
+std::string prefix(uint32_t len) {
+    return std::string(reinterpret_cast<const char*>(&len), 4);
+}
 
 TEST(RecordPipeReaderTest, FramesSplitAcrossReadsAreReassembled) {
     Pipe pipe;
@@ -131,8 +133,8 @@ TEST(RecordPipeReaderTest, MalformedRecordsAreCountedNonUtf8Forwarded) {
     wire::appendFrame(frames, std::string_view(bad_payload, sizeof(bad_payload)));
     wire::Buffer payload;
     wire::encodePayload(payload, {{"k", std::string("\xff", 1)}});
-    std::string rec = std::string("\x08\x07\x1a", 3) + static_cast<char>(payload.size()) +
-                      payload.toString();
+    std::string rec =
+        std::string("\x08\x07\x1a", 3) + static_cast<char>(payload.size()) + payload.toString();
     wire::appendFrame(frames, rec);
     pipe.write(frames.view());
     EXPECT_EQ(reader.pump(pipe.r, sink, 1 << 20, counts), RecordPipeReader::Result::kDrained);

@@ -62,7 +62,9 @@ void flush(Buffer& buf) {
     buf.clear();
 }
 
-void putU32(Buffer& buf, uint32_t v) { buf.append(&v, 4); }
+void putU32(Buffer& buf, uint32_t v) {
+    buf.append(&v, 4);
+}
 
 // Blocks until the agent closes the task pipe (the SDK's shutdown signal), then exits 0.
 [[noreturn]] void idleUntilEof() {
@@ -143,8 +145,8 @@ void emitSeq(Buffer& buf, int32_t data_type, long seq, size_t pad) {
     // A valid Record whose value is not UTF-8: forwarded and counted.
     {
         Buffer payload;
-        vigil::wire::encodePayload(payload, {{"bytes", std::string("\xff\xfe ok", 5)},
-                                             {"seq", "3"}});
+        vigil::wire::encodePayload(payload,
+                                   {{"bytes", std::string("\xff\xfe ok", 5)}, {"seq", "3"}});
         Buffer rec;
         rec.append("\x08\xd8\x36", 3);  // data_type 7000
         rec.push(0x1a);
