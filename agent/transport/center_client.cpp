@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -318,8 +319,10 @@ std::shared_ptr<grpc::Channel> CenterClient::Impl::makeChannel(const std::string
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
     // BDP probing costs a ping per window on every stream; batches are large and few.
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    args.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
-    args.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+    const int max_message = static_cast<int>(
+        std::min<uint64_t>(options.max_message_bytes, std::numeric_limits<int>::max()));
+    args.SetMaxSendMessageSize(max_message);
+    args.SetMaxReceiveMessageSize(max_message);
     // Each attempt gets its own connection: reconnect timing is ours (Backoff), not gRPC's.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
