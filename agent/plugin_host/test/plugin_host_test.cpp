@@ -138,6 +138,8 @@ protected:
 
 TEST_F(PluginHostTest, SpawnContract) {
     install("envp");
+    // Agents commonly ignore SIGPIPE; a plugin must start with default dispositions.
+    auto old_pipe = ::signal(SIGPIPE, SIG_IGN);
     startHost(options());
     ASSERT_TRUE(host_->sync({spec("envp", "mode=env")}).ok());
     ASSERT_TRUE(waitUntil([&] { return !sink_.ofType(kEnv).empty(); }));
@@ -155,6 +157,9 @@ TEST_F(PluginHostTest, SpawnContract) {
     EXPECT_EQ(rec["fd0"], "/dev/null");
     EXPECT_EQ(rec["fd1"], "/dev/null");
     EXPECT_EQ(rec["fd2"], dir + "/envp.stderr");
+    EXPECT_EQ(rec["sigign"], "0000000000000000");
+    EXPECT_EQ(rec["sigblk"], "0000000000000000");
+    ::signal(SIGPIPE, old_pipe);
     EXPECT_TRUE(waitUntil([&] {
         return readText(dir + "/envp.stderr").find("hello stderr from " + rec["pid"]) !=
                std::string::npos;
@@ -335,6 +340,22 @@ TEST_F(PluginHostTest, Sha256MismatchIsNotStarted) {
     EXPECT_FALSE(host_->sync({bad, spec("right", "mode=idle")}).ok());
     EXPECT_TRUE(host_->sync({spec("wrong", "mode=idle"), spec("right", "mode=idle")}).ok());
     EXPECT_EQ(statusOf("wrong")->state, PluginState::kRunning);
+}
+
+TEST_F(PluginHostTest, AnExecutableThatCannotRunIsReported) {
+    const std::string dir = pluginDir("text");
+    std::filesystem::create_directories(dir);
+    ASSERT_TRUE(fs::writeFileAtomic(dir + "/text", "just text, no program\n", 0755).ok());
+    startHost(options());
+    PluginSpec s = spec("text", "mode=idle");
+    s.sha256 = crypto::sha256Hex("just text, no program\n");
+    Status st = host_->sync({s});
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("plugin text: cannot execute " + dir + "/text: Exec format error"),
+              std::string::npos)
+        << st.message();
+    EXPECT_EQ(statusOf("text")->state, PluginState::kFailed);
+    EXPECT_EQ(statusOf("text")->pid, 0);
 }
 
 TEST_F(PluginHostTest, SpecsWithoutHashOrWithBadNamesAreRefused) {

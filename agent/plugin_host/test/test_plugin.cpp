@@ -79,6 +79,24 @@ void putU32(Buffer& buf, uint32_t v) {
     for (;;) ::pause();
 }
 
+// A "Name:\tvalue" line of /proc/self/status.
+std::string statusLine(const std::string& name) {
+    FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return "?";
+    char line[512];
+    std::string out = "?";
+    while (std::fgets(line, sizeof(line), f)) {
+        std::string l(line);
+        if (l.rfind(name + ":", 0) == 0) {
+            out = l.substr(name.size() + 1);
+            while (!out.empty() && (out.front() == '\t' || out.front() == ' ')) out.erase(0, 1);
+            while (!out.empty() && out.back() == '\n') out.pop_back();
+        }
+    }
+    std::fclose(f);
+    return out;
+}
+
 std::string readLink(const std::string& path) {
     char buf[4096];
     ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf) - 1);
@@ -120,7 +138,9 @@ void emitSeq(Buffer& buf, int32_t data_type, long seq, size_t pad) {
         .field("fd0", readLink("/proc/self/fd/0"))
         .field("fd1", readLink("/proc/self/fd/1"))
         .field("fd2", readLink("/proc/self/fd/2"))
-        .field("argv0", std::string(program_invocation_name));
+        .field("argv0", std::string(program_invocation_name))
+        .field("sigign", statusLine("SigIgn"))
+        .field("sigblk", statusLine("SigBlk"));
     enc.end();
     flush(buf);
     idleUntilEof();
