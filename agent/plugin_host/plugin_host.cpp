@@ -372,6 +372,7 @@ Status PluginHost::Impl::sync(const std::vector<PluginSpec>& desired) {
             ++p.generation;
             p.backoff.reset();
             p.restart_at.reset();
+            p.last_error.clear();  // a new desired spec starts with a clean slate
             Status st = spawnNow(p);
             if (!st.ok()) {
                 p.state = PluginState::kFailed;

@@ -369,8 +369,8 @@ Status PluginHost::Impl::spawnNow(Plugin& p) {
         ev.data.ptr = &p.exit_watch;
         ::epoll_ctl(epfd_, EPOLL_CTL_ADD, p.pidfd, &ev);
     }
+    // last_error is kept: after a restart it still says why the plugin was restarted.
     p.state = PluginState::kRunning;
-    p.last_error.clear();
     p.start_time = static_cast<int64_t>(::time(nullptr));
     p.started_at = Clock::now();
     p.m.running->set(1);
