@@ -80,7 +80,8 @@ bool AgentHarness::startAgent() {
                        "transport: {batch_interval: 50ms, backoff_initial: 100ms, backoff_max: 1s}\n"
                        "heartbeat: {interval: 1s}\n"
                        "log: {level: info}\n"
-                       "plugins:\n  restart_initial: 200ms\n  restart_max: 1s\n  stop_grace: 2s\n";
+                       "plugins:\n  restart_initial: 200ms\n  restart_max: 1s\n  stop_grace: 2s\n"
+                       "  cgroup_name: " + agent_id_ + "\n";
     if (!initial_plugins_yaml.empty()) yaml += "  initial:\n" + initial_plugins_yaml;
     yaml += extra_yaml;
     const std::string cfg = pki_->dir() + "/agent.yaml";
