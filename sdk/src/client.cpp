@@ -129,20 +129,29 @@ Client::Client(ClientOptions options)
 }
 
 void Client::init() {
-    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd_ < 0 || stop_fd_ < 0) {
-        const std::string why = errnoText("eventfd", errno);
+    // Check the descriptors before opening anything: a descriptor that is not open would
+    // otherwise be taken by one of our own eventfds and look valid.
+    if (task_fd_ >= 0 && ::fcntl(task_fd_, F_GETFD) < 0) {
+        // Run by hand without fd 3: records still work, tasks do not.
+        writeStderr(LogLevel::kWarn, "vigil sdk: task descriptor " + std::to_string(task_fd_) +
+                                         " is not open; no tasks will be received");
+        task_fd_ = -1;
+    }
+    const int flags = record_fd_ >= 0 ? ::fcntl(record_fd_, F_GETFL) : -1;
+    // Non-blocking so that shutdown() can give up on an agent that stopped reading.
+    if (flags < 0 || ::fcntl(record_fd_, F_SETFL, flags | O_NONBLOCK) < 0) {
+        const std::string why = "record descriptor " + std::to_string(record_fd_) +
+                                " is not usable (not started by an agent?)";
         writeStderr(LogLevel::kError, "vigil sdk: " + why);
+        record_fd_ = -1;
         closed_ = true;
         markStopped(why);
         return;
     }
-    // Non-blocking so that shutdown() can give up on an agent that stopped reading.
-    const int flags = record_fd_ >= 0 ? ::fcntl(record_fd_, F_GETFL) : -1;
-    if (flags < 0 || ::fcntl(record_fd_, F_SETFL, flags | O_NONBLOCK) < 0) {
-        const std::string why = "record descriptor " + std::to_string(record_fd_) +
-                                " is not usable (not started by an agent?)";
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0 || stop_fd_ < 0) {
+        const std::string why = errnoText("eventfd", errno);
         writeStderr(LogLevel::kError, "vigil sdk: " + why);
         closed_ = true;
         markStopped(why);

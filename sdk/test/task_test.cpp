@@ -196,5 +196,20 @@ TEST(ReceiveTask, NoTaskPipe) {
     EXPECT_TRUE(client.running());  // a records-only plugin is fine
 }
 
+TEST(ReceiveTask, ClosedTaskDescriptorMeansNoTasks) {
+    Pipe tasks, records;
+    const int fd = tasks.releaseRead();
+    ::close(fd);  // as when a plugin is run by hand without fd 3
+    ClientOptions opt;
+    opt.task_fd = fd;
+    opt.record_fd = records.releaseWrite();
+    opt.stderr_fd = -1;
+    Client client(opt);
+    EXPECT_FALSE(client.waitForShutdown(100ms));  // records still work
+    auto r = client.receiveTask();
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.message().find("no task pipe"), std::string::npos) << r.message();
+}
+
 }  // namespace
 }  // namespace vigil::sdk
