@@ -40,6 +40,15 @@ Status installSignalHandlers() {
         if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
             return Error{std::string("installSignalHandlers: pipe2: ") + std::strerror(errno)};
         }
+        // Keep clear of fds 3 and 4: when a plugin is started without them (by hand), the
+        // self-pipe must not take their numbers and pose as the agent's pipes.
+        for (int& fd : fds) {
+            const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+            if (high >= 0) {
+                ::close(fd);
+                fd = high;
+            }
+        }
         g_write_fd = fds[1];
         g_read_fd.store(fds[0]);
     }
