@@ -150,6 +150,12 @@ Status PluginHarness::start(const std::string& path, const std::string& detail) 
     task_fd_ = task_pipe[1];
     record_fd_ = record_pipe[0];
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) {
+        const int err = errno;
+        for (int fd : {child_tasks, child_records, task_fd_, record_fd_}) ::close(fd);
+        task_fd_ = record_fd_ = -1;
+        return errnoError("PluginHarness::start: eventfd", err);
+    }
     // Non-blocking so a plugin that never reads tasks cannot hang sendTask() forever.
     ::fcntl(task_fd_, F_SETFL, ::fcntl(task_fd_, F_GETFL) | O_NONBLOCK);
 
