@@ -44,6 +44,7 @@ struct Run {
     double seconds = 0;
     double cpu = 0;
     uint64_t records = 0;
+    uint64_t payload_bytes = 0;
 };
 
 Run runOnce(const std::string& work, const std::string& flood, uint64_t count, uint64_t size, bool batch) {
@@ -95,6 +96,7 @@ Run runOnce(const std::string& work, const std::string& flood, uint64_t count, u
     r.records = got();
     r.seconds = std::chrono::duration<double>(last - first).count();
     r.cpu = cpuSeconds() - cpu_first;
+    r.payload_bytes = counter.bytes.load();
     (void)t0;
     (void)cpu0;
     if (batch) batcher.flush();
@@ -138,6 +140,8 @@ int main(int argc, char** argv) {
                 static_cast<double>(full.records) / std::max(full.cpu, 1e-9));
     std::printf("METRIC agent_pipe_reader_only_records_per_s %.0f records/s\n",
                 static_cast<double>(reader.records) / reader.seconds);
-    std::printf("METRIC agent_pipe_record_bytes %llu bytes\n", static_cast<unsigned long long>(size));
+    // Frame = 4-byte prefix + data_type, timestamp and payload tags (~12 bytes) + payload.
+    double avg_frame = 16.0 + static_cast<double>(reader.payload_bytes) / static_cast<double>(reader.records);
+    std::printf("METRIC agent_pipe_record_bytes %.0f bytes\n", avg_frame);
     return full.records == count ? 0 : 1;
 }
