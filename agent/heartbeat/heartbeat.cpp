@@ -31,17 +31,6 @@ void put(RecordSink& sink, int32_t data_type, const std::map<std::string, std::s
     sink.put(data_type, static_cast<int64_t>(std::time(nullptr)), payload.view());
 }
 
-const char* stateName(PluginState s) {
-    switch (s) {
-        case PluginState::kStarting: return "starting";
-        case PluginState::kRunning: return "running";
-        case PluginState::kBackoff: return "backoff";
-        case PluginState::kStopped: return "stopped";
-        case PluginState::kFailed: return "failed";
-    }
-    return "unknown";
-}
-
 }  // namespace
 
 std::string formatRate(double v) {
@@ -148,7 +137,7 @@ std::map<std::string, std::string> Heartbeat::pluginFields(const PluginStatus& p
     }
     f["name"] = p.spec.name;
     f["pversion"] = p.spec.version;
-    f["state"] = stateName(p.state);
+    f["state"] = pluginStateName(p.state);
     f["last_error"] = p.last_error;
     f["pid"] = std::to_string(p.pid);
     f["start_time"] = std::to_string(p.start_time);
