@@ -26,9 +26,6 @@
 #include "agent/transport/center_client.h"
 #include "libs/common/metrics.h"
 
-namespace grpc {
-class PluginTask;
-}
 namespace httplib {
 class Server;
 }
@@ -66,7 +63,7 @@ public:
     Exit run();
     void requestExit(Exit how);
 
-    void onCommand(const grpc::Command& command) override;
+    void onCommand(const wire::AgentCommand& command) override;
     void onConnected(const std::string& center, const std::string& net_mode) override;
 
     const std::string& agentId() const { return agent_id_; }

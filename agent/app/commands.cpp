@@ -8,8 +8,8 @@
 #include "libs/common/log.h"
 #include "libs/schema/schema.h"
 #include "libs/wire/buffer.h"
+#include "libs/wire/command.h"
 #include "libs/wire/record.h"
-#include "proto/transfer.pb.h"
 
 namespace vigil::agent {
 namespace {
@@ -18,40 +18,40 @@ constexpr int32_t kTaskUpload = 1050;
 constexpr int32_t kTaskSetMetadata = 1051;
 constexpr int32_t kTaskRestart = 1060;
 
-PluginSpec specFromConfig(const grpc::Config& c) {
+PluginSpec specFromConfig(const wire::CommandConfig& c) {
     PluginSpec p;
-    p.name = c.name();
-    p.type = c.type().empty() ? "exec" : c.type();
-    p.version = c.version();
-    p.sha256 = c.sha256();
-    p.signature = c.signature();
-    p.download_urls.assign(c.download_urls().begin(), c.download_urls().end());
-    p.detail = c.detail();
+    p.name = c.name;
+    p.type = c.type.empty() ? "exec" : c.type;
+    p.version = c.version;
+    p.sha256 = c.sha256;
+    p.signature = c.signature;
+    p.download_urls = c.download_urls;
+    p.detail = c.detail;
     return p;
 }
 
 }  // namespace
 
-void Agent::onCommand(const grpc::Command& command) {
+void Agent::onCommand(const wire::AgentCommand& command) {
     auto log = vigil::log::get("agent");
-    if (command.has_task()) {
-        const grpc::PluginTask& t = command.task();
-        if (t.object_name() == config_.product) {
-            int32_t dt = t.data_type();
-            std::string data = t.data(), token = t.token();
+    if (command.has_task) {
+        const wire::CommandTask& t = command.task;
+        if (t.object_name == config_.product) {
+            int32_t dt = t.data_type;
+            std::string data = t.data, token = t.token;
             post([this, dt, data, token] { runAgentTask(dt, data, token); });
         } else {
-            auto st = plugins_->sendTask(t.object_name(), t.data_type(), t.data(), t.token());
+            auto st = plugins_->sendTask(t.object_name, t.data_type, t.data, t.token);
             if (!st.ok()) {
-                log->warn("task {} for plugin '{}' not delivered: {}", t.data_type(), t.object_name(), st.message());
-                taskResult(t.token(), false, st.message());
+                log->warn("task {} for plugin '{}' not delivered: {}", t.data_type, t.object_name, st.message());
+                taskResult(t.token, false, st.message());
             }
         }
         return;
     }
     // A Command without a task is a config sync: the full desired plugin set.
     std::vector<PluginSpec> specs;
-    for (const auto& c : command.configs()) specs.push_back(specFromConfig(c));
+    for (const auto& c : command.configs) specs.push_back(specFromConfig(c));
     post([this, specs = std::move(specs)] { applyConfigSync(specs); });
 }
 

@@ -19,7 +19,7 @@
 #include "libs/common/backoff.h"
 #include "libs/common/fs.h"
 #include "libs/common/log.h"
-#include "proto/transfer.grpc.pb.h"
+#include "libs/wire/command.h"
 
 namespace vigil::agent {
 namespace {
@@ -498,18 +498,18 @@ void CenterClient::Impl::receiveLoop(Stream& stream, Clock::time_point& last_mes
     grpc::ByteBuffer buffer;
     while (stream.Read(&buffer)) {
         last_message = Clock::now();
-        grpc::Command command;
-        if (!command.ParseFromString(flattenByteBuffer(buffer))) {
+        wire::AgentCommand command;
+        if (!wire::parseCommand(flattenByteBuffer(buffer), command)) {
             bad_commands->inc();
             VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn,
                                    "unparseable Command from the center, ignored");
             continue;
         }
-        if (command.ack_seq() > 0) applyAck(command.ack_seq());
+        if (command.ack_seq > 0) applyAck(command.ack_seq);
         // A Command that only acknowledges is transport business. Anything else (a task, a
         // config sync, a control code; an empty Command is a sync to an empty plugin set) goes on.
-        const bool bare_ack = command.ack_seq() > 0 && !command.has_task() &&
-                              command.configs_size() == 0 && command.agent_ctrl() == 0;
+        const bool bare_ack = command.ack_seq > 0 && !command.has_task && command.configs.empty() &&
+                              command.agent_ctrl == 0;
         if (bare_ack) continue;
         commands->inc();
         handler.onCommand(command);

@@ -20,10 +20,7 @@
 #include "agent/spool/spool.h"
 #include "libs/common/metrics.h"
 #include "libs/common/result.h"
-
-namespace grpc {
-class Command;
-}
+#include "libs/wire/command.h"
 
 namespace vigil::agent {
 
@@ -60,7 +57,7 @@ class CommandHandler {
 public:
     virtual ~CommandHandler() = default;
     // A Command other than a bare ack: config sync (no task) or a task.
-    virtual void onCommand(const grpc::Command& command) = 0;
+    virtual void onCommand(const wire::AgentCommand& command) = 0;
     // Called after each (re)connection, e.g. to send fresh heartbeats.
     virtual void onConnected(const std::string& center, const std::string& net_mode) {}
 };

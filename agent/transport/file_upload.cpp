@@ -9,10 +9,18 @@
 #include <cstring>
 #include <vector>
 
-#include "proto/transfer.grpc.pb.h"
+#include <grpcpp/impl/codegen/rpc_method.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/sync_stream.h>
+
+#include "agent/transport/byte_buffer.h"
+#include "libs/wire/command.h"
 
 namespace vigil::agent {
 namespace {
+
+// Messages travel as raw bytes encoded by libs/wire: no generated stub, no libprotobuf.
+constexpr const char* kUploadMethod = "/grpc.FileExt/Upload";
 
 // Generous: the cap bounds the size, the deadline only guards against a center that stalls.
 constexpr std::chrono::minutes kUploadDeadline{10};
@@ -47,10 +55,14 @@ Status uploadOverChannel(const std::shared_ptr<grpc::Channel>& channel, grpc::Cl
     }
 
     ctx.set_deadline(std::chrono::system_clock::now() + kUploadDeadline);
-    grpc::FileUploadResponse response;
-    auto stub = grpc::FileExt::NewStub(channel);
-    auto writer = stub->Upload(&ctx, &response);
+    grpc::ByteBuffer response;
+    grpc::internal::RpcMethod method(kUploadMethod, grpc::internal::RpcMethod::CLIENT_STREAMING,
+                                     channel);
+    std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+        grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(channel.get(), method, &ctx,
+                                                                      &response));
     std::vector<char> buf(chunk_bytes);
+    std::string request;
     uint64_t total = 0;
     bool first = true;
     for (;;) {
@@ -70,12 +82,13 @@ Status uploadOverChannel(const std::shared_ptr<grpc::Channel>& channel, grpc::Cl
             return makeError("{} grew over the {} byte upload limit while being sent", path,
                              max_bytes);
         }
-        grpc::FileUploadRequest req;
-        req.set_token(token);
-        req.set_data(buf.data(), static_cast<size_t>(n));
+        wire::encodeFileUploadRequest(request, token,
+                                      std::string_view(buf.data(), static_cast<size_t>(n)));
         first = false;
-        if (!writer->Write(req)) break;  // the center ended the call; Finish() says why
-        if (n == 0) break;               // an empty file: one request with the token only
+        grpc::Slice slice(request);  // copied: `request` is reused for the next chunk
+        // False: the center ended the call; Finish() says why.
+        if (!writer->Write(grpc::ByteBuffer(&slice, 1))) break;
+        if (n == 0) break;  // an empty file: one request with the token only
     }
     writer->WritesDone();
     grpc::Status status = writer->Finish();
@@ -83,7 +96,12 @@ Status uploadOverChannel(const std::shared_ptr<grpc::Channel>& channel, grpc::Cl
         return makeError("upload of {} failed: {} (code {})", path, status.error_message(),
                          static_cast<int>(status.error_code()));
     }
-    if (response.status() != grpc::FileUploadResponse::SUCCESS) {
+    int32_t answer = 0;
+    if (!wire::parseFileUploadResponse(flattenByteBuffer(response), answer)) {
+        return makeError("the center's answer to the upload of {} is not a FileUploadResponse",
+                         path);
+    }
+    if (answer != static_cast<int32_t>(wire::UploadStatus::kSuccess)) {
         return makeError("the center refused the upload of {}", path);
     }
     return okStatus();

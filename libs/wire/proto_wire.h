@@ -51,9 +51,16 @@ public:
     // Reads the next tag. False at the end of the message or on a malformed tag.
     bool nextTag(uint32_t& field, WireType& type) {
         if (p_ >= end_) return false;
-        uint64_t tag;
-        if (!readVarint(tag) || tag > 0xFFFFFFFFull) return fail();
-        field = static_cast<uint32_t>(tag >> 3);
+        // As libprotobuf reads tags: at most 5 bytes, keeping the low 32 bits, so both accept
+        // exactly the same messages.
+        uint32_t tag = 0;
+        for (int i = 0;; ++i) {
+            if (i == 5 || p_ >= end_) return fail();
+            const uint8_t b = *p_++;
+            tag |= static_cast<uint32_t>(b & 0x7F) << (7 * i);
+            if (b < 0x80) break;
+        }
+        field = tag >> 3;
         type = static_cast<WireType>(tag & 7);
         if (field == 0 || type > kFixed32) return fail();
         return true;

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of frame_decoder_fuzz (tests/fuzz/corpus/frame_decoder/): small valid
-and invalid pipe frames, encoded by hand from the field numbers in DESIGN.md section 3.
-Re-run after changing it: python3 tests/fuzz/make_corpus.py"""
+"""Writes the seed corpora of frame_decoder_fuzz (tests/fuzz/corpus/frame_decoder/: small valid
+and invalid pipe frames) and command_fuzz (tests/fuzz/corpus/command/: center Commands and
+FileUploadResponses), encoded by hand from the field numbers in DESIGN.md section 3 and
+proto/transfer.proto. Re-run after changing it: python3 tests/fuzz/make_corpus.py"""
 import os
 import struct
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "frame_decoder")
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
 
 def varint(v):
@@ -77,12 +78,36 @@ SEEDS = {
 }
 
 
+
+def config(name, version, sha256, urls, detail=""):
+    return ld(3, ld(1, name) + ld(2, "exec") + ld(3, version) + ld(4, sha256) +
+              b"".join(ld(6, u) for u in urls) + (ld(7, detail) if detail else b""))
+
+
+COMMAND_SEEDS = {
+    "ack": vi(16, 77),
+    "empty_sync": b"",
+    "config_sync": (config("collector", "1.0.0", "ab" * 32, ["https://a/c.tar.gz", "http://b/c"],
+                           "interval_ms=1000") +
+                    config("vigil-agent", "0.2.0", "cd" * 32, ["https://a/agent"]) + vi(16, 3)),
+    "task_upload": ld(2, vi(1, 1050) + ld(2, "vigil-agent") + ld(3, '{"path":"/etc/hosts"}') +
+                      ld(4, "tok-1")) + vi(16, 9),
+    # Any order, unknown fields of every wire type, a group, merged task occurrences.
+    "any_order": (vi(16, 1) + ld(2, ld(4, "t")) + tag(40, 1) + b"12345678" + tag(41, 5) + b"1234" +
+                  tag(42, 3) + vi(1, 1) + tag(42, 4) + ld(2, vi(1, 1060)) + vi(1, -1)),
+    "bad_utf8": ld(3, ld(1, b"\xc0\x80")),
+    "upload_response_failed": vi(1, 1),
+}
+
+
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in sorted(SEEDS.items()):
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(data)
-    print(f"wrote {len(SEEDS)} seeds to {OUT}")
+    for sub, seeds in (("frame_decoder", SEEDS), ("command", COMMAND_SEEDS)):
+        out = os.path.join(CORPUS, sub)
+        os.makedirs(out, exist_ok=True)
+        for name, data in sorted(seeds.items()):
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(data)
+        print(f"wrote {len(seeds)} seeds to {out}")
 
 
 if __name__ == "__main__":

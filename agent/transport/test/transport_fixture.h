@@ -33,7 +33,7 @@ using namespace std::chrono_literals;
 
 class RecordingHandler : public CommandHandler {
 public:
-    void onCommand(const grpc::Command& command) override {
+    void onCommand(const wire::AgentCommand& command) override {
         std::lock_guard lock(mu_);
         commands_.push_back(command);
         cv_.notify_all();
@@ -43,7 +43,7 @@ public:
         connections_.emplace_back(center, net_mode);
         cv_.notify_all();
     }
-    std::vector<grpc::Command> commands() {
+    std::vector<wire::AgentCommand> commands() {
         std::lock_guard lock(mu_);
         return commands_;
     }
@@ -63,7 +63,7 @@ public:
 private:
     std::mutex mu_;
     std::condition_variable cv_;
-    std::vector<grpc::Command> commands_;
+    std::vector<wire::AgentCommand> commands_;
     std::vector<std::pair<std::string, std::string>> connections_;
 };
 

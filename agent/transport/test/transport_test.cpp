@@ -148,12 +148,20 @@ TEST_F(TransportTest, CommandsReachTheHandlerButBareAcksDoNot) {
     ASSERT_TRUE(agent.handler.waitForCommands(2, 10s));
     auto cmds = agent.handler.commands();
     ASSERT_EQ(cmds.size(), 2u);
-    EXPECT_EQ(cmds[0].task().data_type(), 1050);
-    EXPECT_EQ(cmds[0].task().object_name(), "vigil-agent");
-    EXPECT_EQ(cmds[0].task().token(), "tok-1");
-    ASSERT_EQ(cmds[1].configs_size(), 1);
-    EXPECT_EQ(cmds[1].configs(0).name(), "collector");
-    EXPECT_EQ(cmds[1].configs(0).download_urls(0), "http://127.0.0.1/collector.tgz");
+    ASSERT_TRUE(cmds[0].has_task);
+    EXPECT_EQ(cmds[0].task.data_type, 1050);
+    EXPECT_EQ(cmds[0].task.object_name, "vigil-agent");
+    EXPECT_EQ(cmds[0].task.data, "{\"path\":\"/etc/passwd\"}");
+    EXPECT_EQ(cmds[0].task.token, "tok-1");
+    EXPECT_TRUE(cmds[0].configs.empty());
+    EXPECT_FALSE(cmds[1].has_task);
+    EXPECT_EQ(cmds[1].ack_seq, 1u);
+    ASSERT_EQ(cmds[1].configs.size(), 1u);
+    EXPECT_EQ(cmds[1].configs[0].name, "collector");
+    EXPECT_EQ(cmds[1].configs[0].version, "1.2.3");
+    EXPECT_EQ(cmds[1].configs[0].sha256, "ab");
+    EXPECT_EQ(cmds[1].configs[0].download_urls,
+              std::vector<std::string>{"http://127.0.0.1/collector.tgz"});
     EXPECT_EQ(agent.client->stats().commands_received, 2u);
     EXPECT_FALSE(center->sendCommand("agent-unknown", task));
 }

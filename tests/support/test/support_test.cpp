@@ -154,7 +154,7 @@ TEST(TestPkiTest, WritesVerifiableFiles) {
 
 class NullHandler : public agent::CommandHandler {
 public:
-    void onCommand(const grpc::Command&) override {}
+    void onCommand(const wire::AgentCommand&) override {}
 };
 
 // Runs the vigil-testcenter binary and streams records to it with the real transport.
