@@ -77,6 +77,15 @@ struct ChildSetup {
     for (int sig = 1; sig < NSIG; ++sig) {
         if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
     }
+    // glibc's sigaction refuses its internal signals (32, 33); an agent started with them
+    // ignored (some job launchers do) would pass that on, so reset them with the raw syscall.
+    struct KernelSigaction {
+        void* handler;
+        unsigned long flags;
+        void* restorer;
+        unsigned long mask;
+    } kdfl{nullptr, 0, nullptr, 0};
+    for (int sig = 32; sig < SIGRTMIN; ++sig) ::syscall(SYS_rt_sigaction, sig, &kdfl, nullptr, sizeof(kdfl.mask));
     sigset_t empty;
     sigemptyset(&empty);
     ::sigprocmask(SIG_SETMASK, &empty, nullptr);
