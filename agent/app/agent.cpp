@@ -200,7 +200,16 @@ Agent::Exit Agent::run() {
             requestExit(Exit::kStop);
             break;
         }
-        if (sig == SIGHUP) heartbeat_now_ = true;
+        if (sig == SIGHUP) {
+            // Reload = re-execute with the same arguments, but only with a valid configuration.
+            auto next = loadAgentConfig(runtime_.config_path, runtime_.flags);
+            if (next.ok()) {
+                log->info("SIGHUP: configuration is valid, restarting to apply it");
+                requestExit(Exit::kRestart);
+                break;
+            }
+            log->error("SIGHUP: configuration not reloaded, the running one stays: {}", next.message());
+        }
         batcher_->tick();
         auto now = std::chrono::steady_clock::now();
         if (now >= next_heartbeat || heartbeat_now_.exchange(false)) {

@@ -37,6 +37,8 @@ struct AgentRuntime {
     std::string self_exe;              // for re-exec and self-upgrade
     std::vector<std::string> argv;     // re-exec arguments
     std::string fetch_helper;          // vigil-fetch path
+    std::string config_path;           // re-read on SIGHUP (validated before re-executing)
+    AgentFlags flags;
 };
 
 // Metadata and plugin set the agent keeps across restarts (<work_dir>/state.json).

@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
     rt.version = VIGIL_AGENT_VERSION;
     rt.self_exe = selfExe();
     rt.argv.assign(argv, argv + argc);
+    rt.config_path = config_path;
+    rt.flags = flags;
     rt.fetch_helper = fetch_helper.empty() ? vigil::fs::joinPath(vigil::fs::dirName(rt.self_exe), "vigil-fetch")
                                            : fetch_helper;
 

@@ -44,6 +44,7 @@ public:
     const std::string& agentId() const { return agent_id_; }
     const std::string& workDir() const { return work_dir_; }
     std::string agentBinary() const { return agent_bin_; }
+    std::string configPath() const { return pki_->dir() + "/agent.yaml"; }
 
     // Config sections appended to the generated agent.yaml (e.g. plugins.initial entries).
     std::string initial_plugins_yaml;

@@ -358,6 +358,34 @@ TEST(AgentIntegration, SelfUpgradeInstallsVerifiesAndReexecs) {
     server.join();
 }
 
+TEST(AgentIntegration, SighupReloadsOnlyAValidConfiguration) {
+    AgentHarness h;
+    ASSERT_TRUE(h.ok());
+    ASSERT_TRUE(h.startAgent());
+    ASSERT_TRUE(h.center().waitForAgent(h.agentId(), 15s));
+    auto good = fs::readFile(h.configPath());
+    ASSERT_TRUE(good.ok());
+    uint64_t streams = h.center().streamsOpened();
+    pid_t pid = h.agentPid();
+
+    ASSERT_TRUE(fs::writeFileAtomic(h.configPath(), *good + "bogus_key: 1\n").ok());
+    ::kill(pid, SIGHUP);
+    ASSERT_TRUE(h.waitRecord(1010, [](const DecodedRecord& d) {
+        return d.get("msg").find("not reloaded") != std::string::npos &&
+               d.get("msg").find("bogus_key") != std::string::npos;
+    }, 15s)) << h.agentLog();
+    EXPECT_TRUE(h.agentAlive());
+    EXPECT_EQ(h.center().streamsOpened(), streams);
+
+    ASSERT_TRUE(fs::writeFileAtomic(h.configPath(), *good + "idc: dc-reloaded\n").ok());
+    ::kill(pid, SIGHUP);
+    ASSERT_TRUE(h.waitRecord(1000, [](const DecodedRecord& d) { return d.get("idc") == "dc-reloaded"; }, 20s))
+        << h.agentLog();
+    EXPECT_GT(h.center().streamsOpened(), streams);
+    EXPECT_EQ(h.agentPid(), pid);
+    EXPECT_TRUE(h.agentAlive());
+}
+
 TEST(AgentIntegration, BadConfigurationExitsWithCodeTwoNamingTheKey) {
     AgentHarness h;
     ASSERT_TRUE(h.ok());
