@@ -112,8 +112,16 @@ void writeIfChanged(const std::string& path, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const char* kUsage =
+        "usage: vigil-schema-gen DATA_TYPES_YAML OUT_H OUT_TABLE_INC OUT_MD\n"
+        "Generates the data_type constants header, the C++ table and the Markdown reference from\n"
+        "libs/schema/data_types.yaml (run by the build; `make docs` refreshes docs/data_types.md).\n";
+    if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+        std::cout << kUsage;
+        return 0;
+    }
     if (argc != 5) {
-        std::cerr << "usage: vigil-schema-gen data_types.yaml out.h out_table.inc out.md\n";
+        std::cerr << kUsage;
         return 2;
     }
     std::vector<DataType> types;
