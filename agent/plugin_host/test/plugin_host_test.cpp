@@ -591,30 +591,21 @@ TEST_F(PluginHostTest, IdleHostDoesNotWakeUp) {
     EXPECT_LE(wakeups, 3u) << "threads woke up " << wakeups << " times in 1 s while idle";
 }
 
-// Records/s from one plugin through the pipe reader into a sink (the agent_pipe path).
-TEST_F(PluginHostTest, PipeThroughput) {
+// A flooding plugin is read completely, without drops (speed: bench/run agent_pipe).
+TEST_F(PluginHostTest, FloodIsReadCompletelyWithoutDrops) {
     install("flood");
     CountingSink counting;
     auto o = options();
     host_ = std::make_unique<PluginHost>(o, counting, registry_);
     ASSERT_TRUE(host_->start().ok());
-    const uint64_t n = 2000000;
+    const uint64_t n = 500000;
     // pad=156 makes 200-byte frames (prefix included).
     ASSERT_TRUE(host_->sync({spec("flood", "mode=flood pad=156 count=" + std::to_string(n))}).ok());
     ASSERT_TRUE(waitUntil([&] { return counting.count.load() >= 1; }));
-    auto t0 = std::chrono::steady_clock::now();
-    uint64_t c0 = counting.count.load();
     ASSERT_TRUE(waitUntil([&] { return counting.count.load() >= n + 1; }, 60s));
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    double rate = static_cast<double>(n + 1 - c0) / secs;
     auto st = statusOf("flood");
-    double frame = static_cast<double>(st->bytes) / static_cast<double>(st->records);
-    std::printf("METRIC plugin_host_pipe_records_per_s %.0f records/s (%.0f-byte frames)\n", rate,
-                frame);
+    EXPECT_EQ(st->records, n + 1);  // the hello record and n floods
     EXPECT_EQ(st->drops, 0u);
-#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-    EXPECT_GT(rate, 250000.0);  // loose on a shared machine; the target is >1M
-#endif
 }
 
 }  // namespace

@@ -165,7 +165,7 @@ TEST(RecordPipeReaderTest, BudgetBoundsOneCall) {
 }
 
 // The reader alone, fed by a writer thread: the ceiling of the agent's pipe path on one core.
-TEST(RecordPipeReaderTest, Throughput) {
+TEST(RecordPipeReaderTest, ManyRecordsAreAllRead) {
     Pipe pipe;
     ::fcntl(pipe.w, F_SETPIPE_SZ, 1 << 20);
     const std::string rec = record(7, 123456, std::string(156, 'p'));
@@ -191,20 +191,13 @@ TEST(RecordPipeReaderTest, Throughput) {
     RecordPipeReader reader(4 << 20, 64 << 20);
     CountingSink sink;
     PipeCounts counts;
-    auto t0 = std::chrono::steady_clock::now();
     for (;;) {
         pollfd pfd{pipe.r, POLLIN, 0};
         ::poll(&pfd, 1, 1000);
         if (reader.pump(pipe.r, sink, 4 << 20, counts) == RecordPipeReader::Result::kEof) break;
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     writer.join();
-    EXPECT_EQ(sink.count.load(), total);
-    double rate = static_cast<double>(total) / secs;
-    std::printf("METRIC plugin_host_reader_records_per_s %.0f records/s\n", rate);
-#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-    EXPECT_GT(rate, 300000.0);  // loose: the machine is shared; the target is >1M
-#endif
+    EXPECT_EQ(sink.count.load(), total);  // speed: bench/run agent_pipe
 }
 
 }  // namespace

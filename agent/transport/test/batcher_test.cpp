@@ -15,18 +15,6 @@
 namespace vigil::agent {
 namespace {
 
-// Sanitizer builds run several times slower: they print the figures but do not judge them.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kJudgeThroughput = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kJudgeThroughput = false;
-#else
-constexpr bool kJudgeThroughput = true;
-#endif
-#else
-constexpr bool kJudgeThroughput = true;
-#endif
 
 using namespace std::chrono_literals;
 
@@ -230,25 +218,19 @@ TEST(BatcherTest, ConcurrentPutsKeepEachProducersOrder) {
     for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[t], kPerThread);
 }
 
-TEST(BatcherTest, PutThroughput) {
+// Speed is measured by bench/run agent_pipe; these check that volume goes through intact.
+TEST(BatcherTest, ManyRecordsAllReachTheSpool) {
     MemorySpool spool(/*keep=*/false);
     metrics::Registry m;
     Batcher batcher({}, spool, m);
     const std::string payload(200, 'r');
-    constexpr int kRecords = 3000000;
-    auto t0 = std::chrono::steady_clock::now();
+    constexpr int kRecords = 1000000;
     for (int i = 0; i < kRecords; ++i) batcher.put(59, 1700000000, payload);
     batcher.flush();
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(spool.records(), static_cast<uint64_t>(kRecords));
-    double rate = kRecords / s;
-    std::printf("METRIC batcher_put_records_per_s %.0f records/s\n", rate);
-    if (kJudgeThroughput) {
-        EXPECT_GE(rate, 1000000.0);
-    }
 }
 
-TEST(BatcherTest, PutIntoDiskSpoolThroughput) {
+TEST(BatcherTest, ManyRecordsThroughTheDiskSpoolAllArrive) {
     char tmpl[] = "/tmp/vigil-batcher-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
     metrics::Registry m;
@@ -269,20 +251,13 @@ TEST(BatcherTest, PutIntoDiskSpoolThroughput) {
     });
     Batcher batcher({}, **spool, m);
     const std::string payload(200, 'r');
-    constexpr int kRecords = 2000000;
-    auto t0 = std::chrono::steady_clock::now();
+    constexpr int kRecords = 500000;
     for (int i = 0; i < kRecords; ++i) batcher.put(59, 1700000000, payload);
     batcher.flush();
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     done = true;
     consumer.join();
-    double rate = kRecords / s;
-    std::printf("METRIC batcher_spool_records_per_s %.0f records/s\n", rate);
     EXPECT_EQ(m.counterValue("vigil_agent_spool_appended_records_total"),
               static_cast<uint64_t>(kRecords));
-    if (kJudgeThroughput) {
-        EXPECT_GE(rate, 300000.0);
-    }
     spool->reset();
     (void)fs::removeAll(dir);
 }

@@ -7,18 +7,6 @@
 namespace vigil::agent::test {
 namespace {
 
-// Sanitizer builds run several times slower: they print the figures but do not judge them.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kJudgeThroughput = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kJudgeThroughput = false;
-#else
-constexpr bool kJudgeThroughput = true;
-#endif
-#else
-constexpr bool kJudgeThroughput = true;
-#endif
 
 class TransportTest : public ::testing::Test {
 protected:
@@ -275,8 +263,9 @@ TEST_F(TransportTest, StartRejectsBadConfiguration) {
     (void)fs::removeAll(dir);
 }
 
-// Records/s from put() through batcher, disk spool and the gRPC mTLS stream to the FakeCenter.
-TEST(TransportThroughputTest, EndToEndRecordsPerSecond) {
+// Volume from put() through batcher, disk spool and the gRPC mTLS stream to the FakeCenter; the
+// speed of this path is measured by bench/run agent_e2e.
+TEST(TransportVolumeTest, ManyRecordsAllArriveOverMtls) {
     testing::TestPki pki("agent-bench");
     ASSERT_TRUE(pki.ok());
     auto co = pki.centerOptions();
@@ -289,7 +278,7 @@ TEST(TransportThroughputTest, EndToEndRecordsPerSecond) {
     ASSERT_TRUE(agent.client->start().ok());
     ASSERT_TRUE(agent.handler.waitForConnections(1, 10s));
 
-    constexpr uint64_t kRecords = 1500000;
+    constexpr uint64_t kRecords = 300000;
     // A ~200-byte execve-like Payload.
     const std::string payload = [] {
         vigil::plugin::Payload p;
@@ -313,21 +302,13 @@ TEST(TransportThroughputTest, EndToEndRecordsPerSecond) {
             std::this_thread::sleep_for(50ms);
         }
     });
-    auto t0 = std::chrono::steady_clock::now();
     for (uint64_t i = 0; i < kRecords; ++i) agent.batcher->put(59, 1700000000, payload);
     agent.batcher->flush();
     bool all = center.waitForRecords(kRecords, 120s);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     producing = false;
     ticker.join();
     ASSERT_TRUE(all) << center.recordCount();
-    double rate = static_cast<double>(kRecords) / s;
-    std::printf("payload %zu bytes, %lu batches\n", payload.size(),
-                static_cast<unsigned long>(center.batchCount()));
-    std::printf("METRIC transport_e2e_records_per_s %.0f records/s\n", rate);
-    if (kJudgeThroughput) {
-        EXPECT_GE(rate, 300000.0);
-    }
+    EXPECT_EQ(center.malformedCount(), 0u);
 }
 
 }  // namespace
