@@ -20,14 +20,18 @@ find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 # gRPC and protobuf for every target come through `vigil_grpc` (one choice for the whole build,
 # so no process ever holds two copies). With VIGIL_STATIC_GRPC, gRPC, protobuf, abseil, upb and
 # c-ares are linked statically: loading ~60 shared libraries costs ~4 MB of RSS (symbol tables,
-# relocations) in an agent that must idle under 15 MB. RE2 (used by gRPC only) is static too.
-# OpenSSL and zlib stay shared because cpp-httplib, a shared library, uses them too.
+# relocations) in an agent that must idle under 15 MB. RE2 (used by gRPC only) and zlib (also
+# vigil_zlib, for the spool) are static too. OpenSSL stays shared so that Debian's security updates of
+# libssl3 reach the agent without a rebuild.
+find_library(VIGIL_ZLIB_STATIC NAMES libz.a REQUIRED)
+add_library(vigil_zlib INTERFACE)
+target_link_libraries(vigil_zlib INTERFACE ${VIGIL_ZLIB_STATIC})
 add_library(vigil_grpc INTERFACE)
 if(VIGIL_STATIC_GRPC)
   pkg_check_modules(GRPCPP_STATIC REQUIRED grpc++ protobuf)
   set(_vigil_static_libs ${GRPCPP_STATIC_STATIC_LIBRARIES})
   list(REMOVE_DUPLICATES _vigil_static_libs)
-  list(REMOVE_ITEM _vigil_static_libs pthread dl rt m atomic ssl crypto z)
+  list(REMOVE_ITEM _vigil_static_libs pthread dl rt m atomic ssl crypto)
   set(_vigil_static_link "-Wl,--push-state,-Bstatic")
   foreach(_l IN LISTS _vigil_static_libs)
     list(APPEND _vigil_static_link "-l${_l}")
@@ -38,7 +42,7 @@ if(VIGIL_STATIC_GRPC)
       list(APPEND _vigil_static_link "-l${_l}")
     endif()
   endforeach()
-  list(APPEND _vigil_static_link "-Wl,--pop-state" OpenSSL::SSL OpenSSL::Crypto z dl rt atomic
+  list(APPEND _vigil_static_link "-Wl,--pop-state" OpenSSL::SSL OpenSSL::Crypto dl rt atomic
        Threads::Threads)
   target_include_directories(vigil_grpc INTERFACE ${GRPCPP_STATIC_INCLUDE_DIRS})
   target_link_libraries(vigil_grpc INTERFACE ${_vigil_static_link})

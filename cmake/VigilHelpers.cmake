@@ -26,17 +26,23 @@ function(vigil_library)
   target_link_libraries(${L_NAME} PUBLIC ${L_PUBLIC_LIBS} PRIVATE ${L_PRIVATE_LIBS})
 endfunction()
 
-# vigil_compact_executable(TARGET [ORDER FILE]): links a long-running process for a small
-# resident size. Code pages are mapped 64 KB around each fault, so scattered code costs far
-# more resident memory than its size. With lld: unused sections dropped (--gc-sections),
-# identical functions folded (--icf=all), cold (.text.unlikely) and start-up code kept apart
-# from the rest, and, when FILE exists, the functions it lists (those the process runs; see
-# scripts/gen-agent-symbol-order.sh) placed first, next to each other. Without lld the default
-# linker still drops unused sections.
+# vigil_compact_executable(TARGET [ORDER FILE] [STATIC_CXX_RUNTIME]): links a long-running
+# process for a small resident size. Code pages are mapped 64 KB around each fault, so
+# scattered code costs far more resident memory than its size. With lld: unused sections
+# dropped (--gc-sections), identical functions folded (--icf=all), cold (.text.unlikely) and
+# start-up code kept apart from the rest, and, when FILE exists, the functions it lists (those
+# the process runs; see scripts/gen-agent-symbol-order.sh) placed first, next to each other.
+# Without lld the default linker still drops unused sections. STATIC_CXX_RUNTIME links
+# libstdc++ and libgcc statically: only the parts used are loaded, laid out with the rest
+# (libstdc++.so alone is ~1.6 MB resident). Only for a binary that loads no shared C++
+# library, which would bring libstdc++.so back with a second copy of its state.
 include(CheckLinkerFlag)
 check_linker_flag(CXX "-fuse-ld=lld" VIGIL_HAVE_LLD)
 function(vigil_compact_executable target)
-  cmake_parse_arguments(C "" "ORDER" "" ${ARGN})
+  cmake_parse_arguments(C "STATIC_CXX_RUNTIME" "ORDER" "" ${ARGN})
+  if(C_STATIC_CXX_RUNTIME)
+    target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc)
+  endif()
   if(NOT VIGIL_HAVE_LLD)
     target_link_options(${target} PRIVATE LINKER:--gc-sections)
     return()

@@ -7,12 +7,12 @@
 #include <chrono>
 #include <ctime>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "agent/app/agent_id.h"
 #include "agent/heartbeat/host_info.h"
 #include "libs/common/fs.h"
+#include "libs/common/http.h"
 #include "libs/common/log.h"
 #include "libs/wire/batch.h"
 
@@ -151,19 +151,19 @@ Status Agent::startMetricsServer() {
     auto colon = config_.metrics_listen.rfind(':');
     std::string host = config_.metrics_listen.substr(0, colon);
     int port = std::stoi(config_.metrics_listen.substr(colon + 1));
-    metrics_server_ = std::make_unique<httplib::Server>();
-    metrics_server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        res.set_content(metrics_.renderPrometheus(), "text/plain; version=0.0.4");
+    metrics_server_ = std::make_unique<http::Server>();
+    metrics_server_->handle("/metrics", [this] {
+        return http::Reply{200, "text/plain; version=0.0.4", metrics_.renderPrometheus()};
     });
-    metrics_server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    metrics_server_->handle("/healthz", [this] {
         auto s = stateSnapshot();
-        res.set_content(nlohmann::json{{"agent_id", agent_id_}, {"state", s.state}, {"detail", s.state_detail}}.dump(),
-                        "application/json");
+        return http::Reply{200, "application/json",
+                           nlohmann::json{{"agent_id", agent_id_}, {"state", s.state}, {"detail", s.state_detail}}.dump()};
     });
-    if (!metrics_server_->bind_to_port(host, port)) {
-        return makeError("metrics.listen {}: cannot listen there", config_.metrics_listen);
+    if (Status st = metrics_server_->listen(host, port); !st.ok()) {
+        return makeError("metrics.listen {}: {}", config_.metrics_listen, st.message());
     }
-    metrics_thread_ = std::thread([this] { metrics_server_->listen_after_bind(); });
+    metrics_server_->start();
     return okStatus();
 }
 
@@ -253,10 +253,7 @@ void Agent::shutdown() {
     if (error_sink_) error_sink_->attach(nullptr);
     if (center_) center_->stop();
     if (spool_) spool_->close();
-    if (metrics_server_) {
-        metrics_server_->stop();
-        if (metrics_thread_.joinable()) metrics_thread_.join();
-    }
+    if (metrics_server_) metrics_server_->stop();
     center_.reset();
     plugins_.reset();
     if (batcher_) log->info("agent stopped; {} records batched since start", batcher_->recordsIn());

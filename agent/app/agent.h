@@ -26,7 +26,7 @@
 #include "agent/transport/center_client.h"
 #include "libs/common/metrics.h"
 
-namespace httplib {
+namespace vigil::http {
 class Server;
 }
 
@@ -95,8 +95,7 @@ private:
     std::unique_ptr<PluginHost> plugins_;
     std::unique_ptr<CenterClient> center_;
     std::unique_ptr<Heartbeat> heartbeat_;
-    std::unique_ptr<httplib::Server> metrics_server_;
-    std::thread metrics_thread_;
+    std::unique_ptr<http::Server> metrics_server_;
 
     std::mutex state_mu_;
     PersistedState persisted_;

@@ -1,11 +1,13 @@
-// Discovery client: one short HTTP GET, tolerant JSON parsing.
+// Discovery client: one short HTTP GET (libs/common/http), tolerant JSON parsing.
 #include "agent/transport/discovery.h"
 
 #include <algorithm>
 #include <charconv>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "libs/common/http.h"
+#include "libs/wire/http1.h"
 
 namespace vigil::agent {
 
@@ -78,16 +80,10 @@ Result<std::vector<DiscoveredCenter>> queryDiscovery(const std::string& discover
     int port = 0;
     if (!splitHostPort(discovery, host, port))
         return makeError("bad discovery address \"{}\"", discovery);
-    httplib::Client client(host, port);
-    client.set_connection_timeout(timeout);
-    client.set_read_timeout(timeout);
-    client.set_write_timeout(timeout);
-    client.set_keep_alive(false);
-    httplib::Params params{{"name", service}, {"count", std::to_string(count)}};
-    auto res = client.Get("/registry/detail", params, httplib::Headers{});
-    if (!res)
-        return makeError("discovery {} unreachable ({})", discovery,
-                         httplib::to_string(res.error()));
+    const std::string target = "/registry/detail?name=" + wire::urlEncode(service) +
+                               "&count=" + std::to_string(count);
+    auto res = http::get(host, port, target, timeout);
+    if (!res.ok()) return makeError("discovery {} unreachable ({})", discovery, res.message());
     if (res->status != 200)
         return makeError("discovery {} answered HTTP {}", discovery, res->status);
     auto centers = parseDiscoveryDetail(res->body);

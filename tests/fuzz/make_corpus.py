@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of frame_decoder_fuzz (tests/fuzz/corpus/frame_decoder/: small valid
-and invalid pipe frames) and command_fuzz (tests/fuzz/corpus/command/: center Commands and
-FileUploadResponses), encoded by hand from the field numbers in DESIGN.md section 3 and
-proto/transfer.proto. Re-run after changing it: python3 tests/fuzz/make_corpus.py"""
+and invalid pipe frames), command_fuzz (tests/fuzz/corpus/command/: center Commands and
+FileUploadResponses, encoded by hand from the field numbers in DESIGN.md section 3 and
+proto/transfer.proto) and http1_fuzz (tests/fuzz/corpus/http1/: HTTP/1.1 heads and chunked
+bodies, each followed by the two bytes the target reads as a cut position).
+Re-run after changing it: python3 tests/fuzz/make_corpus.py"""
 import os
 import struct
 
@@ -100,8 +102,25 @@ COMMAND_SEEDS = {
 }
 
 
+HTTP_SEEDS = {
+    "discovery_answer": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 47\r\n\r\n"
+                        b'{"code":0,"data":[{"ip":"10.0.0.5","port":6751}]}',
+    "chunked_answer": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"4;x=y\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: t\r\n\r\n",
+    "chunked_body": b"a\nabcdefghij\n0\n\n",
+    "interim_then_answer": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 204\n\n",
+    "metrics_request": b"GET /metrics?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9201\r\n"
+                       b"Accept: */*\r\n\r\n",
+    "head_request": b"\r\nHEAD /healthz HTTP/1.0\r\n\r\n",
+    "ambiguous_length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+    "folded_header": b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+}
+
+
 def main():
-    for sub, seeds in (("frame_decoder", SEEDS), ("command", COMMAND_SEEDS)):
+    http_seeds = {name: data + b"\x07\x00" for name, data in HTTP_SEEDS.items()}
+    for sub, seeds in (("frame_decoder", SEEDS), ("command", COMMAND_SEEDS), ("http1", http_seeds)):
         out = os.path.join(CORPUS, sub)
         os.makedirs(out, exist_ok=True)
         for name, data in sorted(seeds.items()):
