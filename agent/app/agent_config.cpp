@@ -1,8 +1,9 @@
 // Agent configuration: YAML schema, defaults, validation and flag overrides.
 #include "agent/app/agent_config.h"
 
-#include <regex>
+#include <cctype>
 
+#include "agent/plugin_host/plugin_fetcher.h"
 #include "libs/common/fs.h"
 #include "libs/schema/schema.h"
 
@@ -11,11 +12,29 @@ namespace {
 
 using config::Node;
 
+// host:port, [v6]:port; host of letters, digits, '.', '-', '_'. (No std::regex: its code would
+// stay resident in an agent that must idle small.)
 bool validHostPort(const std::string& s) {
-    static const std::regex re(R"(^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):[0-9]{1,5}$)");
-    if (!std::regex_match(s, re)) return false;
-    auto port = std::stoul(s.substr(s.rfind(':') + 1));
-    return port > 0 && port < 65536;
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() || s.size() - colon - 1 > 5) return false;
+    const std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+    for (char c : port) {
+        if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    }
+    const unsigned long p = std::stoul(port);
+    if (p == 0 || p > 65535) return false;
+    if (host.front() == '[') {
+        if (host.size() < 3 || host.back() != ']') return false;
+        for (size_t i = 1; i + 1 < host.size(); ++i) {
+            char c = host[i];
+            if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+        }
+        return true;
+    }
+    for (char c : host) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
+    }
+    return true;
 }
 
 void readAddresses(const Node& n, const char* key, std::vector<std::string>& out) {
@@ -44,8 +63,7 @@ PluginSpec readPluginSpec(const Node& n) {
     p.signature = n.str("signature");
     p.download_urls = n.strList("download_urls");
     p.detail = n.str("detail");
-    static const std::regex name_re("^[A-Za-z0-9_-]+$");
-    if (!std::regex_match(p.name, name_re)) n.problem("name", "must match [A-Za-z0-9_-]+, got '" + p.name + "'");
+    if (!isValidPluginName(p.name)) n.problem("name", "must be 1-128 of [A-Za-z0-9_-], got '" + p.name + "'");
     if (p.sha256.empty() && p.signature.empty()) n.problem("sha256", "a plugin needs sha256 (or signature)");
     return p;
 }

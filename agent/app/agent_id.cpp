@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
-#include <regex>
 #include <vector>
 
 #include "libs/common/crypto.h"
@@ -46,8 +45,11 @@ std::string asUuid(const std::string& hex32) {
 }
 
 bool validId(const std::string& id) {
-    static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$");
-    return std::regex_match(id, re);
+    if (id.empty() || id.size() > 128 || !std::isalnum(static_cast<unsigned char>(id[0]))) return false;
+    for (char c : id) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-') return false;
+    }
+    return true;
 }
 
 }  // namespace

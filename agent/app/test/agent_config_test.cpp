@@ -145,6 +145,21 @@ TEST(AgentConfig, UnknownRegionAndBadFlags) {
     EXPECT_NE(c.message().find("'--center'"), std::string::npos);
 }
 
+TEST(AgentConfig, AddressesAreHostColonPort) {
+    for (const char* good : {"127.0.0.1:6751", "[::1]:6751", "center-1.example.com:1", "a_b:65535"}) {
+        AgentFlags f;
+        f.centers = {good};
+        EXPECT_TRUE(parseAgentConfig(kMinimal, "agent.yaml", f).ok()) << good;
+    }
+    for (const char* bad : {"host", "host:", ":6751", "host:0", "host:65536", "host:123456", "a b:1", "[::1:1",
+                            "[zz]:1", "host:12a"}) {
+        AgentFlags f;
+        f.centers = {bad};
+        auto c = parseAgentConfig(kMinimal, "agent.yaml", f);
+        EXPECT_FALSE(c.ok()) << bad;
+    }
+}
+
 TEST(AgentConfig, SyntaxErrorsHavePositions) {
     auto c = parseAgentConfig("work_dir: [\n", "broken.yaml", {});
     ASSERT_FALSE(c.ok());
