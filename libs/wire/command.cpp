@@ -192,4 +192,36 @@ bool parseFileUploadResponse(std::string_view bytes, int32_t& status) {
     return r.ok();
 }
 
+bool parseFileUploadRequest(std::string_view bytes, std::string_view& token, std::string_view& data) {
+    token = {};
+    data = {};
+    ProtoReader r(bytes);
+    uint32_t field;
+    WireType type;
+    while (r.nextTag(field, type)) {
+        if ((field == 1 || field == 2) && type == kLengthDelimited) {
+            std::string_view s;
+            if (!r.readLengthDelimited(s)) return false;
+            if (field == 1) {
+                if (!isValidUtf8(s)) return false;  // proto3 string
+                token = s;
+            } else {
+                data = s;
+            }
+        } else if (!r.skip(type, field)) {
+            return false;
+        }
+    }
+    return r.ok();
+}
+
+std::string encodeFileUploadResponse(UploadStatus status) {
+    std::string out;
+    if (status != UploadStatus::kSuccess) {
+        out.push_back(static_cast<char>(makeTag(1, kVarint)));
+        out.push_back(static_cast<char>(static_cast<int32_t>(status)));
+    }
+    return out;
+}
+
 }  // namespace vigil::wire

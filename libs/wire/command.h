@@ -63,4 +63,9 @@ enum class UploadStatus : int32_t { kSuccess = 0, kFailed = 1 };
 // values outside the enum are kept as they are (open enum).
 bool parseFileUploadResponse(std::string_view bytes, int32_t& status);
 
+// The center's side of FileExt.Upload: a request's token and data (views into `bytes`), and the
+// response. A repeated field's last occurrence wins (protobuf semantics for singular fields).
+bool parseFileUploadRequest(std::string_view bytes, std::string_view& token, std::string_view& data);
+std::string encodeFileUploadResponse(UploadStatus status);
+
 }  // namespace vigil::wire

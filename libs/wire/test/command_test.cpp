@@ -305,5 +305,35 @@ TEST(FileUploadCodec, ResponseStatus) {
     EXPECT_FALSE(parseFileUploadResponse(tag(1, kVarint), status));
 }
 
+TEST(UploadCodec, CenterSideMatchesLibprotobuf) {
+    grpc::FileUploadRequest req;
+    req.set_token("tok-9");
+    req.set_data(std::string("\x00\x01" "binary\xff", 9));
+    const std::string bytes = req.SerializeAsString();
+    std::string_view token, data;
+    ASSERT_TRUE(parseFileUploadRequest(bytes, token, data));
+    EXPECT_EQ(token, "tok-9");
+    EXPECT_EQ(data, req.data());
+    // Repeated singular fields: the last wins, as in libprotobuf.
+    std::string twice = req.SerializeAsString();
+    grpc::FileUploadRequest second;
+    second.set_data("second");
+    twice += second.SerializeAsString();
+    grpc::FileUploadRequest merged;
+    ASSERT_TRUE(merged.ParseFromString(twice));
+    ASSERT_TRUE(parseFileUploadRequest(twice, token, data));
+    EXPECT_EQ(data, merged.data());
+    EXPECT_EQ(token, merged.token());
+    EXPECT_FALSE(parseFileUploadRequest(std::string("\x0a\x05ab", 4), token, data));
+
+    for (auto st : {UploadStatus::kSuccess, UploadStatus::kFailed}) {
+        grpc::FileUploadResponse resp;
+        ASSERT_TRUE(resp.ParseFromString(encodeFileUploadResponse(st)));
+        EXPECT_EQ(static_cast<int32_t>(resp.status()), static_cast<int32_t>(st));
+        resp.set_status(static_cast<grpc::FileUploadResponse_Status>(st));
+        EXPECT_EQ(encodeFileUploadResponse(st), resp.SerializeAsString());
+    }
+}
+
 }  // namespace
 }  // namespace vigil::wire
