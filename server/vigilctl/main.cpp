@@ -1,0 +1,26 @@
+// vigilctl: the Vigil command line. Today: `pki` (certificates); `up`, `down` and `status`
+// (the all-in-one stack) come with the manager.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "server/vigilctl/pki_cmd.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"vigilctl: administer a Vigil deployment"};
+    app.require_subcommand(0, 1);
+    bool version = false;
+    app.add_flag("-V,--version", version, "Print the version and exit");
+    int exit_code = 0;
+    vigil::vigilctl::addPkiCommands(app, exit_code);
+    CLI11_PARSE(app, argc, argv);
+    if (version) {
+        std::printf("vigilctl %s\n", VIGIL_VERSION);
+        return 0;
+    }
+    if (app.get_subcommands().empty()) {
+        std::fputs(app.help().c_str(), stderr);
+        return 2;
+    }
+    return exit_code;
+}
