@@ -108,6 +108,8 @@ IngestError ingestBatch(std::string_view bytes, int64_t svr_time, const IngestLi
         putInt(out.encoded, 2, static_cast<uint64_t>(r.timestamp));
         putBytes(out.encoded, 3, r.data);
         out.encoded.append(common);
+        if (view.batch_seq) putInt(out.encoded, 16, view.batch_seq);
+        putInt(out.encoded, 17, spans.size());
         spans.emplace_back(start, out.encoded.size() - start);
         types.push_back(r.data_type);
         if (r.data_type == 1000) out.has_agent_heartbeat = true;

@@ -62,8 +62,11 @@ TEST(Ingest, BuildsOneMqDataPerRecord) {
     EXPECT_EQ(mq.version(), "0.1.0");
     EXPECT_EQ(mq.product(), "vigil-agent");
     EXPECT_EQ(mq.svr_time(), 1800000000);
+    EXPECT_EQ(mq.batch_seq(), 42u);
+    EXPECT_EQ(mq.batch_index(), 0u);
     ASSERT_TRUE(mq.ParseFromString(std::string(out.messages[1].value)));
     EXPECT_EQ(mq.data_type(), 1000);
+    EXPECT_EQ(mq.batch_index(), 1u);
 }
 
 TEST(Ingest, RejectsMalformedBatchesAndMissingIds) {
