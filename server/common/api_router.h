@@ -114,6 +114,9 @@ public:
     const nlohmann::json* object(std::string_view key, bool required);
     const nlohmann::json* array(std::string_view key, bool required, size_t max_items);
 
+    // Records a problem found by the handler's own checks ("body.name: must be ...").
+    void fail(std::string_view key, std::string message);
+
     bool ok() const { return problem_.empty(); }
     const std::string& problem() const { return problem_; }
     ApiReply badRequest() const { return ApiReply::badRequest(problem_); }
@@ -121,7 +124,6 @@ public:
 
 private:
     const nlohmann::json* find(std::string_view key, bool required);
-    void fail(std::string_view key, std::string message);
 
     const nlohmann::json& object_;
     std::string where_;

@@ -31,7 +31,8 @@ struct ApiServerOptions : ApiOptions {
     size_t threads = 8;              // worker threads (each holds one connection at a time)
     std::chrono::seconds read_timeout{5};
     std::chrono::seconds write_timeout{5};
-    std::chrono::seconds keep_alive_timeout{5};
+    // An idle kept-alive connection holds a worker this long; stop() waits for it too.
+    std::chrono::seconds keep_alive_timeout{2};
 };
 
 class ApiServer {

@@ -120,8 +120,7 @@ std::shared_ptr<const RequestVerifier> makeVerifier(const AuthSettings& settings
 }
 
 Result<AkSk> signingKey(const std::map<std::string, std::string>& keys, const std::string& access_key) {
-    if (keys.empty()) return AkSk{};
-    if (access_key.empty()) return AkSk{keys.begin()->first, keys.begin()->second};
+    if (access_key.empty()) return keys.empty() ? AkSk{} : AkSk{keys.begin()->first, keys.begin()->second};
     auto it = keys.find(access_key);
     if (it == keys.end()) return makeError("access key '{}' is not among the configured keys", access_key);
     return AkSk{it->first, it->second};
