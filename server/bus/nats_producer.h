@@ -1,0 +1,88 @@
+// The NATS backend's producer. appendAsync packs messages into per-(partition, family) batches
+// (nats_framing.h); one publisher thread seals the open batches whenever it is free and
+// publishes them with js_PublishMsgAsync, so many batches are in flight at once; an append
+// completes once JetStream has acknowledged every batch holding one of its messages.
+// Per-key order: a key's messages go to one partition; when a key moves to another family
+// while its previous family's batch is still open, that batch is sealed first, so batches
+// holding one key are published (and stored) in the order of its messages.
+// Thread-safety: appendAsync and flush from any thread; callbacks run on a libnats thread or
+// the publisher thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/bus/bus.h"
+#include "server/bus/bus_metrics.h"
+#include "server/bus/nats_client.h"
+#include "server/bus/nats_framing.h"
+
+namespace vigil::bus {
+
+class NatsProducer final : public Producer {
+public:
+    static Result<std::unique_ptr<NatsProducer>> open(NatsClient& client, BusMetrics& metrics);
+    ~NatsProducer() override;  // completes every accepted append, then stops
+
+    void appendAsync(std::span<const Message> messages, AppendCallback done) override;
+    void flush() override;
+
+private:
+    using Clock = std::chrono::steady_clock;
+    struct AppendState {
+        AppendCallback done;
+        Clock::time_point start;
+        uint32_t outstanding = 1;  // batches holding its messages, +1 while it is being added
+        uint64_t messages = 0;
+        uint64_t bytes = 0;
+        Error error;
+    };
+    struct OpenBatch {
+        uint32_t partition = 0;
+        Family family = Family::kOther;
+        uint64_t generation = 0;
+        natsfmt::BatchBuilder builder;
+        std::vector<AppendState*> appends;
+    };
+
+    NatsProducer(NatsClient& client, BusMetrics& metrics);
+    static void onAck(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
+    void run();
+    void seal(size_t slot);                           // mu_ held
+    void publish(std::unique_ptr<OpenBatch> batch);
+    // Drops one batch reference from each of its appends; completed ones go to `done`.
+    void release(OpenBatch& batch, const Status& status, std::vector<AppendState*>& done);
+    void finish(std::vector<AppendState*>& done);     // runs callbacks, mu_ not held
+
+    NatsClient& client_;
+    BusMetrics& metrics_;
+    jsCtx* js_ = nullptr;                             // with our ack handler
+    size_t max_batch_bytes_ = 0;
+
+    std::mutex mu_;
+    std::condition_variable work_cv_;
+    std::condition_variable space_cv_;
+    std::condition_variable flushed_cv_;
+    std::vector<std::unique_ptr<OpenBatch>> open_;    // [partition * 7 + family]
+    std::vector<size_t> open_slots_;                  // slots with an open batch
+    std::deque<std::unique_ptr<OpenBatch>> ready_;    // sealed, publish in this order
+    // Per partition: key hash -> (family, generation) of the open batch holding its latest message.
+    std::vector<std::unordered_map<uint64_t, std::pair<Family, uint64_t>>> last_batch_of_key_;
+    std::vector<AppendState*> finished_;              // completed without any batch
+    std::unordered_map<natsMsg*, std::unique_ptr<OpenBatch>> inflight_;
+    uint64_t pending_bytes_ = 0;                      // open + ready
+    uint64_t next_generation_ = 1;
+    uint64_t accepted_ = 0;
+    uint64_t completed_ = 0;
+    int acking_ = 0;                                  // ack handlers running outside mu_
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace vigil::bus
