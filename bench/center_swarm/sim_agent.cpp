@@ -532,6 +532,10 @@ void SimAgent::closeLater(ErrorCause cause) {
 void SimAgent::releaseConnection() {
     stream_.close();
     if (ssl_) {
+        // Without this, SSL_free() of a connection that ended without close_notify (a center
+        // restart, a reset) marks its session not resumable and the ticket would be wasted.
+        // TLS 1.3 allows resuming after such an end; fatal alerts still invalidate it.
+        SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(ssl_);
         ssl_ = nullptr;
     }

@@ -206,6 +206,7 @@ nlohmann::json reportJson(const Swarm& swarm, const SwarmSnapshot& cur, const Me
                       {"rss_kb_per_agent", static_cast<double>(u.rss_kb) / n},
                       {"tls_heap_bytes_per_agent", static_cast<double>(u.tls_heap_bytes) / n},
                       {"h2_heap_bytes_per_agent", static_cast<double>(cur.h2_heap_bytes) / n},
+                      {"h2_mapped_bytes_per_agent", static_cast<double>(cur.h2_mapped_bytes) / n},
                       {"cpu_s", u.cpu_s}};
     return j;
 }
@@ -251,11 +252,12 @@ std::string summaryText(const Swarm& swarm, const SwarmSnapshot& cur, const Meas
                      errors.empty() ? "none" : errors, cur.goaways, cur.unacked_dropped);
     const double n = static_cast<double>(o.agents);
     s += fmt::format(
-        "  generator: RSS {:.1f} MB ({:.1f} KB/agent; heap: TLS {:.1f} KB, HTTP/2 {:.1f} KB per "
-        "agent), CPU {:.1f} s ({:.2f} cores)",
+        "  generator: RSS {:.1f} MB ({:.1f} KB/agent; per agent: TLS heap {:.1f} KB, HTTP/2 heap "
+        "{:.1f} KB + {:.1f} KB mapped, mostly untouched), CPU {:.1f} s ({:.2f} cores)",
         static_cast<double>(u.rss_kb) / 1024, static_cast<double>(u.rss_kb) / n,
         static_cast<double>(u.tls_heap_bytes) / n / 1024,
-        static_cast<double>(cur.h2_heap_bytes) / n / 1024, u.cpu_s,
+        static_cast<double>(cur.h2_heap_bytes) / n / 1024,
+        static_cast<double>(cur.h2_mapped_bytes) / n / 1024, u.cpu_s,
         u.cpu_s / std::max(1e-9, elapsed));
     return s;
 }

@@ -30,6 +30,7 @@ void SwarmSnapshot::addWorker(const WorkerCounters& w) {
     for (size_t i = 0; i < errors.size(); ++i) errors[i] += w.errors[i].get();
     for (size_t i = 0; i < grpc_status.size(); ++i) grpc_status[i] += w.grpc_status[i].get();
     h2_heap_bytes += w.h2_heap_bytes.get();
+    h2_mapped_bytes += w.h2_mapped_bytes.get();
     w.ack_latency.snapshotInto(ack_latency);
 }
 

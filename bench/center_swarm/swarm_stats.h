@@ -84,7 +84,8 @@ struct WorkerCounters {
 #undef VIGIL_SWARM_DECLARE
     std::array<Counter, static_cast<size_t>(ErrorCause::kCount)> errors;
     std::array<Counter, 17> grpc_status;  // by code; 16 also counts codes above 16
-    Gauge h2_heap_bytes;                  // bytes nghttp2 holds for this worker's sessions
+    Gauge h2_heap_bytes;                  // bytes nghttp2 holds on the heap for this worker
+    Gauge h2_mapped_bytes;                // nghttp2's big blocks, mapped (mostly never touched)
     LatencyHistogram ack_latency;         // batch queued -> Command with ack_seq >= its seq
 
     void error(ErrorCause cause) { errors[static_cast<size_t>(cause)].add(); }
@@ -102,6 +103,7 @@ struct SwarmSnapshot {
     std::array<uint64_t, static_cast<size_t>(ErrorCause::kCount)> errors{};
     std::array<uint64_t, 17> grpc_status{};
     int64_t h2_heap_bytes = 0;
+    int64_t h2_mapped_bytes = 0;
     LatencyHistogram::Snapshot ack_latency;
 
     void addWorker(const WorkerCounters& w);

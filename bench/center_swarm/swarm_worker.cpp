@@ -1,13 +1,14 @@
 // SwarmWorker: epoll loop, timer heap, nghttp2 heap accounting; SwarmShared transitions.
 #include "bench/center_swarm/swarm_worker.h"
 
-#include <malloc.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -16,39 +17,69 @@
 namespace vigil::bench {
 namespace {
 
-using Gauge = WorkerCounters::Gauge;
 
-int64_t usable(void* p) {
-    return static_cast<int64_t>(malloc_usable_size(p));
-}
+// nghttp2's allocator. Each block carries a 16-byte header with its size, so the worker counts
+// exactly what its sessions hold. Blocks of 12 KB and more (each session's 16 KB frame buffer,
+// of which only the first page is ever written here, since DATA payloads bypass it) are mapped
+// on their own: their untouched pages never become resident, and they go back to the kernel
+// when the session ends instead of feeding heap fragmentation.
+struct alignas(16) H2Block {
+    uint64_t size;    // bytes requested + header
+    uint64_t mapped;  // 1: mmap'ed (size rounded up to pages)
+};
+constexpr size_t kH2MapThreshold = 12 * 1024;
+constexpr size_t kPage = 4096;
 
 void* h2Malloc(size_t n, void* ud) {
-    void* p = std::malloc(n);
-    if (p) static_cast<Gauge*>(ud)->add(usable(p));
-    return p;
+    const size_t total = n + sizeof(H2Block);
+    H2Block* b;
+    if (total >= kH2MapThreshold) {
+        void* p = mmap(nullptr, (total + kPage - 1) & ~(kPage - 1), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return nullptr;
+        b = static_cast<H2Block*>(p);
+        b->mapped = 1;
+    } else {
+        b = static_cast<H2Block*>(std::malloc(total));
+        if (!b) return nullptr;
+        b->mapped = 0;
+    }
+    b->size = total;
+    auto* c = static_cast<WorkerCounters*>(ud);
+    (b->mapped ? c->h2_mapped_bytes : c->h2_heap_bytes).add(static_cast<int64_t>(total));
+    return b + 1;
 }
 
 void h2Free(void* p, void* ud) {
     if (!p) return;
-    static_cast<Gauge*>(ud)->add(-usable(p));
-    std::free(p);
+    H2Block* b = static_cast<H2Block*>(p) - 1;
+    auto* c = static_cast<WorkerCounters*>(ud);
+    (b->mapped ? c->h2_mapped_bytes : c->h2_heap_bytes).add(-static_cast<int64_t>(b->size));
+    if (b->mapped) {
+        munmap(b, (b->size + kPage - 1) & ~(kPage - 1));
+    } else {
+        std::free(b);
+    }
 }
 
 void* h2Calloc(size_t nmemb, size_t size, void* ud) {
-    void* p = std::calloc(nmemb, size);
-    if (p) static_cast<Gauge*>(ud)->add(usable(p));
-    return p;
+    if (size != 0 && nmemb > SIZE_MAX / size) return nullptr;
+    void* p = h2Malloc(nmemb * size, ud);
+    if (p && !(static_cast<H2Block*>(p) - 1)->mapped) std::memset(p, 0, nmemb * size);
+    return p;  // mapped pages are zero already
 }
 
 void* h2Realloc(void* p, size_t n, void* ud) {
-    const int64_t old = p ? usable(p) : 0;
+    if (!p) return h2Malloc(n, ud);
     if (n == 0) {
-        std::free(p);
-        static_cast<Gauge*>(ud)->add(-old);
+        h2Free(p, ud);
         return nullptr;
     }
-    void* q = std::realloc(p, n);
-    if (q) static_cast<Gauge*>(ud)->add(usable(q) - old);
+    const size_t old = (static_cast<H2Block*>(p) - 1)->size - sizeof(H2Block);
+    void* q = h2Malloc(n, ud);
+    if (!q) return nullptr;
+    std::memcpy(q, p, std::min(old, n));
+    h2Free(p, ud);
     return q;
 }
 
@@ -88,7 +119,7 @@ void SwarmShared::agentDisconnected(int64_t now_ns) {
 SwarmWorker::SwarmWorker(const SwarmEnv& env, uint32_t index)
     : env_(env), index_(index), rng_(env.options->seed ? env.options->seed + index
                                                        : std::random_device{}()) {
-    h2_mem_.mem_user_data = &counters_.h2_heap_bytes;
+    h2_mem_.mem_user_data = &counters_;
     h2_mem_.malloc = h2Malloc;
     h2_mem_.free = h2Free;
     h2_mem_.calloc = h2Calloc;

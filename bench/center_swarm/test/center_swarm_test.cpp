@@ -104,7 +104,10 @@ TEST(CenterSwarm, BatchesArriveIntactAndAcksAreMeasured) {
     }
 }
 
-TEST(CenterSwarm, ReconnectsAfterCenterRestartResumingSessions) {
+// A center that kicks its agents (same process, same ticket keys) sees them come back with
+// resumed sessions; a restarted center (new ticket keys) sees full handshakes, and every agent
+// reconnects either way with batch_seq still increasing.
+TEST(CenterSwarm, ReconnectsResumingSessionsAndAfterCenterRestart) {
     testing::TestPki pki;
     ASSERT_TRUE(pki.ok()) << pki.error();
     testing::FakeCenter center(pki.centerOptions());
@@ -118,6 +121,17 @@ TEST(CenterSwarm, ReconnectsAfterCenterRestartResumingSessions) {
     ASSERT_TRUE(waitFor([&] { return swarm.shared().first_all_connected_ns.load() != 0; }, 20s));
     std::this_thread::sleep_for(1s);  // tickets arrive after the handshake
 
+    center.disconnectAll();
+    const int64_t kicked = monoNs();
+    ASSERT_TRUE(waitFor([&] { return swarm.shared().last_all_connected_ns.load() > kicked; }, 30s))
+        << "connected: " << swarm.snapshot().connected;
+    const SwarmSnapshot after_kick = swarm.snapshot();
+    EXPECT_EQ(after_kick.sessions_offered, kAgents);
+    EXPECT_EQ(after_kick.handshakes_resumed, kAgents)
+        << "full " << after_kick.handshakes_full << ", offered " << after_kick.sessions_offered;
+    EXPECT_GE(after_kick.errorTotal(), kAgents) << "every stream was ended by the center";
+    std::this_thread::sleep_for(1s);
+
     ASSERT_TRUE(center.restart().ok());
     const int64_t restarted = monoNs();
     ASSERT_TRUE(waitFor(
@@ -126,15 +140,13 @@ TEST(CenterSwarm, ReconnectsAfterCenterRestartResumingSessions) {
     const SwarmSnapshot s = swarm.snapshot();
     swarm.stop();
 
-    EXPECT_GE(swarm.shared().all_connected_events.load(), 2u);
-    EXPECT_GT(s.errorTotal(), 0u) << "the restart ended every stream";
-    EXPECT_GE(s.sessions_offered, s.handshakes_resumed);
-    EXPECT_GE(s.handshakes_resumed, kAgents) << "full " << s.handshakes_full << ", offered "
-                                             << s.sessions_offered;
+    EXPECT_GE(swarm.shared().all_connected_events.load(), 3u);
+    EXPECT_EQ(s.handshakes_full + s.handshakes_resumed, 3 * kAgents);
+    EXPECT_EQ(s.handshakes_resumed, kAgents) << "a restarted FakeCenter has new ticket keys";
     EXPECT_EQ(center.malformedCount(), 0u);
-    // batch_seq keeps increasing across the reconnection.
     for (uint32_t i = 0; i < kAgents; ++i) {
         const auto of = center.batchesOf(fmt::format("swarm-{:06}", i));
+        ASSERT_GE(of.size(), 3u);
         for (size_t k = 1; k < of.size(); ++k) EXPECT_GT(of[k].batch_seq, of[k - 1].batch_seq);
     }
 }
