@@ -86,7 +86,7 @@ Change Registry::evict(const std::string& name, const std::string& ip, int port,
         c.instance.ip = ip;
         c.instance.port = port;
     }
-    evictions_[key] = now;
+    if (evictions_.size() < options_.max_instances || evictions_.count(key)) evictions_[key] = now;
     return c;
 }
 
@@ -105,8 +105,9 @@ bool Registry::apply(ChangeAction action, const Instance& instance, int64_t age_
             changed = true;
         }
         if (age_ms <= evict_after) {
-            auto [tomb, inserted] = evictions_.emplace(key, at);
-            if (!inserted) tomb->second = std::max(tomb->second, at);
+            auto tomb = evictions_.find(key);
+            if (tomb != evictions_.end()) tomb->second = std::max(tomb->second, at);
+            else if (evictions_.size() < options_.max_instances) evictions_.emplace(key, at);
         }
         return changed;
     }

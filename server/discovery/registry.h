@@ -106,7 +106,10 @@ private:
     RegistryOptions options_;
     mutable std::mutex mu_;
     std::map<Key, Entry> entries_;
-    std::map<Key, int64_t> evictions_;  // key -> steady time of the eviction (tombstones)
+    // Tombstones: key -> steady time of the eviction, kept for evict_after so that a late,
+    // older registration cannot bring an evicted instance back. At most max_instances of them
+    // (past that, evictions of unknown instances leave none).
+    std::map<Key, int64_t> evictions_;
     mutable std::mt19937_64 rng_;
 };
 
