@@ -11,23 +11,35 @@ namespace {
 
 constexpr std::string_view kDescriptionPrefix = "vigil bus: ";  // "vigil bus: 8 partitions"
 
-void onDisconnected(natsConnection*, void* closure) {
-    auto* m = static_cast<BusMetrics*>(closure);
-    m->error("disconnected").inc();
-    log::get("bus")->warn("bus: lost the connection to NATS; reconnecting");
-}
-
-void onReconnected(natsConnection* nc, void*) {
-    char url[256] = {};
-    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-    log::get("bus")->info("bus: reconnected to NATS at {}", url);
-}
 
 int64_t toNs(std::chrono::seconds s) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(s).count();
 }
 
 }  // namespace
+
+// libnats runs these on its own thread, possibly after natsConnection_Close returned: the
+// destructor waits for onClosed, the last of them, before the NatsClient goes.
+void NatsClient::onDisconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsClient*>(closure);
+    if (self->closing_.load()) return;
+    self->metrics_.error("disconnected").inc();
+    log::get("bus")->warn("bus: lost the connection to NATS at {}; reconnecting",
+                          self->options_.nats_url);
+}
+
+void NatsClient::onReconnected(natsConnection* nc, void*) {
+    char url[256] = {};
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    log::get("bus")->info("bus: reconnected to NATS at {}", url);
+}
+
+void NatsClient::onClosed(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsClient*>(closure);
+    std::lock_guard lock(self->closed_mu_);
+    self->closed_ = true;
+    self->closed_cv_.notify_all();
+}
 
 Error natsError(natsStatus s, std::string_view what, jsErrCode js_code) {
     const char* last = nats_GetLastError(nullptr);
@@ -40,9 +52,13 @@ NatsClient::NatsClient(const BusOptions& options, BusMetrics& metrics)
     : options_(options), metrics_(metrics) {}
 
 NatsClient::~NatsClient() {
+    closing_ = true;
     if (js_) jsCtx_Destroy(js_);
     if (nc_) {
         natsConnection_Close(nc_);
+        std::unique_lock lock(closed_mu_);
+        closed_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return closed_; });
+        lock.unlock();
         natsConnection_Destroy(nc_);
     }
 }
@@ -58,11 +74,15 @@ Result<std::unique_ptr<NatsClient>> NatsClient::connect(const BusOptions& option
     if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);  // forever
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
     if (s == NATS_OK) s = natsOptions_SetName(opts, "vigil-bus");
-    if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, onDisconnected, &metrics);
+    if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, onDisconnected, c.get());
     if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, onReconnected, nullptr);
+    if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, onClosed, c.get());
     if (s == NATS_OK) s = natsConnection_Connect(&c->nc_, opts);
     natsOptions_Destroy(opts);
-    if (s != NATS_OK) return natsError(s, fmt::format("bus: connect to NATS at {}", options.nats_url));
+    if (s != NATS_OK) {
+        c->nc_ = nullptr;  // never connected: no callbacks to wait for
+        return natsError(s, fmt::format("bus: connect to NATS at {}", options.nats_url));
+    }
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = timeout_ms;

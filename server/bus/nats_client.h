@@ -4,7 +4,10 @@
 // Thread-safety: thread-safe (libnats connections are).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -42,12 +45,19 @@ public:
 private:
     NatsClient(const BusOptions& options, BusMetrics& metrics);
     Status ensureStream();
+    static void onDisconnected(natsConnection* nc, void* closure);
+    static void onReconnected(natsConnection* nc, void* closure);
+    static void onClosed(natsConnection* nc, void* closure);
 
     BusOptions options_;
     BusMetrics& metrics_;
     natsConnection* nc_ = nullptr;
     jsCtx* js_ = nullptr;
     uint32_t partitions_ = 0;
+    std::atomic<bool> closing_{false};
+    std::mutex closed_mu_;
+    std::condition_variable closed_cv_;
+    bool closed_ = false;
 };
 
 }  // namespace vigil::bus

@@ -12,7 +12,8 @@ namespace vigil::bus {
 namespace {
 
 constexpr int kMaxPullBatch = 256;
-constexpr auto kMaxPullExpiry = std::chrono::milliseconds(1000);
+// Also bounds how long a closing consumer waits for its open requests.
+constexpr auto kMaxPullExpiry = std::chrono::milliseconds(500);
 constexpr auto kMaxWaitSlice = std::chrono::milliseconds(250);
 constexpr int64_t kMaxAckPending = 20000;
 constexpr int64_t kPullMaxBytes = 4 << 20;
@@ -154,16 +155,8 @@ Status NatsConsumer::setUpDurable(PartState& part, const std::string& filter) {
 NatsConsumer::~NatsConsumer() {
     std::unique_lock lock(mu_);
     natsConnection* nc = client_.conn();
-    auto giveBack = [&] {
-        for (PartState& part : parts_) {
-            for (const Unacked& u : part.unacked) publishString(nc, u.ack_subject, "-NAK");
-            part.unacked.clear();
-        }
-        buffered_.clear();
-    };
-    giveBack();
-    // Pull requests still open would deliver to nobody (and hold those messages until the ack
-    // wait): wait for them to end, giving back whatever they bring.
+    // Pull requests still open would deliver to nobody (and those messages would wait for the
+    // ack wait): let them end first, keeping what they bring.
     const auto deadline = Clock::now() + kMaxPullExpiry + std::chrono::milliseconds(500);
     auto anyOpen = [&] {
         return std::any_of(parts_.begin(), parts_.end(), [](const PartState& p) {
@@ -172,11 +165,17 @@ NatsConsumer::~NatsConsumer() {
     };
     while (sub_ && anyOpen() && Clock::now() < deadline && client_.connected()) {
         natsMsg* m = nullptr;
-        if (natsSubscription_NextMsg(&m, sub_, 50) == NATS_OK) {
-            handle(m);
-            giveBack();
-        }
+        if (natsSubscription_NextMsg(&m, sub_, 50) == NATS_OK) handle(m);
     }
+    // Give back everything not acknowledged, oldest first: JetStream redelivers NAKed messages
+    // in the order it gets the NAKs, so the next consumer sees them in order.
+    std::vector<const Unacked*> held;
+    for (const PartState& part : parts_) {
+        for (const Unacked& u : part.unacked) held.push_back(&u);
+    }
+    std::sort(held.begin(), held.end(),
+              [](const Unacked* a, const Unacked* b) { return a->sseq < b->sseq; });
+    for (const Unacked* u : held) publishString(nc, u->ack_subject, "-NAK");
     if (client_.connected()) natsConnection_FlushTimeout(nc, 1000);
     for (natsSubscription* s : {sub_, ack_sub_}) {
         if (s) {
@@ -186,13 +185,20 @@ NatsConsumer::~NatsConsumer() {
     }
 }
 
-NatsConsumer::PartState* NatsConsumer::partFor(const char* subject) {
+NatsConsumer::PartState* NatsConsumer::partFor(const char* subject, bool status) {
+    // Status replies come on our inbox <inbox>.d.<partition>; messages keep their stream
+    // subject <prefix>.<partition>.<family>.
     std::string_view s(subject ? subject : "");
-    const size_t dot = s.rfind('.');
+    size_t end = s.size();
+    if (!status) {
+        end = s.rfind('.');
+        if (end == std::string_view::npos) return nullptr;
+    }
+    const size_t dot = s.rfind('.', end - 1);
     if (dot == std::string_view::npos) return nullptr;
     uint32_t id = 0;
-    auto [p, ec] = std::from_chars(s.data() + dot + 1, s.data() + s.size(), id);
-    if (ec != std::errc()) return nullptr;
+    auto [p, ec] = std::from_chars(s.data() + dot + 1, s.data() + end, id);
+    if (ec != std::errc() || p != s.data() + end) return nullptr;
     for (PartState& part : parts_) {
         if (part.id == id) return &part;
     }
@@ -201,13 +207,14 @@ NatsConsumer::PartState* NatsConsumer::partFor(const char* subject) {
 
 void NatsConsumer::handle(natsMsg* msg) {
     std::unique_ptr<natsMsg, void (*)(natsMsg*)> own(msg, natsMsg_Destroy);
-    PartState* part = partFor(natsMsg_GetSubject(msg));
     const char* status = nullptr;
     if (natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status) {
+        PartState* part = partFor(natsMsg_GetSubject(msg), true);
         // 404 no messages, 408 request expired, 409 request ended: the pull request is over.
         if (part && std::string_view(status) != "100") part->request_open = false;
         return;
     }
+    PartState* part = partFor(natsMsg_GetSubject(msg), false);
     const char* reply = natsMsg_GetReply(msg);
     if (!part || !reply) return;
     if (part->request_open && --part->request_left <= 0) part->request_open = false;
@@ -244,7 +251,7 @@ void NatsConsumer::handle(natsMsg* msg) {
         last = d.offset;
     }
     if (any) {
-        part->unacked.push_back({reply, last});
+        part->unacked.push_back({reply, last, sseq});
     } else {
         publishString(client_.conn(), reply, "+ACK");  // nothing this group wants in it
     }

@@ -42,6 +42,7 @@ private:
     struct Unacked {
         std::string ack_subject;
         uint64_t last_offset = 0;  // offset of its last wanted bus message
+        uint64_t sseq = 0;         // stream sequence
     };
     struct PartState {
         uint32_t id = 0;
@@ -59,7 +60,7 @@ private:
     Status sendPulls(size_t wanted, Clock::time_point deadline);
     void handle(natsMsg* msg);              // mu_ held; takes ownership
     void drainWithoutWaiting();             // mu_ held
-    PartState* partFor(const char* subject);
+    PartState* partFor(const char* subject, bool status);
 
     NatsClient& client_;
     ConsumerOptions options_;
