@@ -11,6 +11,7 @@ PACKAGES=(
   libcpp-httplib-dev libarchive-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libbpf-dev bpftool
+  libnats-dev nats-server
   openssl curl procps iproute2 util-linux
 )
 
