@@ -83,6 +83,10 @@ PKI="$WORK/pki"
 now() { date +%s.%N; }
 elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cores() { awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.2f", (b - a) / (s > 0 ? s : 1) }'; }
+listen_drops() { nstat -asz TcpExtListenOverflows 2>/dev/null | awk '$1 == "TcpExtListenOverflows" { print $2 }' || true; }
 jget() { jq -r "$2 // empty" "$1" 2>/dev/null || true; }
 
 START_COUNT=0
@@ -119,6 +123,8 @@ center_connections() {
 swarm_alive() { [ -n "$SWARM_PID" ] && kill -0 "$SWARM_PID" 2>/dev/null; }
 
 FAILED=0
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+DROPS_START="$(listen_drops)"
 start_center
 sleep 1
 RSS_BEFORE="$(rss_kb "$CENTER_PID")"
@@ -151,8 +157,11 @@ else
 fi
 tail -1 "$WORK/swarm.log"
 # The window opens 5 s after the last agent connected and lasts ACK_SECONDS.
+WINDOW_CPU_START=""
 for ((i = 0; i < (ACK_SECONDS + 60) * 2; i++)); do
-    [ "$(jget "$STATUS" .window.phase)" = done ] && break
+    phase="$(jget "$STATUS" .window.phase)"
+    [ "$phase" = running ] && [ -z "$WINDOW_CPU_START" ] && WINDOW_CPU_START="$(cpu_s "$CENTER_PID")"
+    [ "$phase" = done ] && break
     swarm_alive || break
     sleep 0.5
 done
@@ -161,12 +170,13 @@ if [ "$(jget "$STATUS" .window.phase)" != done ]; then
     exit 1
 fi
 RSS_CONNECTED="$(rss_kb "$CENTER_PID")"
+WINDOW_CPU_END="$(cpu_s "$CENTER_PID")"
 CONNECTED="$(jget "$STATUS" .connected)"
 MAX_CONNECTED="$(jget "$STATUS" .max_connected)"
 CENTER_SAYS="$(center_connections)"
 tail -1 "$WORK/swarm.log"
 echo "window: $(jq -c '{length_s: .window.length_s, connected_min: .window.connected_min, rates_per_s: .window.rates_per_s, ack_latency_ms: .window.ack_latency_ms, errors: .window.errors}' "$STATUS")"
-echo "center: RSS ${RSS_CONNECTED} KB with ${CONNECTED} agents connected${CENTER_SAYS:+ (vigil_center_connections $CENTER_SAYS)}"
+echo "center: RSS ${RSS_CONNECTED} KB with ${CONNECTED} agents connected${CENTER_SAYS:+ (vigil_center_connections $CENTER_SAYS)}; CPU $(cores "${WINDOW_CPU_START:-$WINDOW_CPU_END}" "$WINDOW_CPU_END" "$ACK_SECONDS") cores during the window; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "generator: $(jq -c .generator "$STATUS")"
 metric center_agents_connected "$MAX_CONNECTED" agents
 if [ "${CONNECTED:-0}" -gt 0 ]; then
@@ -227,4 +237,5 @@ if [ "$INGEST" = 1 ]; then
         FAILED=1
     fi
 fi
+echo "listen queue overflows during the run: $(( $(listen_drops || echo 0) - ${DROPS_START:-0} ))"
 exit "$FAILED"
