@@ -48,7 +48,8 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
 
     Node b = root.child("bus");
     b.allowOnly({"backend", "dir", "partitions", "segment_size", "retention_size", "retention_age",
-                 "fsync_interval", "nats_url", "stream", "nats_max_age", "nats_max_bytes", "nats_replicas"});
+                 "fsync_interval", "nats_url", "stream", "nats_max_age", "nats_max_bytes", "nats_replicas",
+                 "nats_subject_prefix"});
     c.bus.backend = b.oneOf("backend", "embedded", {"embedded", "nats"});
     c.bus.dir = b.str("dir");
     c.bus.partitions = static_cast<uint32_t>(b.integer("partitions", 8, 1, 1024));
@@ -63,6 +64,7 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
         b.duration("nats_max_age", c.bus.nats_max_age, std::chrono::seconds(60)));
     c.bus.nats_max_bytes = b.integer("nats_max_bytes", -1, -1, INT64_MAX);
     c.bus.nats_replicas = static_cast<int>(b.integer("nats_replicas", 1, 1, 5));
+    c.bus.nats_subject_prefix = b.str("nats_subject_prefix", c.bus.nats_subject_prefix);
 
     Node d = root.child("discovery");
     d.allowOnly({"addresses", "advertise", "name", "interval", "access_key"});

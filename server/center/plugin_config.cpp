@@ -116,19 +116,16 @@ std::vector<wire::CommandConfig> FilePluginConfig::configFor(const std::string& 
 
 Result<bool> FilePluginConfig::reload() {
     if (path_.empty()) return false;
-    std::error_code ec;
-    auto mtime = std::filesystem::last_write_time(path_, ec);
-    if (ec) return makeError("plugin config {}: {}", path_, ec.message());
-    {
-        std::lock_guard lock(mu_);
-        if (mtime == mtime_ && !data_.text.empty()) return false;
-    }
+    // The file is small: compare its content (mtime alone misses two edits within one clock tick).
     auto text = fs::readFile(path_, 4 << 20);
     if (!text.ok()) return text.error();
+    {
+        std::lock_guard lock(mu_);
+        if (*text == data_.text && !data_.text.empty()) return false;
+    }
     auto parsed = parse(*text, path_, product_);
     if (!parsed.ok()) return parsed.error();
     std::lock_guard lock(mu_);
-    mtime_ = mtime;
     if (parsed->text == data_.text) return false;
     data_ = std::move(*parsed);
     return true;

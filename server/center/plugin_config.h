@@ -51,7 +51,6 @@ public:
 private:
     std::string path_;
     std::string product_;
-    std::filesystem::file_time_type mtime_{};
     mutable std::mutex mu_;
     PluginConfigData data_;
 };
