@@ -43,7 +43,7 @@ Result<DiscoveryConfig> parseDiscoveryConfig(const std::string& text, const std:
     }
     o.api.name = "discovery";
     o.api.threads = static_cast<size_t>(root.integer("threads", 8, 1, 256));
-    o.api.max_body_bytes = root.size("max_body", 1 << 20, 4096, 64ull << 20);
+    o.api.max_body_bytes = root.size("max_body", 1 << 20, 64 * 1024, 64ull << 20);
     o.registry.max_instances = static_cast<size_t>(root.integer("max_instances", 100000, 1, 10'000'000));
     o.registry.max_detail = static_cast<size_t>(root.integer("max_detail", 100, 1, 10000));
 

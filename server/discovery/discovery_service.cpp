@@ -39,6 +39,8 @@ Status DiscoveryService::start() {
     impl_->stopping = false;
     ReplicatorOptions ro = options_.replication;
     ro.node_id = node_id_;
+    // Peers share this configuration: keep every sync well inside their body cap.
+    ro.max_request_bytes = std::min(ro.max_request_bytes, options_.api.max_body_bytes / 2);
     ChangeSink* sink = &impl_->null_sink;
     if (!ro.peers.empty()) {
         impl_->replicator = std::make_unique<Replicator>(ro, *registry_, metrics_);

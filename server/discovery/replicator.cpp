@@ -152,10 +152,18 @@ void Replicator::run(Peer& peer) {
         "vigil_discovery_sync_changes_sent_total", "Changes delivered to peers", {{"peer", peer.address}});
 
     // One signed POST /registry/sync.
-    auto post = [&](const json& data, bool request_snapshot) -> SendResult {
-        json body{{"source", options_.source}, {"node", options_.node_id}, {"data", data}};
-        if (request_snapshot) body["request_snapshot"] = true;
-        const std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    // `items` are serialised changes, joined into the "data" array here.
+    auto post = [&](const std::vector<std::string>& items, bool request_snapshot) -> SendResult {
+        json head{{"source", options_.source}, {"node", options_.node_id}};
+        if (request_snapshot) head["request_snapshot"] = true;
+        std::string text = head.dump(-1, ' ', false, json::error_handler_t::replace);
+        text.pop_back();  // '}'
+        text += ",\"data\":[";
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (i) text += ',';
+            text += items[i];
+        }
+        text += "]}";
         httplib::Headers headers;
         if (!options_.key.access_key.empty()) {
             server::SignedHeaders s = server::sign(options_.key, "POST", "/registry/sync", "", text, unixNow());
@@ -177,7 +185,7 @@ void Replicator::run(Peer& peer) {
             counter("ok").inc();
             const json& d = answer["data"];
             if (d.is_object() && d.value("self", false)) return SendResult::kSelf;
-            changes_sent.inc(data.size());
+            changes_sent.inc(items.size());
             return SendResult::kOk;
         }
         if (res->status == 401) {
@@ -196,15 +204,24 @@ void Replicator::run(Peer& peer) {
         return SendResult::kFailed;
     };
 
+    // Requests of at most `per_request` changes and about max_request_bytes each.
     auto sendChanges = [&](const std::vector<Change>& changes, size_t per_request) -> SendResult {
-        for (size_t i = 0; i < changes.size(); i += per_request) {
-            json data = json::array();
-            const int64_t now_ms = registry_.nowMs();
-            for (size_t j = i; j < std::min(changes.size(), i + per_request); ++j) data.push_back(changeJson(changes[j], now_ms));
-            SendResult r = post(data, false);
-            if (r != SendResult::kOk) return r;
+        std::vector<std::string> items;
+        size_t bytes = 0;
+        for (size_t i = 0; i < changes.size(); ++i) {
+            // Ages are taken as late as possible: just before this request goes out.
+            std::string item = changeJson(changes[i], registry_.nowMs()).dump(-1, ' ', false,
+                                                                              json::error_handler_t::replace);
+            if (!items.empty() && (items.size() >= per_request || bytes + item.size() > options_.max_request_bytes)) {
+                SendResult r = post(items, false);
+                if (r != SendResult::kOk) return r;
+                items.clear();
+                bytes = 0;
+            }
+            bytes += item.size() + 1;
+            items.push_back(std::move(item));
         }
-        return SendResult::kOk;
+        return items.empty() ? SendResult::kOk : post(items, false);
     };
 
     enum class Task { kHello, kSnapshot, kBatch };
@@ -214,7 +231,14 @@ void Replicator::run(Peer& peer) {
         {
             std::unique_lock lock(peer.mu);
             while (true) {
-                if (peer.stopping) return;
+                if (peer.stopping) {
+                    // Last changes (an eviction just made, say) go out once, if the peer is up.
+                    if (peer.queue.empty() || peer.failing || peer.is_self) return;
+                    task = Task::kBatch;
+                    batch.assign(peer.queue.begin(), peer.queue.end());
+                    peer.queue.clear();
+                    break;
+                }
                 if (peer.is_self) {
                     peer.cv.wait(lock);
                     continue;
@@ -252,7 +276,7 @@ void Replicator::run(Peer& peer) {
 
         SendResult result;
         switch (task) {
-        case Task::kHello: result = post(json::array(), true); break;
+        case Task::kHello: result = post({}, true); break;
         case Task::kSnapshot: result = sendChanges(registry_.snapshot(), options_.snapshot_batch); break;
         case Task::kBatch: result = sendChanges(batch, options_.batch); break;
         }

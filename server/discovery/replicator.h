@@ -28,6 +28,7 @@ struct ReplicatorOptions {
     std::chrono::milliseconds flush_interval{1000};
     size_t batch = 100;                       // changes per sync request
     size_t snapshot_batch = 500;              // changes per request of a snapshot
+    size_t max_request_bytes = 256 * 1024;    // a sync body stays about this size (peers' max_body)
     std::chrono::milliseconds snapshot_interval{30000};
     std::chrono::milliseconds timeout{2000};  // connect and read timeout of one request
     std::chrono::milliseconds backoff_max{5000};
@@ -44,7 +45,9 @@ public:
     // This replica's address as peers should see it; before start() (known once bound).
     void setSource(std::string source) { options_.source = std::move(source); }
     void start();  // one sender thread per peer
-    void stop();   // sends nothing more; joins (within one request timeout)
+    // Sends what is queued once more to the peers that are up, then joins (each within about
+    // one request timeout).
+    void stop();
 
     void publish(const std::vector<Change>& changes) override;
     void snapshotRequested(const std::string& source) override;

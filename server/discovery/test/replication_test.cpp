@@ -127,6 +127,34 @@ TEST_F(ReplicationTest, ExpiryLevelsEndToEnd) {
     EXPECT_TRUE(waitFor([&] { return metrics_[0].counterValue("vigil_discovery_evictions_total", {{"cause", "expiry"}}) == 1; }, 2s));
 }
 
+TEST_F(ReplicationTest, LargeSnapshotsAreSplitUnderTheBodyCap) {
+    startReplica(0);
+    // 300 instances with 3 KiB of extra each: ~1 MB of state, over the 1 MiB body cap at once.
+    nlohmann::json extra = {{"blob", std::string(3000, 'x')}};
+    for (int i = 0; i < 300; ++i) {
+        auto reg = registration("big", "10.1." + std::to_string(i / 200) + "." + std::to_string(i % 200), 6751, i);
+        reg["extra"] = extra;
+        ASSERT_EQ(postJson(ports_[0], "/registry/register", reg).status, 200);
+    }
+    startReplica(1);
+    EXPECT_TRUE(waitFor([&] { return replicas_[1]->registry().size() == 300; }, 10s))
+        << replicas_[1]->registry().size();
+    EXPECT_EQ(metrics_[1].counterValue("vigil_http_requests_total",
+                                       {{"server", "discovery"}, {"route", "/registry/sync"}, {"code", "413"}}),
+              0u);
+}
+
+TEST_F(ReplicationTest, ChangesQueuedAtStopAreSent) {
+    startReplica(0);
+    startReplica(1);
+    ASSERT_EQ(postJson(ports_[0], "/registry/register", registration("svc", "10.0.6.1", 6751, 0)).status, 200);
+    ASSERT_TRUE(waitFor([&] { return everywhere("svc", 1, {0, 1}); }, 5s));
+    ASSERT_TRUE(waitFor([&] { return replicas_[0]->peersUp() == 1; }, 5s));
+    ASSERT_EQ(postJson(ports_[0], "/registry/evict", {{"name", "svc"}, {"ip", "10.0.6.1"}, {"port", 6751}}).status, 200);
+    replicas_[0]->stop();  // before the flush interval is over
+    EXPECT_TRUE(detailIps(ports_[1], "svc").empty());
+}
+
 TEST_F(ReplicationTest, SyncsMustBeSigned) {
     startReplica(0);
     nlohmann::json sync = {{"source", "127.0.0.1:1"},
