@@ -73,6 +73,9 @@ struct BusOptions {
     // prefixes let several buses (tests) share one NATS server.
     std::string nats_subject_prefix = "vigil.rec";
     std::chrono::milliseconds nats_timeout{10000};   // connect, API calls, publish acks
+    // How long a batch may keep filling while earlier ones are in flight (an idle pipe sends
+    // at once): bigger batches, fewer JetStream messages, a little more latency under load.
+    std::chrono::microseconds nats_linger{2000};
     std::chrono::seconds nats_ack_wait{30};          // a crashed consumer's messages return after this
 };
 
@@ -83,8 +86,9 @@ class Producer {
 public:
     virtual ~Producer() = default;
     // Appends `messages` (copied before returning) and calls `done` once all are durable, or
-    // with an error. Never blocks for I/O: `done` runs on a bus thread; keep it short.
-    // Messages of one key keep their order.
+    // with an error. Never blocks for I/O (only for backpressure, while more than
+    // max_pending_bytes wait to be stored): `done` runs on a bus thread; keep it short.
+    // Messages of one key keep their order (nats: within one family, see nats_producer.h).
     virtual void appendAsync(std::span<const Message> messages, AppendCallback done) = 0;
     // Blocking convenience over appendAsync.
     Status append(std::span<const Message> messages);
@@ -113,8 +117,8 @@ struct Delivery {
 class Consumer {
 public:
     virtual ~Consumer() = default;
-    // Up to `max` messages in partition order (and offset order within a partition); waits up
-    // to `timeout` when none are available. An empty vector is a timeout.
+    // Up to `max` messages, grouped by partition and in offset order within a partition;
+    // waits up to `timeout` when none are available. An empty vector is a timeout.
     virtual Result<std::vector<Delivery>> fetch(size_t max, std::chrono::milliseconds timeout) = 0;
     // Marks everything fetched up to and including these deliveries as processed. A restarted
     // consumer of the same group resumes after the last commit (redelivering the rest).

@@ -196,6 +196,7 @@ Status EmbeddedConsumer::openSegment(PartReader& r) {
         r.cursor = bases[i];
         r.file_at = 0;
         r.buf_len = r.buf_pos = 0;
+        r.complete_bytes = kNone;
         if (r.buf.empty()) r.buf.resize(kReadChunk);
         return okStatus();
     }
@@ -213,9 +214,12 @@ Status EmbeddedConsumer::readPartition(PartReader& r, size_t budget, std::vector
         const bool complete = r.seg_base < head.segment_base;
         uint64_t limit = head.segment_bytes;
         if (complete) {
-            struct stat st {};
-            if (::fstat(r.seg_fd, &st) != 0) return makeError("stat: {}", strerror(errno));
-            limit = static_cast<uint64_t>(st.st_size);
+            if (r.complete_bytes == kNone) {  // a finished segment does not change: stat once
+                struct stat st {};
+                if (::fstat(r.seg_fd, &st) != 0) return makeError("stat: {}", strerror(errno));
+                r.complete_bytes = static_cast<uint64_t>(st.st_size);
+            }
+            limit = r.complete_bytes;
         }
         logfmt::EntryView e;
         size_t need = 0;
@@ -318,10 +322,8 @@ Result<std::vector<Delivery>> EmbeddedConsumer::fetch(size_t max, std::chrono::m
         }
         round_robin_ = (round_robin_ + 1) % parts_.size();
         if (!out.empty()) {
-            // One partition's deliveries stay together and in offset order.
-            std::stable_sort(out.begin(), out.end(), [](const Delivery& a, const Delivery& b) {
-                return a.partition < b.partition;
-            });
+            // Partitions were read one after the other: their deliveries are already grouped,
+            // each in offset order.
             consumed_.inc(out.size());
             return out;
         }

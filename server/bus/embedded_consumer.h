@@ -50,6 +50,7 @@ private:
         std::string buf;
         size_t buf_len = 0;
         size_t buf_pos = 0;
+        uint64_t complete_bytes = kNone;  // size of the open segment once it is finished
         uint64_t done_base = kNone;    // a segment read to its end (or given up as corrupt)
         uint64_t last_delivered = kNone;
     };

@@ -57,6 +57,65 @@ int64_t nowNs() {
 
 }  // namespace
 
+void EmbeddedWriter::reserveSpace(int fd) {
+    // Blocks allocated ahead (the file size stays the data size): an fdatasync then has no
+    // allocation to journal, ~2x faster per batch here. Best effort; some file systems cannot.
+    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(options_.segment_bytes)) != 0 &&
+        errno != EOPNOTSUPP) {
+        VIGIL_LOG_RATE_LIMITED(log::get("bus"), spdlog::level::warn,
+                               "bus: cannot reserve {} bytes for a segment in {}: {}",
+                               options_.segment_bytes, options_.dir, strerror(errno));
+    }
+}
+
+SyncWorkers::SyncWorkers(size_t threads) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+}
+
+SyncWorkers::~SyncWorkers() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void SyncWorkers::run(size_t n, const std::function<void(size_t)>& fn) {
+    std::unique_lock lock(mu_);
+    fn_ = &fn;
+    n_ = n;
+    next_ = 0;
+    finished_ = 0;
+    ++generation_;
+    work_cv_.notify_all();
+    work(lock);  // the caller takes a share too
+    done_cv_.wait(lock, [&] { return finished_ == n_; });
+    fn_ = nullptr;
+}
+
+void SyncWorkers::work(std::unique_lock<std::mutex>& lock) {
+    while (fn_ && next_ < n_) {
+        const size_t i = next_++;
+        const auto* fn = fn_;
+        lock.unlock();
+        (*fn)(i);
+        lock.lock();
+        if (++finished_ == n_) done_cv_.notify_all();
+    }
+}
+
+void SyncWorkers::loop() {
+    std::unique_lock lock(mu_);
+    uint64_t seen = 0;
+    for (;;) {
+        work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        work(lock);
+    }
+}
+
 void ReadOnlyProducer::appendAsync(std::span<const Message>, AppendCallback done) {
     // No bus thread in a read-only process: the error is reported on the caller's thread.
     done(makeError("bus {} is open read-only in this process (BusOptions::writer = false)", dir_));
@@ -99,6 +158,7 @@ Result<std::unique_ptr<EmbeddedWriter>> EmbeddedWriter::open(const BusOptions& o
     w->publishHeads();
     w->last_retention_ = Clock::now();
     w->applyRetention();
+    w->workers_ = std::make_unique<SyncWorkers>(std::min<uint32_t>(partitions, 8) - 1);
     w->thread_ = std::thread([raw = w.get()] { raw->run(); });
     return w;
 }
@@ -132,6 +192,7 @@ Status EmbeddedWriter::recoverPartition(uint32_t p) {
         std::string path = fs::joinPath(log.dir, logfmt::segmentName(0));
         log.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (log.fd < 0) return makeError("create {}: {}", path, strerror(errno));
+        reserveSpace(log.fd);
         VIGIL_TRY(syncDir(log.dir));
         log.segments.push_back({0, 0, std::chrono::system_clock::now()});
         log.next_offset = 0;
@@ -161,6 +222,7 @@ Status EmbeddedWriter::recoverPartition(uint32_t p) {
     }
     struct stat st {};
     ::fstat(log.fd, &st);
+    reserveSpace(log.fd);
     log.segments.push_back({base, scan->valid_bytes, mtimeOf(st)});
     log.next_offset = base + scan->entries;
     return okStatus();
@@ -278,51 +340,53 @@ void EmbeddedWriter::run() {
 }
 
 Status EmbeddedWriter::writeBatch(Batch& batch) {
-    Status result;
     const auto now = std::chrono::system_clock::now();
-    // Which partitions got their bytes written (and must be fsynced).
-    thread_local std::vector<uint32_t> written;
-    written.clear();
-    for (uint32_t p : batch.touched) {
-        PartitionLog& log = logs_[p];
+    const size_t n = batch.touched.size();
+    // A member, not thread_local: the workers must see this thread's vector.
+    std::vector<Status>& results = results_;
+    results.assign(n, okStatus());
+    for (size_t i = 0; i < n; ++i) {
+        PartitionLog& log = logs_[batch.touched[i]];
         if (log.segments.back().bytes >= options_.segment_bytes) {
-            Status rs = rollSegment(log);
-            if (!rs.ok()) {
-                metrics_.error("write").inc();
-                result = rs;
-                continue;
-            }
+            results[i] = rollSegment(log);
+            if (!results[i].ok()) metrics_.error("write").inc();
         }
-        Segment& seg = log.segments.back();
-        const wire::Buffer& buf = batch.data[p];
-        Status ws = pwriteAll(log.fd, buf.data(), buf.size(), seg.bytes,
+    }
+    // Each partition's bytes go out with one pwrite and one fdatasync, all partitions at once:
+    // the file system commits concurrent syncs together, sequential ones cost a journal commit
+    // each (8 partitions: ~4 ms instead of ~27 ms per batch here).
+    workers_->run(n, [&](size_t i) {
+        if (!results[i].ok()) return;
+        PartitionLog& log = logs_[batch.touched[i]];
+        const Segment& seg = log.segments.back();
+        const wire::Buffer& buf = batch.data[batch.touched[i]];
+        Status st = pwriteAll(log.fd, buf.data(), buf.size(), seg.bytes,
                               fs::joinPath(log.dir, logfmt::segmentName(seg.base)));
-        if (!ws.ok()) {
-            metrics_.error("write").inc();
-            if (::ftruncate(log.fd, static_cast<off_t>(seg.bytes)) != 0) {
-                log::get("bus")->error("bus: cannot cut a failed write from {}: {}", log.dir,
-                                       strerror(errno));
+        if (st.ok()) {
+            metrics_.fsyncs.inc();
+            if (::fdatasync(log.fd) != 0) {
+                metrics_.error("fsync").inc();
+                st = makeError("fdatasync {}: {}", log.dir, strerror(errno));
             }
-            result = ws;
+        } else {
+            metrics_.error("write").inc();
+        }
+        // After a failed write or fsync the page cache cannot be trusted: drop the batch's bytes.
+        if (!st.ok() && ::ftruncate(log.fd, static_cast<off_t>(seg.bytes)) != 0) {
+            log::get("bus")->error("bus: cannot cut a failed write from {}: {}", log.dir,
+                                   strerror(errno));
+        }
+        results[i] = std::move(st);
+    });
+    Status result;
+    for (size_t i = 0; i < n; ++i) {
+        if (!results[i].ok()) {
+            result = results[i];
             continue;
         }
-        written.push_back(p);
-    }
-    for (uint32_t p : written) {
+        const uint32_t p = batch.touched[i];
         PartitionLog& log = logs_[p];
         Segment& seg = log.segments.back();
-        metrics_.fsyncs.inc();
-        if (::fdatasync(log.fd) != 0) {
-            int e = errno;
-            metrics_.error("fsync").inc();
-            // After a failed fsync the page cache cannot be trusted: drop the batch's bytes.
-            if (::ftruncate(log.fd, static_cast<off_t>(seg.bytes)) != 0) {
-                log::get("bus")->error("bus: cannot cut an unsynced write from {}: {}", log.dir,
-                                       strerror(errno));
-            }
-            result = makeError("fdatasync {}: {}", log.dir, strerror(e));
-            continue;
-        }
         seg.bytes += batch.data[p].size();
         seg.last_write = now;
         log.next_offset += batch.entries[p];
@@ -340,11 +404,17 @@ Status EmbeddedWriter::rollSegment(PartitionLog& log) {
     std::string path = fs::joinPath(log.dir, logfmt::segmentName(base));
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return makeError("create {}: {}", path, strerror(errno));
+    reserveSpace(fd);
     Status ds = syncDir(log.dir);  // the new name must survive a power loss with its data
     if (!ds.ok()) {
         ::close(fd);
         ::unlink(path.c_str());
         return ds;
+    }
+    // Give back the part of the old segment's reservation it did not use.
+    if (::ftruncate(log.fd, static_cast<off_t>(log.segments.back().bytes)) != 0) {
+        log::get("bus")->warn("bus: cannot release the unused space of a segment in {}: {}",
+                              log.dir, strerror(errno));
     }
     ::close(log.fd);
     log.fd = fd;

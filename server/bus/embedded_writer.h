@@ -1,7 +1,7 @@
 // The embedded bus's writer: the one process per bus directory that appends. Producers encode
 // entries on their own threads into per-partition staging buffers; one writer thread takes a
 // whole batch at a time (group commit), writes each partition's part with one pwrite, fsyncs
-// the touched segments (fdatasync), publishes the new durable heads and only then runs the
+// the touched segments (fdatasync, partitions in parallel), publishes the new durable heads and only then runs the
 // appends' callbacks. It also rolls segments and applies retention.
 // Thread-safety: appendAsync and flush from any thread; callbacks run on the writer thread.
 #pragma once
@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,30 @@
 #include "server/bus/bus_metrics.h"
 
 namespace vigil::bus {
+
+// Runs fn(0..n-1) on a few threads plus the caller and returns when all are done: the writer
+// writes and fsyncs the partitions of a batch in parallel with it.
+class SyncWorkers {
+public:
+    explicit SyncWorkers(size_t threads);
+    ~SyncWorkers();
+    void run(size_t n, const std::function<void(size_t)>& fn);
+
+private:
+    void loop();
+    void work(std::unique_lock<std::mutex>& lock);
+
+    std::mutex mu_;
+    std::condition_variable work_cv_;
+    std::condition_variable done_cv_;
+    const std::function<void(size_t)>* fn_ = nullptr;
+    size_t n_ = 0;
+    size_t next_ = 0;
+    size_t finished_ = 0;
+    uint64_t generation_ = 0;
+    bool stop_ = false;
+    std::vector<std::thread> threads_;
+};
 
 class EmbeddedWriter final : public Producer {
 public:
@@ -74,6 +99,7 @@ private:
     void publishHeads();
     void applyRetention();
     void complete(Batch& batch, const Status& status);
+    void reserveSpace(int fd);
 
     BusOptions options_;
     uint32_t partitions_;
@@ -82,6 +108,7 @@ private:
     int heads_fd_ = -1;
     std::vector<PartitionLog> logs_;
     Clock::time_point last_retention_{};
+    std::vector<Status> results_;         // per touched partition of the batch being written
     bool rolled_ = false;
 
     std::mutex mu_;
@@ -94,6 +121,7 @@ private:
     uint64_t completed_ = 0;              // appends completed (mu_)
     bool flush_requested_ = false;
     bool stopping_ = false;
+    std::unique_ptr<SyncWorkers> workers_;
     std::thread thread_;
 };
 

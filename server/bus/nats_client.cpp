@@ -37,7 +37,7 @@ void NatsClient::onReconnected(natsConnection* nc, void*) {
 void NatsClient::onClosed(natsConnection*, void* closure) {
     auto* self = static_cast<NatsClient*>(closure);
     std::lock_guard lock(self->closed_mu_);
-    self->closed_ = true;
+    ++self->closed_;
     self->closed_cv_.notify_all();
 }
 
@@ -54,42 +54,65 @@ NatsClient::NatsClient(const BusOptions& options, BusMetrics& metrics)
 NatsClient::~NatsClient() {
     closing_ = true;
     if (js_) jsCtx_Destroy(js_);
-    if (nc_) {
-        natsConnection_Close(nc_);
-        std::unique_lock lock(closed_mu_);
-        closed_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return closed_; });
-        lock.unlock();
-        natsConnection_Destroy(nc_);
+    int open = 0;
+    for (natsConnection* nc : {nc_, control_}) {
+        if (nc) {
+            natsConnection_Close(nc);
+            ++open;
+        }
     }
+    {
+        std::unique_lock lock(closed_mu_);
+        closed_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return closed_ >= open; });
+    }
+    for (natsConnection* nc : {nc_, control_}) {
+        if (nc) natsConnection_Destroy(nc);
+    }
+}
+
+Result<natsConnection*> NatsClient::dial(const char* name) {
+    natsOptions* opts = nullptr;
+    natsStatus s = natsOptions_Create(&opts);
+    if (s == NATS_OK) s = natsOptions_SetURL(opts, options_.nats_url.c_str());
+    if (s == NATS_OK) s = natsOptions_SetTimeout(opts, options_.nats_timeout.count());
+    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);  // forever
+    if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
+    if (s == NATS_OK) s = natsOptions_SetName(opts, name);
+    if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, onDisconnected, this);
+    if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, onReconnected, nullptr);
+    if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, onClosed, this);
+    natsConnection* nc = nullptr;
+    if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+    natsOptions_Destroy(opts);
+    if (s != NATS_OK) {
+        return natsError(s, fmt::format("bus: connect to NATS at {}", options_.nats_url));
+    }
+    return nc;
 }
 
 Result<std::unique_ptr<NatsClient>> NatsClient::connect(const BusOptions& options,
                                                         BusMetrics& metrics) {
     std::unique_ptr<NatsClient> c(new NatsClient(options, metrics));
-    natsOptions* opts = nullptr;
-    natsStatus s = natsOptions_Create(&opts);
-    const int64_t timeout_ms = options.nats_timeout.count();
-    if (s == NATS_OK) s = natsOptions_SetURL(opts, options.nats_url.c_str());
-    if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
-    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);  // forever
-    if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
-    if (s == NATS_OK) s = natsOptions_SetName(opts, "vigil-bus");
-    if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, onDisconnected, c.get());
-    if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, onReconnected, nullptr);
-    if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, onClosed, c.get());
-    if (s == NATS_OK) s = natsConnection_Connect(&c->nc_, opts);
-    natsOptions_Destroy(opts);
-    if (s != NATS_OK) {
-        c->nc_ = nullptr;  // never connected: no callbacks to wait for
-        return natsError(s, fmt::format("bus: connect to NATS at {}", options.nats_url));
-    }
+    auto nc = c->dial("vigil-bus");
+    if (!nc.ok()) return nc.error();
+    c->nc_ = *nc;
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = timeout_ms;
-    s = natsConnection_JetStream(&c->js_, c->nc_, &jo);
+    jo.Wait = options.nats_timeout.count();
+    natsStatus s = natsConnection_JetStream(&c->js_, c->nc_, &jo);
     if (s != NATS_OK) return natsError(s, "bus: JetStream context");
     VIGIL_TRY(c->ensureStream());
     return c;
+}
+
+Result<natsConnection*> NatsClient::controlConn() {
+    std::lock_guard lock(control_mu_);
+    if (!control_) {
+        auto nc = dial("vigil-bus-acks");
+        if (!nc.ok()) return nc.error();
+        control_ = *nc;
+    }
+    return control_;
 }
 
 Status NatsClient::ensureStream() {

@@ -1,4 +1,4 @@
-// The NATS connection of one NatsBus (shared by its producer and consumers): connect with
+// The NATS connections of one NatsBus (shared by its producer and consumers): connect with
 // endless reconnects, the stream (created or checked), subject names, and NATS errors turned
 // into Errors carrying the NATS status text.
 // Thread-safety: thread-safe (libnats connections are).
@@ -32,6 +32,9 @@ public:
     NatsClient& operator=(const NatsClient&) = delete;
 
     natsConnection* conn() const { return nc_; }
+    // A second connection for consumer acks and their confirmations (made on first use):
+    // on the first one they would wait behind megabytes of pulled messages.
+    Result<natsConnection*> controlConn();
     jsCtx* js() const { return js_; }
     bool connected() const;
     // An Error saying that NATS is unreachable, for appends and fetches while disconnected.
@@ -45,6 +48,7 @@ public:
 private:
     NatsClient(const BusOptions& options, BusMetrics& metrics);
     Status ensureStream();
+    Result<natsConnection*> dial(const char* name);
     static void onDisconnected(natsConnection* nc, void* closure);
     static void onReconnected(natsConnection* nc, void* closure);
     static void onClosed(natsConnection* nc, void* closure);
@@ -53,11 +57,13 @@ private:
     BusMetrics& metrics_;
     natsConnection* nc_ = nullptr;
     jsCtx* js_ = nullptr;
+    std::mutex control_mu_;
+    natsConnection* control_ = nullptr;
     uint32_t partitions_ = 0;
     std::atomic<bool> closing_{false};
     std::mutex closed_mu_;
     std::condition_variable closed_cv_;
-    bool closed_ = false;
+    int closed_ = 0;  // connections whose closed callback ran
 };
 
 }  // namespace vigil::bus

@@ -55,12 +55,21 @@ private:
         std::list<Unacked> unacked;
     };
 
+    // Acks sent by one commit whose confirmations have not all come back.
+    struct Unconfirmed {
+        std::string reply;
+        size_t replies_left = 0;   // one per durable
+        uint64_t messages = 0;     // NATS messages acknowledged
+    };
+
     NatsConsumer(NatsClient& client, ConsumerOptions options, BusMetrics& metrics);
+    Status awaitConfirmations(size_t keep);  // until at most `keep` commits are unconfirmed
     Status setUpDurable(PartState& part, const std::string& filter);
     Status sendPulls(size_t wanted, Clock::time_point deadline);
     void handle(natsMsg* msg);              // mu_ held; takes ownership
     void drainWithoutWaiting();             // mu_ held
     PartState* partFor(const char* subject, bool status);
+    void groupByPartition(std::vector<Delivery>& out) const;
 
     NatsClient& client_;
     ConsumerOptions options_;
@@ -70,11 +79,14 @@ private:
     bool filter_here_ = false;              // families the durable's filter does not exclude
     std::string inbox_prefix_;
     natsSubscription* sub_ = nullptr;       // <inbox>.* : pulled messages and status replies
-    natsSubscription* ack_sub_ = nullptr;   // <inbox>.acks : JetStream's ack confirmations
+    natsConnection* control_ = nullptr;     // acks and their confirmations (NatsClient's)
+    natsSubscription* ack_sub_ = nullptr;   // <inbox>.a.* on control_: ack confirmations
     std::string ack_inbox_;
     std::mutex mu_;
     std::vector<PartState> parts_;
     std::deque<Delivery> buffered_;
+    std::deque<Unconfirmed> unconfirmed_;
+    uint64_t commit_seq_ = 0;
     double batch_size_avg_ = 1.0;           // bus messages per NATS message seen so far
 };
 

@@ -13,15 +13,6 @@ constexpr size_t kMaxInflightBatches = 256;
 constexpr size_t kFamilies = 7;
 constexpr size_t kBatchTargetBytes = 1u << 20;
 
-uint64_t keyHash(std::string_view key) {
-    uint64_t h = 14695981039346656037ull;  // FNV-1a, 64 bits
-    for (unsigned char c : key) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 int64_t nowNs() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -33,8 +24,7 @@ int64_t nowNs() {
 NatsProducer::NatsProducer(NatsClient& client, BusMetrics& metrics)
     : client_(client),
       metrics_(metrics),
-      open_(client.partitions() * kFamilies),
-      last_batch_of_key_(client.partitions()) {}
+      open_(client.partitions() * kFamilies) {}
 
 Result<std::unique_ptr<NatsProducer>> NatsProducer::open(NatsClient& client, BusMetrics& metrics) {
     std::unique_ptr<NatsProducer> p(new NatsProducer(client, metrics));
@@ -97,13 +87,6 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
             const uint32_t p = partitionOf(m.key, partitions);
             const Family f = familyOf(m.data_type);
             const size_t slot = p * kFamilies + static_cast<size_t>(f);
-            const uint64_t h = keyHash(m.key);
-            auto& keys = last_batch_of_key_[p];
-            auto it = keys.find(h);
-            if (it != keys.end() && it->second.first != f) {
-                const size_t other = p * kFamilies + static_cast<size_t>(it->second.first);
-                if (open_[other] && open_[other]->generation == it->second.second) seal(other);
-            }
             const size_t n = natsfmt::entryBytes(m);
             OpenBatch* b = open_[slot].get();
             if (b && (b->builder.size() + n > max_batch_bytes_ ||
@@ -116,7 +99,7 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
                 b = open_[slot].get();
                 b->partition = p;
                 b->family = f;
-                b->generation = next_generation_++;
+                b->opened = Clock::now();
                 b->builder.reset(f);
                 open_slots_.push_back(slot);
             }
@@ -125,7 +108,6 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
                 b->appends.push_back(st);
                 ++st->outstanding;
             }
-            keys[h] = {f, b->generation};
             pending_bytes_ += n;
             ++st->messages;
             st->bytes += m.key.size() + m.value.size();
@@ -133,7 +115,9 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
     }
     ++accepted_;
     if (--st->outstanding == 0) finished_.push_back(st);  // nothing to publish (empty or invalid)
-    work_cv_.notify_one();
+    // The publisher sleeps while batches fill; it wants to know about full ones, idle pipes
+    // and appends that complete at once.
+    if (!ready_.empty() || inflight_.empty() || !finished_.empty()) work_cv_.notify_one();
 }
 
 void NatsProducer::seal(size_t slot) {
@@ -149,28 +133,35 @@ void NatsProducer::flush() {
 }
 
 void NatsProducer::run() {
+    const auto linger = client_.options().nats_linger;
     std::unique_lock lock(mu_);
     for (;;) {
-        auto can_publish = [&] {
-            return (!open_slots_.empty() || !ready_.empty()) &&
-                   inflight_.size() < kMaxInflightBatches;
-        };
-        auto idle = [&] {
-            return open_slots_.empty() && ready_.empty() && inflight_.empty() && acking_ == 0 &&
-                   finished_.empty();
-        };
-        work_cv_.wait(lock, [&] {
-            return !finished_.empty() || can_publish() || (stopping_ && idle());
-        });
-        if (stopping_ && idle()) break;
+        const bool room = inflight_.size() < kMaxInflightBatches;
+        // Open batches go out when the pipe is empty (latency first) or when the oldest has
+        // waited `linger` while others were in flight (throughput: batches fill meanwhile).
+        Clock::time_point due = Clock::time_point::max();
+        for (size_t slot : open_slots_) due = std::min(due, open_[slot]->opened + linger);
+        const bool open_due = !open_slots_.empty() && (inflight_.empty() || stopping_ ||
+                                                       Clock::now() >= due);
+        const bool idle = open_slots_.empty() && ready_.empty() && inflight_.empty() &&
+                          acking_ == 0 && finished_.empty();
+        if (stopping_ && idle) break;
+        if (finished_.empty() && !(room && (!ready_.empty() || open_due))) {
+            if (room && !open_slots_.empty()) {
+                work_cv_.wait_until(lock, due);
+            } else {
+                work_cv_.wait(lock);
+            }
+            continue;
+        }
         std::vector<AppendState*> done;
         done.swap(finished_);
         std::vector<std::unique_ptr<OpenBatch>> batches;
-        if (can_publish()) {
-            // Seal everything open: batches grow while earlier ones are in flight.
-            for (size_t slot : open_slots_) ready_.push_back(std::move(open_[slot]));
-            open_slots_.clear();
-            for (auto& keys : last_batch_of_key_) keys.clear();
+        if (room) {
+            if (open_due) {
+                for (size_t slot : open_slots_) ready_.push_back(std::move(open_[slot]));
+                open_slots_.clear();
+            }
             while (!ready_.empty() && inflight_.size() + batches.size() < kMaxInflightBatches) {
                 pending_bytes_ -= ready_.front()->builder.size() - natsfmt::kBatchHeaderBytes;
                 batches.push_back(std::move(ready_.front()));

