@@ -41,8 +41,8 @@ struct Harness {
     }()};
     vigil::discovery::NullChangeSink sink;
     vigil::discovery::DiscoveryApi api{registry, sink, metrics, {"fuzz-node", 64}};
-    std::unique_ptr<vigil::server::ApiRouter> open;    // auth.disabled
-    std::unique_ptr<vigil::server::ApiRouter> signed_; // keys configured
+    std::unique_ptr<vigil::server::ApiRouter> open;     // auth.disabled
+    std::unique_ptr<vigil::server::ApiRouter> signed_;  // keys configured
 
     Harness() {
         vigil::server::ApiOptions o;
@@ -89,27 +89,49 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HttpRequest req;
     req.remote = "127.0.0.1:1";
     switch (op % 8) {
-    case 0: req.method = "POST"; req.target = "/registry/register"; req.body = payload; break;
-    case 1: req.method = "POST"; req.target = "/registry/evict"; req.body = payload; break;
-    case 2: req.method = "POST"; req.target = "/registry/sync"; req.body = payload; break;
-    case 3: req.method = "GET"; req.target = "/registry/detail?" + payload; break;
-    case 4: req.method = "GET"; req.target = "/registry/list"; break;
-    case 5: {
-        // Free-form: "METHOD TARGET\nBODY".
-        auto sp = payload.find(' ');
-        auto nl = payload.find('\n');
-        if (sp == std::string::npos || nl == std::string::npos || nl < sp) return 0;
-        req.method = payload.substr(0, sp);
-        req.target = payload.substr(sp + 1, nl - sp - 1);
-        req.body = payload.substr(nl + 1);
-        break;
-    }
-    case 6:
-        req.method = "GET";
-        req.target = "/healthz";
-        h.registry.expire();
-        break;
-    default: req.method = "POST"; req.target = "/registry/register/"; req.body = payload; break;
+        case 0:
+            req.method = "POST";
+            req.target = "/registry/register";
+            req.body = payload;
+            break;
+        case 1:
+            req.method = "POST";
+            req.target = "/registry/evict";
+            req.body = payload;
+            break;
+        case 2:
+            req.method = "POST";
+            req.target = "/registry/sync";
+            req.body = payload;
+            break;
+        case 3:
+            req.method = "GET";
+            req.target = "/registry/detail?" + payload;
+            break;
+        case 4:
+            req.method = "GET";
+            req.target = "/registry/list";
+            break;
+        case 5: {
+            // Free-form: "METHOD TARGET\nBODY".
+            auto sp = payload.find(' ');
+            auto nl = payload.find('\n');
+            if (sp == std::string::npos || nl == std::string::npos || nl < sp) return 0;
+            req.method = payload.substr(0, sp);
+            req.target = payload.substr(sp + 1, nl - sp - 1);
+            req.body = payload.substr(nl + 1);
+            break;
+        }
+        case 6:
+            req.method = "GET";
+            req.target = "/healthz";
+            h.registry.expire();
+            break;
+        default:
+            req.method = "POST";
+            req.target = "/registry/register/";
+            req.body = payload;
+            break;
     }
 
     vigil::server::ApiRouter* router = h.open.get();
@@ -117,8 +139,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         router = h.signed_.get();
         auto [path, query] = vigil::server::splitTarget(req.target);
         if (mode & 2) {
-            auto s = vigil::server::sign(kKey, req.method, path, query, req.body, kNow - (mode >> 4));
-            req.headers = {{"AccessKey", s.access_key}, {"TimeStamp", s.timestamp}, {"Signature", s.signature}};
+            auto s =
+                vigil::server::sign(kKey, req.method, path, query, req.body, kNow - (mode >> 4));
+            req.headers = {{"AccessKey", s.access_key},
+                           {"TimeStamp", s.timestamp},
+                           {"Signature", s.signature}};
         } else {
             // Headers from the input: the verifier must refuse them cleanly.
             req.headers = {{"accesskey", kKey.access_key},
@@ -131,8 +156,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool write = op % 8 == 0 || op % 8 == 1 || op % 8 == 2 || op % 8 == 7;
     if (write && (mode & 1)) {
         // Unsigned writes never get through; correctly signed ones (15 s of skew at most) do.
-        if (mode & 2) FUZZ_CHECK(r.status != 401);
-        else FUZZ_CHECK(r.status == 401 || r.status == 413);
+        if (mode & 2)
+            FUZZ_CHECK(r.status != 401);
+        else
+            FUZZ_CHECK(r.status == 401 || r.status == 413);
     }
     FUZZ_CHECK(h.registry.size() <= kMaxInstances);
     if (op % 8 == 6) FUZZ_CHECK(h.registry.snapshot().size() <= 2 * kMaxInstances);  // + tombstones
