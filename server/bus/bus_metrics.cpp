@@ -3,6 +3,8 @@
 
 namespace vigil::bus {
 
+thread_local int CallbackScope::depth_ = 0;
+
 BusMetrics::BusMetrics(metrics::Registry& r, const std::string& b)
     : registry(r),
       backend(b),

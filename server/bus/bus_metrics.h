@@ -1,5 +1,6 @@
-// The vigil_bus_* metrics both backends report (append volume and latency, fsyncs, errors by
-// cause, retention, truncation). Counters are lock-free; the struct is shared by reference.
+// What both backends share: the vigil_bus_* metrics (append volume and latency, fsyncs, errors
+// by cause, retention, truncation; counters are lock-free, the struct is shared by reference)
+// and the marker of threads running append callbacks.
 #pragma once
 
 #include <string>
@@ -30,6 +31,20 @@ struct BusMetrics {
     // vigil_bus_consumed_messages_total / vigil_bus_skipped_messages_total{backend,group}.
     metrics::Counter& consumed(const std::string& group);
     metrics::Counter& skipped(const std::string& group);
+};
+
+// Set while a thread runs append callbacks. An append made from inside a callback skips the
+// wait for room (the thread it would wait for may be this very one); see Producer.
+class CallbackScope {
+public:
+    CallbackScope() { ++depth_; }
+    ~CallbackScope() { --depth_; }
+    CallbackScope(const CallbackScope&) = delete;
+    CallbackScope& operator=(const CallbackScope&) = delete;
+    static bool active() { return depth_ > 0; }
+
+private:
+    static thread_local int depth_;
 };
 
 }  // namespace vigil::bus

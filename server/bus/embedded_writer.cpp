@@ -155,6 +155,7 @@ Result<std::unique_ptr<EmbeddedWriter>> EmbeddedWriter::open(const BusOptions& o
     w->heads_fd_ = ::open(heads_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (w->heads_fd_ < 0) return makeError("open {}: {}", heads_path, strerror(errno));
     VIGIL_TRY(w->recover());
+    VIGIL_TRY(syncDir(options.dir));  // the partition directories, when just made
     w->publishHeads();
     w->last_retention_ = Clock::now();
     w->applyRetention();
@@ -251,9 +252,11 @@ void EmbeddedWriter::appendAsync(std::span<const Message> messages, AppendCallba
     }
 
     std::unique_lock lock(mu_);
-    space_cv_.wait(lock, [&] {
-        return stopping_ || filling_.bytes < options_.max_pending_bytes;
-    });
+    if (!CallbackScope::active()) {
+        space_cv_.wait(lock, [&] {
+            return stopping_ || filling_.bytes < options_.max_pending_bytes;
+        });
+    }
     if (stopping_) {
         lock.unlock();
         metrics_.failed_appends.inc();
@@ -468,6 +471,7 @@ void EmbeddedWriter::applyRetention() {
 
 void EmbeddedWriter::complete(Batch& batch, const Status& status) {
     const auto now = Clock::now();
+    CallbackScope scope;
     for (Pending& p : batch.pending) {
         const bool own_error = !p.error.message.empty();
         if (own_error || !status.ok()) {

@@ -71,9 +71,11 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
         }
     }
     std::unique_lock lock(mu_);
-    space_cv_.wait(lock, [&] {
-        return stopping_ || pending_bytes_ < client_.options().max_pending_bytes;
-    });
+    if (!CallbackScope::active()) {
+        space_cv_.wait(lock, [&] {
+            return stopping_ || pending_bytes_ < client_.options().max_pending_bytes;
+        });
+    }
     if (stopping_) {
         lock.unlock();
         metrics_.failed_appends.inc();
@@ -272,6 +274,7 @@ void NatsProducer::release(OpenBatch& batch, const Status& status, std::vector<A
 void NatsProducer::finish(std::vector<AppendState*>& done) {
     if (done.empty()) return;
     const auto now = Clock::now();
+    CallbackScope scope;
     for (AppendState* st : done) {
         if (!st->error.message.empty()) {
             metrics_.failed_appends.inc();

@@ -3,6 +3,8 @@
 #include "server/bus/test/bus_suite.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <map>
 #include <set>
 #include <thread>
@@ -340,6 +342,38 @@ TEST_P(BusSuite, ConcurrentAsyncAppendsAllComplete) {
     std::set<std::string> distinct;
     for (const auto& d : got) distinct.insert(d.value);
     EXPECT_EQ(distinct.size(), total);
+}
+
+TEST_P(BusSuite, AnAppendFromInsideACallbackCompletes) {
+    BusOptions tight = options_;
+    tight.max_pending_bytes = 1;  // every append waits for room, except from a callback
+    options_ = tight;
+    auto bus = openBus();
+    ASSERT_TRUE(bus);
+    const std::string k = agentKey(4);
+    const std::string first = valueFor(k, 0), second = valueFor(k, 1);
+    std::mutex mu;
+    std::condition_variable cv;
+    int done = 0;
+    int failed = 0;
+    std::vector<Message> m1 = {{k, 59, first}};
+    bus->producer().appendAsync(m1, [&](Status s) {
+        ASSERT_TRUE(s.ok()) << s.message();
+        // The first inner append fills the pending space; the second would wait for room on
+        // the very thread that makes room.
+        for (int i = 0; i < 2; ++i) {
+            std::vector<Message> m2 = {{k, 59, second}};
+            bus->producer().appendAsync(m2, [&](Status s2) {
+                std::lock_guard lock(mu);
+                failed += !s2.ok();
+                ++done;
+                cv.notify_all();
+            });
+        }
+    });
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return done == 2; })) << "an inner append hung";
+    EXPECT_EQ(failed, 0);
 }
 
 TEST_P(BusSuite, ReadOnlyProcessCannotAppend) {

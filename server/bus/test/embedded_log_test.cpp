@@ -159,6 +159,7 @@ TEST_F(EmbeddedLog, TornTailIsTruncatedOnOpen) {
     auto bus = open(o);
     ASSERT_TRUE(bus);
     EXPECT_EQ(fs::diskUsage(seg), good);
+    EXPECT_GT(metrics_.counterTotal("vigil_bus_fsyncs_total"), 0u);
     EXPECT_GT(metrics_.counterTotal("vigil_bus_truncated_bytes_total"), 0u);
     appendN(*bus, 100, 10);
     auto c = bus->consumer({.group = "g"});
