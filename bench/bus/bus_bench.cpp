@@ -1,7 +1,8 @@
 // Bus benchmark: appends realistic MQData messages (~300 bytes, DESIGN.md §3) from many agents
 // with several producer threads, each keeping several appends in flight, until a duration
 // passes; then one consumer reads everything back. Prints METRIC lines: acknowledged appends
-// per second, append-to-durable latency percentiles, consumed messages per second.
+// per second, append-to-durable latency percentiles under that load and for one append at a
+// time, consumed messages per second.
 //   bus_bench --backend embedded|nats [--dir D] [--url U] [--seconds S] [--threads T]
 //             [--agents A] [--batch B] [--inflight F] [--partitions P]
 #include <sys/resource.h>
@@ -165,6 +166,27 @@ int main(int argc, char** argv) {
                 (*bus)->describe().c_str(), agents_n, threads, batch, inflight, bytes_per_msg,
                 agents[0].id.size());
 
+    // --- latency of one append at a time (no queueing) ---
+    std::vector<double> idle;
+    {
+        const int n = std::stoi(arg("--idle-appends", "300"));
+        std::vector<bus::Message> msgs(batch);
+        for (int i = 0; i < n; ++i) {
+            const Agent& ag = agents[i % agents.size()];
+            for (int j = 0; j < batch; ++j) msgs[j] = {ag.id, ag.types[j], ag.values[j]};
+            const auto sent = Clock::now();
+            Status s = (*bus)->producer().append(msgs);
+            if (!s.ok()) {
+                std::fprintf(stderr, "append: %s\n", s.message().c_str());
+                return 1;
+            }
+            idle.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+        }
+    }
+    const double idle_p50 = percentile(idle, 0.50), idle_p99 = percentile(idle, 0.99);
+    std::printf("one append at a time: %zu appends of %d, ack p50 %.2f ms, p99 %.2f ms\n",
+                idle.size(), batch, idle_p50, idle_p99);
+
     // --- append ---
     std::atomic<uint64_t> acked{0}, failed{0};
     std::atomic<int64_t> last_ack_ns{0};
@@ -218,6 +240,7 @@ int main(int argc, char** argv) {
     const double p50 = percentile(all, 0.50), p99 = percentile(all, 0.99);
     const uint64_t appended = acked.load();
     const double rate = appended / append_s;
+    const uint64_t stored = appended + idle.size() * batch;  // what the consumer will find
     std::printf("append: %llu messages acknowledged in %.2f s (%.0f MB/s of values), %llu failed "
                 "appends, CPU %.2f s (%.0f%% of one core), fsyncs %llu\n",
                 static_cast<unsigned long long>(appended), append_s,
@@ -226,8 +249,15 @@ int main(int argc, char** argv) {
                 100 * append_cpu / append_s,
                 static_cast<unsigned long long>(reg.counterTotal("vigil_bus_fsyncs_total")));
 
-    if (arg("--consume", "1") == "0") {
+    auto printAppendMetrics = [&] {
         std::printf("METRIC bus_%s_append_per_s %.0f messages/s\n", backend.c_str(), rate);
+        std::printf("METRIC bus_%s_append_ack_p50_ms %.2f ms\n", backend.c_str(), p50);
+        std::printf("METRIC bus_%s_append_ack_p99_ms %.2f ms\n", backend.c_str(), p99);
+        std::printf("METRIC bus_%s_append_ack_idle_p50_ms %.2f ms\n", backend.c_str(), idle_p50);
+        std::printf("METRIC bus_%s_append_ack_idle_p99_ms %.2f ms\n", backend.c_str(), idle_p99);
+    };
+    if (arg("--consume", "1") == "0") {
+        printAppendMetrics();
         return 0;
     }
     // --- consume ---
@@ -241,7 +271,7 @@ int main(int argc, char** argv) {
     const double cpu1 = cpuSeconds();
     const auto c0 = Clock::now();
     auto last_data = c0;
-    while (consumed < appended && Clock::now() - last_data < std::chrono::seconds(10)) {
+    while (consumed < stored && Clock::now() - last_data < std::chrono::seconds(10)) {
         auto got = (*consumer)->fetch(10000, std::chrono::milliseconds(500));
         if (!got.ok()) {
             std::fprintf(stderr, "fetch: %s\n", got.message().c_str());
@@ -263,16 +293,14 @@ int main(int argc, char** argv) {
     const double consume_cpu = cpuSeconds() - cpu1;
     std::printf("consume: %llu of %llu messages in %.2f s (%llu fetches, %.2f s in commits), "
                 "CPU %.2f s\n",
-                static_cast<unsigned long long>(consumed), static_cast<unsigned long long>(appended),
+                static_cast<unsigned long long>(consumed), static_cast<unsigned long long>(stored),
                 consume_s, static_cast<unsigned long long>(fetches),
                 std::chrono::duration<double>(commit_time).count(), consume_cpu);
     consumer->reset();
     bus->reset();
 
-    std::printf("METRIC bus_%s_append_per_s %.0f messages/s\n", backend.c_str(), rate);
-    std::printf("METRIC bus_%s_append_ack_p50_ms %.2f ms\n", backend.c_str(), p50);
-    std::printf("METRIC bus_%s_append_ack_p99_ms %.2f ms\n", backend.c_str(), p99);
+    printAppendMetrics();
     std::printf("METRIC bus_%s_consume_per_s %.0f messages/s\n", backend.c_str(),
                 consumed / consume_s);
-    return consumed == appended && failed.load() == 0 ? 0 : 2;
+    return consumed == stored && failed.load() == 0 ? 0 : 2;
 }

@@ -221,6 +221,52 @@ TEST_P(BusSuite, PartitionFilterAndDisjointConsumersSplitTheWork) {
     for (const auto& d : r) EXPECT_GE(d.partition, 2u);
 }
 
+TEST_P(BusSuite, InstancesOfAGroupOnTheSamePartitions) {
+    auto bus = openBus();
+    ASSERT_TRUE(bus);
+    auto a = bus->consumer({.group = "shared"});
+    ASSERT_TRUE(a.ok()) << a.message();
+    auto b = bus->consumer({.group = "shared"});
+    if (!nats()) {
+        // The embedded log gives a group's partition to one consumer at a time.
+        ASSERT_FALSE(b.ok());
+        EXPECT_NE(b.message().find("in use"), std::string::npos) << b.message();
+        return;
+    }
+    // NATS: both pull from the group's durables and share the messages.
+    ASSERT_TRUE(b.ok()) << b.message();
+    for (int i = 0; i < 40; ++i) {
+        std::vector<Owned> batch;
+        for (int j = 0; j < 10; ++j) {
+            const std::string k = agentKey(j);
+            batch.push_back({k, 59, valueFor(k, i * 10 + j)});
+        }
+        ASSERT_TRUE(appendAll(bus->producer(), batch).ok());
+    }
+    std::mutex mu;
+    std::multiset<int> seen;
+    auto run = [&](Consumer& c) {
+        const auto deadline = std::chrono::steady_clock::now() + 15s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            {
+                std::lock_guard lock(mu);
+                if (seen.size() >= 400) return;
+            }
+            auto got = c.fetch(20, 100ms);
+            if (!got.ok() || got->empty()) continue;
+            ASSERT_TRUE(c.commit(*got).ok());
+            std::lock_guard lock(mu);
+            for (const auto& d : *got) seen.insert(seqOf(d.value));
+        }
+    };
+    std::thread ta([&] { run(**a); });
+    std::thread tb([&] { run(**b); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(seen.size(), 400u) << "each message once, between the two";
+    EXPECT_EQ(std::set<int>(seen.begin(), seen.end()).size(), 400u);
+}
+
 TEST_P(BusSuite, FamilyFilter) {
     auto bus = openBus();
     ASSERT_TRUE(bus);
