@@ -2,7 +2,7 @@
 # vigil-center with N simulated mTLS agents (lean nghttp2 generator): connections, RSS/agent, ack p99, ingest records/s, reconnect-all time.
 # Everything on 127.0.0.1, in a temporary directory removed at exit:
 #   1. vigil-swarm --pki-dir makes an ECDSA P-256 PKI; vigil-center starts (embedded bus);
-#   2. AGENTS (10000) agents connect at CONNECT_RATE/s, each sending one batch of
+#   2. AGENTS (10000) agents connect at CONNECT_RATE (250)/s, each sending one batch of
 #      RECORDS_PER_BATCH (20) records a second; once all are connected, after 5 s of settling,
 #      ACK_SECONDS (30) of traffic give the ack p99 and the center's RSS per agent;
 #   3. the center gets SIGTERM, exits, starts again on the same port and data directory: the
@@ -10,12 +10,14 @@
 #   4. INGEST_AGENTS (50) agents flood (window INGEST_WINDOW batches of INGEST_RECORDS_PER_BATCH
 #      records) for INGEST_SECONDS (15): records acknowledged per second (INGEST=0 skips this).
 # CENTER=testcenter runs against vigil-testcenter instead (a small sync server: ~100 agents).
-# KEEP=1 keeps the directory (logs, JSON reports). Needs jq.
+# CONNECT_TIMEOUT_MS (3000, as vigil-agent) bounds TCP + TLS + HTTP/2 set-up of each attempt.
+# KEEP=1 keeps the directory (logs, JSON reports, the center's /metrics). Needs jq.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
 
 AGENTS="${AGENTS:-10000}"
-CONNECT_RATE="${CONNECT_RATE:-500}"
+CONNECT_RATE="${CONNECT_RATE:-250}"
+CONNECT_TIMEOUT_MS="${CONNECT_TIMEOUT_MS:-3000}"
 RECORDS_PER_BATCH="${RECORDS_PER_BATCH:-20}"
 ACK_SECONDS="${ACK_SECONDS:-30}"
 RECONNECT="${RECONNECT:-1}"
@@ -121,6 +123,17 @@ center_connections() {
         awk '$1 == "vigil_center_connections" { print $2; exit }' || true
 }
 swarm_alive() { [ -n "$SWARM_PID" ] && kill -0 "$SWARM_PID" 2>/dev/null; }
+center_alive() { [ -n "$CENTER_PID" ] && kill -0 "$CENTER_PID" 2>/dev/null; }
+# Stops the run when the center has died: its figures would mean nothing.
+check_center() {
+    center_alive && return 0
+    local status=0
+    [ -n "$CENTER_PID" ] && { wait "$CENTER_PID" 2>/dev/null || status=$?; }
+    echo "center_swarm: the center died (exit status $status); its log ends with:" >&2
+    tail -15 "$WORK/center.$START_COUNT.log" >&2
+    CENTER_PID=""
+    exit 1
+}
 
 FAILED=0
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
@@ -134,7 +147,7 @@ echo "center ($CENTER) listening on 127.0.0.1:$GRPC_PORT, RSS ${RSS_BEFORE} KB b
 STATUS="$WORK/swarm-status.json"
 RAMP_LIMIT=$((AGENTS / (CONNECT_RATE > 0 ? CONNECT_RATE : 1000) + 90))
 "$SWARM" --target "127.0.0.1:$GRPC_PORT" --pki-dir "$PKI" --agents "$AGENTS" --threads "$THREADS" \
-    --connect-rate "$CONNECT_RATE" --batches-per-s 1 --records-per-batch "$RECORDS_PER_BATCH" \
+    --connect-rate "$CONNECT_RATE" --connect-timeout-ms "$CONNECT_TIMEOUT_MS" --batches-per-s 1 --records-per-batch "$RECORDS_PER_BATCH" \
     --window-delay 5 --window-length "$ACK_SECONDS" --window-start-by "$RAMP_LIMIT" \
     --status-file "$STATUS" --json "$WORK/swarm.json" --duration 3600 \
     >"$WORK/swarm.log" 2>&1 &
@@ -142,6 +155,7 @@ SWARM_PID=$!
 T_SWARM="$(now)"
 echo "swarm: $AGENTS agents connecting at $CONNECT_RATE/s (log: swarm.log)"
 while swarm_alive; do
+    check_center
     phase="$(jget "$STATUS" .window.phase)"
     [ -n "$(jget "$STATUS" .first_all_connected_s)" ] && break
     [ "$phase" = running ] || [ "$phase" = done ] && break
@@ -163,17 +177,21 @@ for ((i = 0; i < (ACK_SECONDS + 60) * 2; i++)); do
     [ "$phase" = running ] && [ -z "$WINDOW_CPU_START" ] && WINDOW_CPU_START="$(cpu_s "$CENTER_PID")"
     [ "$phase" = done ] && break
     swarm_alive || break
+    check_center
     sleep 0.5
 done
 if [ "$(jget "$STATUS" .window.phase)" != done ]; then
     echo "center_swarm: the ack window did not complete" >&2
     exit 1
 fi
+check_center
 RSS_CONNECTED="$(rss_kb "$CENTER_PID")"
 WINDOW_CPU_END="$(cpu_s "$CENTER_PID")"
 CONNECTED="$(jget "$STATUS" .connected)"
 MAX_CONNECTED="$(jget "$STATUS" .max_connected)"
 CENTER_SAYS="$(center_connections)"
+[ "$CENTER" = center ] && curl -s --max-time 5 "http://127.0.0.1:$HTTP_PORT/metrics" \
+    >"$WORK/center-metrics-after-window.txt" 2>/dev/null || true
 tail -1 "$WORK/swarm.log"
 echo "window: $(jq -c '{length_s: .window.length_s, connected_min: .window.connected_min, rates_per_s: .window.rates_per_s, ack_latency_ms: .window.ack_latency_ms, errors: .window.errors}' "$STATUS")"
 echo "center: RSS ${RSS_CONNECTED} KB with ${CONNECTED} agents connected${CENTER_SAYS:+ (vigil_center_connections $CENTER_SAYS)}; CPU $(cores "${WINDOW_CPU_START:-$WINDOW_CPU_END}" "$WINDOW_CPU_END" "$ACK_SECONDS") cores during the window; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -182,7 +200,13 @@ metric center_agents_connected "$MAX_CONNECTED" agents
 if [ "${CONNECTED:-0}" -gt 0 ]; then
     metric center_rss_kb_per_agent "$(awk -v a="$RSS_CONNECTED" -v b="$RSS_BEFORE" -v n="$CONNECTED" 'BEGIN { printf "%.1f", (a - b) / n }')" KB
 fi
-metric center_ack_p99_ms "$(jq -r '.window.ack_latency_ms.p99 | . * 100 | round / 100' "$STATUS")" ms
+ACKED_IN_WINDOW="$(jget "$STATUS" .window.ack_latency_ms.count)"
+if [ "${ACKED_IN_WINDOW:-0}" -gt 0 ]; then
+    metric center_ack_p99_ms "$(jq -r '.window.ack_latency_ms.p99 | . * 100 | round / 100' "$STATUS")" ms
+else
+    echo "center_swarm: no batch was acknowledged during the window" >&2
+    FAILED=1
+fi
 
 # --- 3. restart the center ---------------------------------------------------------------
 if [ "$RECONNECT" = 1 ]; then
@@ -202,6 +226,7 @@ if [ "$RECONNECT" = 1 ]; then
             break
         fi
         swarm_alive || break
+        check_center
         sleep 0.5
     done
     sleep 1.5
@@ -227,13 +252,14 @@ if [ "$INGEST" = 1 ]; then
         --records-per-batch "$INGEST_RECORDS_PER_BATCH" --window-delay 3 \
         --window-length "$INGEST_SECONDS" --window-start-by 60 --exit-after-window \
         --duration $((INGEST_SECONDS + 120)) --json "$WORK/ingest.json" >"$WORK/ingest.log" 2>&1 &&
-        [ "$(jget "$WORK/ingest.json" .window.phase)" = done ]; then
+        [ "$(jget "$WORK/ingest.json" .window.phase)" = done ] && center_alive; then
         grep -E "^  (window|generator)" "$WORK/ingest.log" || true
         echo "ingest window: $(jq -c '{rates_per_s: .window.rates_per_s, ack_latency_ms: .window.ack_latency_ms, errors: .window.errors, generator_cpu_s: .generator.cpu_s}' "$WORK/ingest.json")"
         metric center_ingest_records_per_s "$(jq -r '.window.rates_per_s.records_acked | round' "$WORK/ingest.json")" records/s
     else
         echo "center_swarm: the ingest run failed:" >&2
         tail -12 "$WORK/ingest.log" >&2
+        check_center
         FAILED=1
     fi
 fi

@@ -203,7 +203,10 @@ void SimAgent::beginConnect(int64_t now) {
     }
     if (errno != EINPROGRESS) {
         const int err = errno;
-        VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::debug, "connect: {}", std::strerror(err));
+        if (err != ECONNREFUSED) {
+            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "connect: {}",
+                                   std::strerror(err));
+        }
         closeConnection(connectErrorCause(err), now);
         return;
     }
@@ -307,6 +310,10 @@ void SimAgent::onIo(uint32_t events) {
             socklen_t len = sizeof(err);
             if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
             if (err != 0) {
+                if (err != ECONNREFUSED) {
+                    VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "connect: {}",
+                                           std::strerror(err));
+                }
                 closeConnection(connectErrorCause(err), now);
                 return;
             }
