@@ -52,7 +52,8 @@ std::string decodeComponent(std::string_view s) {
         char c = s[i];
         if (c == '+') {
             out += ' ';
-        } else if (c == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 && hexValue(s[i + 2]) >= 0) {
+        } else if (c == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 &&
+                   hexValue(s[i + 2]) >= 0) {
             out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
             i += 2;
         } else {
@@ -69,14 +70,20 @@ size_t jsonDepth(std::string_view text) {
     bool in_string = false, escaped = false;
     for (char c : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
-        if (c == '"') in_string = true;
-        else if (c == '[' || c == '{') max_depth = std::max(max_depth, ++depth);
-        else if ((c == ']' || c == '}') && depth > 0) --depth;
+        if (c == '"')
+            in_string = true;
+        else if (c == '[' || c == '{')
+            max_depth = std::max(max_depth, ++depth);
+        else if ((c == ']' || c == '}') && depth > 0)
+            --depth;
     }
     return max_depth;
 }
@@ -119,14 +126,16 @@ struct ApiRouter::Route {
     Body body = Body::kJson;
     ApiHandler handler;
 
-    bool matches(const std::vector<std::string_view>& path, std::map<std::string, std::string>& params) const {
+    bool matches(const std::vector<std::string_view>& path,
+                 std::map<std::string, std::string>& params) const {
         if (path.size() != parts.size()) return false;
         for (size_t i = 0; i < parts.size(); ++i) {
             if (!parts[i].empty() && parts[i][0] == ':') continue;
             if (parts[i] != path[i]) return false;
         }
         for (size_t i = 0; i < parts.size(); ++i) {
-            if (!parts[i].empty() && parts[i][0] == ':') params[parts[i].substr(1)] = decodeComponent(path[i]);
+            if (!parts[i].empty() && parts[i][0] == ':')
+                params[parts[i].substr(1)] = decodeComponent(path[i]);
         }
         return true;
     }
@@ -209,25 +218,26 @@ std::string JsonFields::string(std::string_view key, bool required, size_t max_b
     return s;
 }
 
-int64_t JsonFields::integer(std::string_view key, bool required, int64_t min, int64_t max, int64_t fallback) {
+int64_t JsonFields::integer(std::string_view key, bool required, int64_t min, int64_t max,
+                            int64_t fallback) {
     const json* v = find(key, required);
     if (!v) return fallback;
     int64_t value = 0;
     if (v->is_number_integer()) {
         if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-            fail(key, "must be an integer in " + std::to_string(min) + ".." + std::to_string(max) + ", got " +
-                          describe(*v));
+            fail(key, "must be an integer in " + std::to_string(min) + ".." + std::to_string(max) +
+                          ", got " + describe(*v));
             return fallback;
         }
         value = v->get<int64_t>();
     } else {
-        fail(key, "must be an integer in " + std::to_string(min) + ".." + std::to_string(max) + ", got " +
-                      describe(*v));
+        fail(key, "must be an integer in " + std::to_string(min) + ".." + std::to_string(max) +
+                      ", got " + describe(*v));
         return fallback;
     }
     if (value < min || value > max) {
-        fail(key, "must be an integer in " + std::to_string(min) + ".." + std::to_string(max) + ", got " +
-                      std::to_string(value));
+        fail(key, "must be an integer in " + std::to_string(min) + ".." + std::to_string(max) +
+                      ", got " + std::to_string(value));
         return fallback;
     }
     return value;
@@ -261,15 +271,15 @@ const nlohmann::json* JsonFields::array(std::string_view key, bool required, siz
         return nullptr;
     }
     if (v->size() > max_items) {
-        fail(key, "has " + std::to_string(v->size()) + " items, at most " + std::to_string(max_items) +
-                      " are accepted");
+        fail(key, "has " + std::to_string(v->size()) + " items, at most " +
+                      std::to_string(max_items) + " are accepted");
         return nullptr;
     }
     return v;
 }
 
-Result<int64_t> intParam(const ApiRequest& request, std::string_view key, int64_t fallback, int64_t min,
-                         int64_t max) {
+Result<int64_t> intParam(const ApiRequest& request, std::string_view key, int64_t fallback,
+                         int64_t min, int64_t max) {
     auto it = request.params.find(std::string(key));
     if (it == request.params.end() || it->second.empty()) return fallback;
     const std::string& s = it->second;
@@ -300,7 +310,8 @@ std::map<std::string, std::string> parseQuery(std::string_view query) {
         if (!pair.empty()) {
             auto eq = pair.find('=');
             std::string key = decodeComponent(pair.substr(0, eq));
-            std::string value = eq == std::string_view::npos ? std::string() : decodeComponent(pair.substr(eq + 1));
+            std::string value =
+                eq == std::string_view::npos ? std::string() : decodeComponent(pair.substr(eq + 1));
             out.emplace(std::move(key), std::move(value));  // first occurrence wins
         }
         i = j + 1;
@@ -330,14 +341,17 @@ ApiRouter::ApiRouter(ApiOptions options, metrics::Registry& metrics)
     : options_(std::move(options)), metrics_(metrics) {
     if (!options_.now_unix) options_.now_unix = systemNow;
     if (options_.serve_metrics) {
-        get("/metrics",
+        get(
+            "/metrics",
             [this](const ApiRequest&) {
-                return ApiReply::text(metrics_.renderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
+                return ApiReply::text(metrics_.renderPrometheus(),
+                                      "text/plain; version=0.0.4; charset=utf-8");
             },
             Auth::kOpen);
     }
     if (options_.serve_health) {
-        get("/healthz",
+        get(
+            "/healthz",
             [this](const ApiRequest&) {
                 if (health_) {
                     Status s = health_();
@@ -359,7 +373,8 @@ void ApiRouter::post(std::string pattern, ApiHandler handler, Auth auth, Body bo
     route("POST", std::move(pattern), std::move(handler), auth, body);
 }
 
-void ApiRouter::route(std::string method, std::string pattern, ApiHandler handler, Auth auth, Body body) {
+void ApiRouter::route(std::string method, std::string pattern, ApiHandler handler, Auth auth,
+                      Body body) {
     auto r = std::make_unique<Route>();
     r->method = std::move(method);
     r->label = std::string(trimSlash(pattern));
@@ -376,9 +391,12 @@ void ApiRouter::route(std::string method, std::string pattern, ApiHandler handle
     routes_.push_back(std::move(r));
 }
 
-void ApiRouter::setHealthCheck(std::function<Status()> check) { health_ = std::move(check); }
+void ApiRouter::setHealthCheck(std::function<Status()> check) {
+    health_ = std::move(check);
+}
 
-const ApiRouter::Route* ApiRouter::match(std::string_view path, std::string_view method, bool& path_known,
+const ApiRouter::Route* ApiRouter::match(std::string_view path, std::string_view method,
+                                         bool& path_known,
                                          std::map<std::string, std::string>& path_params) const {
     auto parts = segments(path);
     path_known = false;
@@ -398,7 +416,9 @@ const ApiRouter::Route* ApiRouter::match(std::string_view path, std::string_view
 void ApiRouter::count(std::string_view route, int status) const {
     metrics_
         .counter("vigil_http_requests_total", "HTTP requests answered, by server, route and status",
-                 {{"server", options_.name}, {"route", std::string(route)}, {"code", std::to_string(status)}})
+                 {{"server", options_.name},
+                  {"route", std::string(route)},
+                  {"code", std::to_string(status)}})
         .inc();
 }
 
@@ -406,7 +426,8 @@ HttpResponse ApiRouter::render(const ApiReply& reply) const {
     HttpResponse out;
     out.status = reply.status;
     if (reply.raw) {
-        out.content_type = reply.content_type.empty() ? "text/plain; charset=utf-8" : reply.content_type;
+        out.content_type =
+            reply.content_type.empty() ? "text/plain; charset=utf-8" : reply.content_type;
         out.body = reply.raw_body;
         return out;
     }
@@ -417,7 +438,8 @@ HttpResponse ApiRouter::render(const ApiReply& reply) const {
     return out;
 }
 
-HttpResponse ApiRouter::transportError(const HttpRequest& request, int status, std::string msg) const noexcept {
+HttpResponse ApiRouter::transportError(const HttpRequest& request, int status,
+                                       std::string msg) const noexcept {
     try {
         auto [path, query] = splitTarget(request.target);
         bool known = false;
@@ -426,7 +448,8 @@ HttpResponse ApiRouter::transportError(const HttpRequest& request, int status, s
         count(r ? std::string_view(r->label) : std::string_view("unmatched"), status);
         return render(ApiReply::error(status, std::move(msg)));
     } catch (...) {
-        return HttpResponse{500, "application/json", R"({"code":500,"msg":"internal error","data":null})"};
+        return HttpResponse{500, "application/json",
+                            R"({"code":500,"msg":"internal error","data":null})"};
     }
 }
 
@@ -435,11 +458,12 @@ HttpResponse ApiRouter::dispatch(const HttpRequest& request) const noexcept {
         return dispatchUnsafe(request);
     } catch (const std::exception& e) {
         // Only reachable on allocation failure or a bug in the router itself.
-        VIGIL_LOG_RATE_LIMITED(log::get(options_.name), spdlog::level::err, "request {} {}: {}", request.method,
-                               request.target.substr(0, 200), e.what());
+        VIGIL_LOG_RATE_LIMITED(log::get(options_.name), spdlog::level::err, "request {} {}: {}",
+                               request.method, request.target.substr(0, 200), e.what());
     } catch (...) {
     }
-    return HttpResponse{500, "application/json", R"({"code":500,"msg":"internal error","data":null})"};
+    return HttpResponse{500, "application/json",
+                        R"({"code":500,"msg":"internal error","data":null})"};
 }
 
 HttpResponse ApiRouter::dispatchUnsafe(const HttpRequest& request) const {
@@ -472,15 +496,19 @@ HttpResponse ApiRouter::dispatchUnsafe(const HttpRequest& request) const {
 
     if (r->auth == Auth::kSigned && !options_.auth_disabled) {
         if (!options_.verifier || !options_.verifier->enabled()) {
-            return reply(ApiReply::error(401, "signed requests are refused: this server has no access keys "
-                                              "configured (auth.keys or auth.keys_file)"));
+            return reply(
+                ApiReply::error(401,
+                                "signed requests are refused: this server has no access keys "
+                                "configured (auth.keys or auth.keys_file)"));
         }
         const std::string ak = req.header("AccessKey");
-        Status s = options_.verifier->verify(request.method, path, query, request.body, ak, req.header("TimeStamp"),
-                                             req.header("Signature"), options_.now_unix());
+        Status s = options_.verifier->verify(request.method, path, query, request.body, ak,
+                                             req.header("TimeStamp"), req.header("Signature"),
+                                             options_.now_unix());
         if (!s.ok()) {
-            VIGIL_LOG_RATE_LIMITED(log::get(options_.name), spdlog::level::warn, "{} {} from {}: refused: {}",
-                                   request.method, r->label, request.remote, s.message());
+            VIGIL_LOG_RATE_LIMITED(log::get(options_.name), spdlog::level::warn,
+                                   "{} {} from {}: refused: {}", request.method, r->label,
+                                   request.remote, s.message());
             return reply(ApiReply::error(401, "authentication failed: " + s.message()));
         }
         req.access_key = ak;
@@ -488,13 +516,15 @@ HttpResponse ApiRouter::dispatchUnsafe(const HttpRequest& request) const {
 
     if (r->body == Body::kJson && !request.body.empty()) {
         if (jsonDepth(request.body) > kMaxJsonDepth) {
-            return reply(ApiReply::badRequest("request body is not acceptable JSON: nested deeper than " +
-                                              std::to_string(kMaxJsonDepth) + " levels"));
+            return reply(
+                ApiReply::badRequest("request body is not acceptable JSON: nested deeper than " +
+                                     std::to_string(kMaxJsonDepth) + " levels"));
         }
         try {
             req.json = json::parse(request.body);
         } catch (const json::exception& e) {
-            return reply(ApiReply::badRequest("request body is not valid JSON: " + parseErrorText(e)));
+            return reply(
+                ApiReply::badRequest("request body is not valid JSON: " + parseErrorText(e)));
         }
     }
     req.method = request.method;
@@ -512,15 +542,17 @@ HttpResponse ApiRouter::dispatchUnsafe(const HttpRequest& request) const {
             .counter("vigil_http_handler_exceptions_total", "Handlers that threw (answered 500)",
                      {{"server", options_.name}, {"route", r->label}})
             .inc();
-        VIGIL_LOG_RATE_LIMITED(log::get(options_.name), spdlog::level::err, "{} {}: handler failed: {}",
-                               request.method, r->label, e.what());
-        a = ApiReply::error(500, "internal error while handling " + r->label + "; the server log has details");
+        VIGIL_LOG_RATE_LIMITED(log::get(options_.name), spdlog::level::err,
+                               "{} {}: handler failed: {}", request.method, r->label, e.what());
+        a = ApiReply::error(
+            500, "internal error while handling " + r->label + "; the server log has details");
     } catch (...) {
         metrics_
             .counter("vigil_http_handler_exceptions_total", "Handlers that threw (answered 500)",
                      {{"server", options_.name}, {"route", r->label}})
             .inc();
-        a = ApiReply::error(500, "internal error while handling " + r->label + "; the server log has details");
+        a = ApiReply::error(
+            500, "internal error while handling " + r->label + "; the server log has details");
     }
     if (a.status < 100 || a.status > 599) a.status = 500;
     if (a.status >= 400 && a.code == 0) a.code = a.status;

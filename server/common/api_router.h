@@ -47,11 +47,11 @@ inline constexpr int kUnavailable = 503;
 
 // A request as the transport received it.
 struct HttpRequest {
-    std::string method;   // "GET", "POST", ...
-    std::string target;   // path and query exactly as sent: "/registry/detail?name=x&count=2"
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // path and query exactly as sent: "/registry/detail?name=x&count=2"
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
-    std::string remote;   // "ip:port" of the peer, for logs
+    std::string remote;  // "ip:port" of the peer, for logs
 };
 
 // What the transport sends back.
@@ -64,8 +64,8 @@ struct HttpResponse {
 // The request as a handler sees it (built by the router).
 struct ApiRequest {
     std::string method;
-    std::string path;    // raw path, without the query
-    std::string query;   // raw query, without '?'
+    std::string path;   // raw path, without the query
+    std::string query;  // raw query, without '?'
     std::string body;
     std::string remote;
     std::string access_key;                          // the verified key of a signed request
@@ -108,7 +108,8 @@ public:
     explicit JsonFields(const nlohmann::json& object, std::string where = "body");
 
     std::string string(std::string_view key, bool required, size_t max_bytes = 1024);
-    int64_t integer(std::string_view key, bool required, int64_t min, int64_t max, int64_t fallback = 0);
+    int64_t integer(std::string_view key, bool required, int64_t min, int64_t max,
+                    int64_t fallback = 0);
     bool boolean(std::string_view key, bool required, bool fallback = false);
     // The member when it is an object (or array); nullptr when absent or of another type.
     const nlohmann::json* object(std::string_view key, bool required);
@@ -132,19 +133,19 @@ private:
 
 // An integer query parameter: `fallback` when absent, an error message when malformed or out
 // of [min, max].
-Result<int64_t> intParam(const ApiRequest& request, std::string_view key, int64_t fallback, int64_t min,
-                         int64_t max);
+Result<int64_t> intParam(const ApiRequest& request, std::string_view key, int64_t fallback,
+                         int64_t min, int64_t max);
 
 struct ApiOptions {
-    std::string name = "api";               // label `server` of the metrics, logger name
-    size_t max_body_bytes = 1 << 20;        // larger bodies get 413
+    std::string name = "api";         // label `server` of the metrics, logger name
+    size_t max_body_bytes = 1 << 20;  // larger bodies get 413
     // Keys for Auth::kSigned routes. Null or without keys: signed routes answer 401 unless
     // auth_disabled (which the owner must warn about loudly).
     std::shared_ptr<const RequestVerifier> verifier;
     bool auth_disabled = false;
-    std::function<int64_t()> now_unix;      // clock for the timestamp window; default system
-    bool serve_metrics = true;              // GET /metrics (open)
-    bool serve_health = true;               // GET /healthz (open)
+    std::function<int64_t()> now_unix;  // clock for the timestamp window; default system
+    bool serve_metrics = true;          // GET /metrics (open)
+    bool serve_health = true;           // GET /healthz (open)
 };
 
 class ApiRouter {
@@ -173,7 +174,8 @@ public:
 
     // An error envelope for errors the transport detects itself (e.g. a body over the cap seen
     // before it was read), counted like dispatched requests.
-    HttpResponse transportError(const HttpRequest& request, int status, std::string msg) const noexcept;
+    HttpResponse transportError(const HttpRequest& request, int status,
+                                std::string msg) const noexcept;
 
     const ApiOptions& options() const { return options_; }
     metrics::Registry& metrics() const { return metrics_; }

@@ -43,7 +43,9 @@ ApiServer::ApiServer(ApiServerOptions options, metrics::Registry& metrics)
       router_(static_cast<const ApiOptions&>(options_), metrics),
       impl_(std::make_unique<Impl>()) {}
 
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+    stop();
+}
 
 Status ApiServer::start() {
     if (impl_->started) return makeError("{}: already started", options_.name);
@@ -72,21 +74,28 @@ Status ApiServer::start() {
     http.Options(".*", handler);
     // Errors httplib answers itself (body over the cap, malformed request line, URI too long)
     // come without a body: give them the JSON envelope. Answers of the router have a body.
-    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
-                                                                      httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        std::string msg;
-        switch (res.status) {
-        case 413:
-            msg = "request body is over the limit of " + std::to_string(options_.max_body_bytes) + " bytes";
-            break;
-        case 414: msg = "request target is too long"; break;
-        case 400: msg = "malformed HTTP request"; break;
-        default: msg = "HTTP error " + std::to_string(res.status); break;
-        }
-        fill(res, router_.transportError(toHttpRequest(req), res.status, msg));
-        return httplib::Server::HandlerResponse::Handled;
-    }));
+    http.set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) {
+            if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+            std::string msg;
+            switch (res.status) {
+                case 413:
+                    msg = "request body is over the limit of " +
+                          std::to_string(options_.max_body_bytes) + " bytes";
+                    break;
+                case 414:
+                    msg = "request target is too long";
+                    break;
+                case 400:
+                    msg = "malformed HTTP request";
+                    break;
+                default:
+                    msg = "HTTP error " + std::to_string(res.status);
+                    break;
+            }
+            fill(res, router_.transportError(toHttpRequest(req), res.status, msg));
+            return httplib::Server::HandlerResponse::Handled;
+        }));
 
     int port = options_.port;
     if (port == 0) {
@@ -99,16 +108,20 @@ Status ApiServer::start() {
     impl_->started = true;
     impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
     // stop() is only effective once httplib considers itself running.
-    for (int i = 0; i < 5000 && !http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < 5000 && !http.is_running(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     log::get(options_.name)->info("{}: HTTP API on {}:{}", options_.name, options_.host, port);
     return okStatus();
 }
 
-int ApiServer::port() const { return impl_->port; }
+int ApiServer::port() const {
+    return impl_->port;
+}
 
 std::string ApiServer::address() const {
     const std::string& h = options_.host;
-    return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + std::to_string(impl_->port);
+    return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+           std::to_string(impl_->port);
 }
 
 void ApiServer::stop() {

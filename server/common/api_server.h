@@ -5,9 +5,9 @@
 //   vigil::server::ApiServerOptions o;
 //   o.name = "center"; o.host = "0.0.0.0"; o.port = 6752; o.verifier = verifier;
 //   vigil::server::ApiServer api(o, metrics);
-//   api.get("/conn/count", [&](const ApiRequest&) { return ApiReply::ok(count()); }, Auth::kSigned);
-//   api.post("/command", handleCommand, Auth::kSigned);   // body parsed as JSON into req.json
-//   if (auto s = api.start(); !s.ok()) { ... s.message() ... }
+//   api.get("/conn/count", [&](const ApiRequest&) { return ApiReply::ok(count()); },
+//   Auth::kSigned); api.post("/command", handleCommand, Auth::kSigned);   // body parsed as JSON
+//   into req.json if (auto s = api.start(); !s.ok()) { ... s.message() ... }
 //   ... api.port() ...
 //   api.stop();
 //

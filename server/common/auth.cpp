@@ -17,7 +17,8 @@ std::string_view trimTrailingSlash(std::string_view path) {
 }  // namespace
 
 std::string signingString(std::string_view method, std::string_view path, std::string_view query,
-                          std::string_view access_key, std::string_view timestamp, std::string_view body) {
+                          std::string_view access_key, std::string_view timestamp,
+                          std::string_view body) {
     std::string s;
     path = trimTrailingSlash(path);
     const std::string body_hash = body.empty() ? std::string() : crypto::sha256Hex(body);
@@ -32,18 +33,19 @@ std::string signingString(std::string_view method, std::string_view path, std::s
     return s;
 }
 
-SignedHeaders sign(const AkSk& key, std::string_view method, std::string_view path, std::string_view query,
-                   std::string_view body, int64_t now_unix) {
+SignedHeaders sign(const AkSk& key, std::string_view method, std::string_view path,
+                   std::string_view query, std::string_view body, int64_t now_unix) {
     SignedHeaders h;
     h.access_key = key.access_key;
     h.timestamp = std::to_string(now_unix);
-    h.signature = crypto::hmacSha256Hex(key.secret_key,
-                                        signingString(method, path, query, key.access_key, h.timestamp, body));
+    h.signature = crypto::hmacSha256Hex(
+        key.secret_key, signingString(method, path, query, key.access_key, h.timestamp, body));
     return h;
 }
 
-Status RequestVerifier::verify(std::string_view method, std::string_view path, std::string_view query,
-                               std::string_view body, std::string_view access_key, std::string_view timestamp,
+Status RequestVerifier::verify(std::string_view method, std::string_view path,
+                               std::string_view query, std::string_view body,
+                               std::string_view access_key, std::string_view timestamp,
                                std::string_view signature, int64_t now_unix) const {
     if (access_key.empty()) return makeError("missing AccessKey header (requests must be signed)");
     if (timestamp.empty()) return makeError("missing TimeStamp header (unix seconds)");
@@ -54,17 +56,19 @@ Status RequestVerifier::verify(std::string_view method, std::string_view path, s
         return makeError("TimeStamp header must be unix seconds");
     const int64_t skew = now_unix > ts ? now_unix - ts : ts - now_unix;
     if (skew > window_) {
-        return makeError("stale TimeStamp: {} s {} the server's clock (accepted: +-{} s; check the clocks)", skew,
-                         ts < now_unix ? "behind" : "ahead of", window_);
+        return makeError(
+            "stale TimeStamp: {} s {} the server's clock (accepted: +-{} s; check the clocks)",
+            skew, ts < now_unix ? "behind" : "ahead of", window_);
     }
     auto it = keys_.find(std::string(access_key));
     if (it == keys_.end()) return makeError("unknown access key");
-    const std::string expected =
-        crypto::hmacSha256Hex(it->second, signingString(method, path, query, access_key, timestamp, body));
+    const std::string expected = crypto::hmacSha256Hex(
+        it->second, signingString(method, path, query, access_key, timestamp, body));
     std::string given(signature.substr(0, 128));  // hex digits in either case
     for (char& c : given) c = static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
     if (!crypto::equalConstantTime(expected, given))
-        return makeError("bad signature (check the secret key and what was signed: method, path, query, body)");
+        return makeError(
+            "bad signature (check the secret key and what was signed: method, path, query, body)");
     return okStatus();
 }
 

@@ -27,9 +27,10 @@ struct SignedHeaders {
 
 // The string that is MACed.
 std::string signingString(std::string_view method, std::string_view path, std::string_view query,
-                          std::string_view access_key, std::string_view timestamp, std::string_view body);
-SignedHeaders sign(const AkSk& key, std::string_view method, std::string_view path, std::string_view query,
-                   std::string_view body, int64_t now_unix);
+                          std::string_view access_key, std::string_view timestamp,
+                          std::string_view body);
+SignedHeaders sign(const AkSk& key, std::string_view method, std::string_view path,
+                   std::string_view query, std::string_view body, int64_t now_unix);
 
 // Checks requests against a set of keys (access key -> secret key).
 class RequestVerifier {

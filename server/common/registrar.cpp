@@ -17,7 +17,8 @@ namespace vigil::server {
 namespace {
 
 int64_t unixNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -63,7 +64,8 @@ struct Registrar::Impl {
 
     void count(const char* action, bool ok) {
         metrics
-            .counter("vigil_registrar_requests_total", "Requests to discovery replicas by action and result",
+            .counter("vigil_registrar_requests_total",
+                     "Requests to discovery replicas by action and result",
                      {{"action", action}, {"result", ok ? "ok" : "error"}})
             .inc();
     }
@@ -84,11 +86,14 @@ struct Registrar::Impl {
         int code = -1;
         auto doc = nlohmann::json::parse(res->body, nullptr, false);
         if (doc.is_object()) {
-            if (auto c = doc.find("code"); c != doc.end() && c->is_number_integer()) code = c->get<int>();
-            if (auto m = doc.find("msg"); m != doc.end() && m->is_string()) msg = m->get<std::string>();
+            if (auto c = doc.find("code"); c != doc.end() && c->is_number_integer())
+                code = c->get<int>();
+            if (auto m = doc.find("msg"); m != doc.end() && m->is_string())
+                msg = m->get<std::string>();
         }
         if (res->status != 200 || code != 0)
-            return makeError("HTTP {} code {}: {}", res->status, code, msg.empty() ? res->body.substr(0, 200) : msg);
+            return makeError("HTTP {} code {}: {}", res->status, code,
+                             msg.empty() ? res->body.substr(0, 200) : msg);
         return okStatus();
     }
 
@@ -109,23 +114,28 @@ struct Registrar::Impl {
             Status s = post(r, "/registry/register", text);
             count("register", s.ok());
             if (s.ok()) {
-                if (!r.ok) log->info("registered {} {}:{} with discovery {}", options.name, options.ip, options.port,
-                                     r.address);
+                if (!r.ok)
+                    log->info("registered {} {}:{} with discovery {}", options.name, options.ip,
+                              options.port, r.address);
                 r.ok = true;
                 registered_once = true;
             } else {
                 if (r.ok || !r.client) {
                     log->warn("registration with discovery {} failed: {}", r.address, s.message());
                 } else {
-                    VIGIL_LOG_RATE_LIMITED(log, spdlog::level::warn, "registration with discovery {} failed: {}",
-                                           r.address, s.message());
+                    VIGIL_LOG_RATE_LIMITED(log, spdlog::level::warn,
+                                           "registration with discovery {} failed: {}", r.address,
+                                           s.message());
                 }
                 r.ok = false;
                 all = false;
             }
         }
-        metrics.gauge("vigil_registrar_replicas_ok", "Discovery replicas that accepted the last registration")
-            .set(static_cast<double>(std::count_if(replicas.begin(), replicas.end(), [](auto& r) { return r.ok; })));
+        metrics
+            .gauge("vigil_registrar_replicas_ok",
+                   "Discovery replicas that accepted the last registration")
+            .set(static_cast<double>(
+                std::count_if(replicas.begin(), replicas.end(), [](auto& r) { return r.ok; })));
         return all;
     }
 
@@ -137,8 +147,12 @@ struct Registrar::Impl {
             r.client->set_read_timeout(std::chrono::seconds(2));
             Status s = post(r, "/registry/evict", text);
             count("evict", s.ok());
-            if (s.ok()) log->info("evicted {} {}:{} from discovery {}", options.name, options.ip, options.port, r.address);
-            else log->warn("eviction from discovery {} failed: {} (it expires on its own)", r.address, s.message());
+            if (s.ok())
+                log->info("evicted {} {}:{} from discovery {}", options.name, options.ip,
+                          options.port, r.address);
+            else
+                log->warn("eviction from discovery {} failed: {} (it expires on its own)",
+                          r.address, s.message());
         }
     }
 
@@ -149,18 +163,23 @@ struct Registrar::Impl {
         while (true) {
             const bool all = registerAll();
             auto wait = options.interval;
-            if (all) backoff.reset();
-            else wait = std::min(wait, backoff.next());
+            if (all)
+                backoff.reset();
+            else
+                wait = std::min(wait, backoff.next());
             std::unique_lock lock(mu);
             if (cv.wait_for(lock, wait, [&] { return stopping; })) return;
         }
     }
 };
 
-Registrar::Registrar(RegistrarOptions options, std::function<int()> weight, metrics::Registry& metrics)
+Registrar::Registrar(RegistrarOptions options, std::function<int()> weight,
+                     metrics::Registry& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(weight), metrics)) {}
 
-Registrar::~Registrar() { stop(); }
+Registrar::~Registrar() {
+    stop();
+}
 
 void Registrar::start() {
     if (impl_->started) return;
@@ -181,6 +200,8 @@ void Registrar::stop() {
     impl_->started = false;
 }
 
-bool Registrar::registeredOnce() const { return impl_->registered_once.load(); }
+bool Registrar::registeredOnce() const {
+    return impl_->registered_once.load();
+}
 
 }  // namespace vigil::server

@@ -18,12 +18,12 @@
 namespace vigil::server {
 
 struct RegistrarOptions {
-    std::vector<std::string> discovery;   // host:port of each replica
-    std::string name;                     // e.g. "hids_svr_grpc"
-    std::string ip;                       // address agents should dial
+    std::vector<std::string> discovery;  // host:port of each replica
+    std::string name;                    // e.g. "hids_svr_grpc"
+    std::string ip;                      // address agents should dial
     int port = 0;
     std::chrono::milliseconds interval{30000};
-    AkSk key;                             // empty access key: unsigned requests
+    AkSk key;  // empty access key: unsigned requests
     // Extra fields sent in "extra" (e.g. {"http_port": "6752"}).
     std::map<std::string, std::string> extra;
 };
@@ -32,8 +32,8 @@ class Registrar {
 public:
     Registrar(RegistrarOptions options, std::function<int()> weight, metrics::Registry& metrics);
     ~Registrar();
-    void start();          // registers now, then every interval
-    void stop();           // evicts from every replica and joins
+    void start();                 // registers now, then every interval
+    void stop();                  // evicts from every replica and joins
     bool registeredOnce() const;  // at least one replica accepted a registration
 
 private:

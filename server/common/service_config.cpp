@@ -12,7 +12,9 @@ namespace {
 bool validKeyName(const std::string& s) {
     if (s.empty() || s.size() > 256) return false;
     for (char c : s) {
-        if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) return false;
+        if (std::isspace(static_cast<unsigned char>(c)) ||
+            std::iscntrl(static_cast<unsigned char>(c)))
+            return false;
     }
     return true;
 }
@@ -37,8 +39,10 @@ void addPairs(const YAML::Node& map, std::map<std::string, std::string>& out, Re
         }
         const std::string sk = it->second.Scalar();
         if (sk.size() < 16) {
-            log::get("config")->warn("secret key of access key '{}' has only {} characters; use 16 or more "
-                                     "random characters", ak, sk.size());
+            log::get("config")->warn(
+                "secret key of access key '{}' has only {} characters; use 16 or more "
+                "random characters",
+                ak, sk.size());
         }
         out[ak] = sk;
     }
@@ -47,7 +51,8 @@ void addPairs(const YAML::Node& map, std::map<std::string, std::string>& out, Re
 }  // namespace
 
 std::string HostPort::toString() const {
-    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
 }
 
 Result<HostPort> parseHostPort(std::string_view text, bool allow_zero) {
@@ -68,13 +73,15 @@ Result<HostPort> parseHostPort(std::string_view text, bool allow_zero) {
     }
     int port = -1;
     auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (h.empty() || ec != std::errc() || ptr != p.data() + p.size() || port < (allow_zero ? 0 : 1) ||
-        port > 65535)
-        return makeError("'{}' is not host:port with a port in {}..65535", text, allow_zero ? 0 : 1);
+    if (h.empty() || ec != std::errc() || ptr != p.data() + p.size() ||
+        port < (allow_zero ? 0 : 1) || port > 65535)
+        return makeError("'{}' is not host:port with a port in {}..65535", text,
+                         allow_zero ? 0 : 1);
     for (char c : h) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' && c != ':' &&
-            c != '%')
-            return makeError("'{}': the host has a character that is not allowed in a name or address", text);
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' &&
+            c != ':' && c != '%')
+            return makeError(
+                "'{}': the host has a character that is not allowed in a name or address", text);
     }
     return HostPort{std::string(h), port};
 }
@@ -85,7 +92,8 @@ Result<std::map<std::string, std::string>> loadKeysFile(const std::string& path)
     std::map<std::string, std::string> keys;
     std::string first_problem;
     addPairs(doc->root().yaml(), keys, [&](const std::string& key, const std::string& message) {
-        if (first_problem.empty()) first_problem = key.empty() ? message : "key '" + key + "': " + message;
+        if (first_problem.empty())
+            first_problem = key.empty() ? message : "key '" + key + "': " + message;
     });
     if (!first_problem.empty()) return makeError("keys file {}: {}", path, first_problem);
     return keys;
@@ -119,10 +127,13 @@ std::shared_ptr<const RequestVerifier> makeVerifier(const AuthSettings& settings
     return std::make_shared<const RequestVerifier>(settings.keys, settings.window.count());
 }
 
-Result<AkSk> signingKey(const std::map<std::string, std::string>& keys, const std::string& access_key) {
-    if (access_key.empty()) return keys.empty() ? AkSk{} : AkSk{keys.begin()->first, keys.begin()->second};
+Result<AkSk> signingKey(const std::map<std::string, std::string>& keys,
+                        const std::string& access_key) {
+    if (access_key.empty())
+        return keys.empty() ? AkSk{} : AkSk{keys.begin()->first, keys.begin()->second};
     auto it = keys.find(access_key);
-    if (it == keys.end()) return makeError("access key '{}' is not among the configured keys", access_key);
+    if (it == keys.end())
+        return makeError("access key '{}' is not among the configured keys", access_key);
     return AkSk{it->first, it->second};
 }
 

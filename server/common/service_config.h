@@ -47,6 +47,7 @@ std::shared_ptr<const RequestVerifier> makeVerifier(const AuthSettings& settings
 
 // The key a service signs its own requests with: `access_key` when set (it must be one of
 // `keys`), else the first key; empty when there are none.
-Result<AkSk> signingKey(const std::map<std::string, std::string>& keys, const std::string& access_key);
+Result<AkSk> signingKey(const std::map<std::string, std::string>& keys,
+                        const std::string& access_key);
 
 }  // namespace vigil::server

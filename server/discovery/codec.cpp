@@ -12,17 +12,21 @@ using nlohmann::json;
 
 bool validName(const std::string& s) {
     for (char c : s) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != ':' && c != '-') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != ':' &&
+            c != '-')
+            return false;
     }
     return !s.empty();
 }
 
 bool validHost(const std::string& s) {
     unsigned char buf[16];
-    if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1) return true;
+    if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1)
+        return true;
     if (s.empty() || s.front() == '-' || s.front() == '.') return false;
     for (char c : s) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+            return false;
     }
     return true;
 }
@@ -30,14 +34,20 @@ bool validHost(const std::string& s) {
 }  // namespace
 
 json instanceJson(const Instance& i, Health health) {
-    return json{{"name", i.name},           {"ip", i.ip},
-                {"port", i.port},           {"weight", i.weight},
-                {"status", healthName(health)}, {"create_at", i.create_at},
-                {"update_at", i.update_at}, {"extra", i.extra.is_object() ? i.extra : json::object()}};
+    return json{{"name", i.name},
+                {"ip", i.ip},
+                {"port", i.port},
+                {"weight", i.weight},
+                {"status", healthName(health)},
+                {"create_at", i.create_at},
+                {"update_at", i.update_at},
+                {"extra", i.extra.is_object() ? i.extra : json::object()}};
 }
 
 json changeJson(const Change& c, int64_t now_ms) {
-    json r{{"name", c.instance.name}, {"ip", c.instance.ip}, {"port", c.instance.port},
+    json r{{"name", c.instance.name},
+           {"ip", c.instance.ip},
+           {"port", c.instance.port},
            {"age_ms", std::max<int64_t>(0, now_ms - c.at_ms)}};
     if (c.action == ChangeAction::kRegister) {
         r["weight"] = c.instance.weight;
@@ -45,13 +55,15 @@ json changeJson(const Change& c, int64_t now_ms) {
         r["create_at"] = c.instance.create_at;
         r["update_at"] = c.instance.update_at;
     }
-    return json{{"action", c.action == ChangeAction::kRegister ? "REGISTER" : "EVICT"}, {"registry", std::move(r)}};
+    return json{{"action", c.action == ChangeAction::kRegister ? "REGISTER" : "EVICT"},
+                {"registry", std::move(r)}};
 }
 
 Instance readInstance(server::JsonFields& f, bool with_load) {
     Instance i;
     i.name = f.string("name", true, kMaxNameBytes);
-    if (f.ok() && !validName(i.name)) f.fail("name", "may only contain letters, digits and _ . : -");
+    if (f.ok() && !validName(i.name))
+        f.fail("name", "may only contain letters, digits and _ . : -");
     i.ip = f.string("ip", true, kMaxIpBytes);
     if (f.ok() && !validHost(i.ip)) f.fail("ip", "must be an IP address or a host name");
     i.port = static_cast<int>(f.integer("port", true, 1, 65535));

@@ -30,26 +30,36 @@ DiscoveryApi::DiscoveryApi(Registry& registry, ChangeSink& sink, metrics::Regist
       sink_(sink),
       metrics_(metrics),
       options_(std::move(options)),
-      registrations_(metrics.counter("vigil_discovery_registrations_total", "Registrations received from services")),
+      registrations_(metrics.counter("vigil_discovery_registrations_total",
+                                     "Registrations received from services")),
       evictions_(metrics.counter("vigil_discovery_evictions_total", "Instances evicted, by cause",
                                  {{"cause", "request"}})),
-      sync_applied_(metrics.counter("vigil_discovery_sync_changes_total", "Changes received from peers, by result",
+      sync_applied_(metrics.counter("vigil_discovery_sync_changes_total",
+                                    "Changes received from peers, by result",
                                     {{"result", "applied"}})),
-      sync_ignored_(metrics.counter("vigil_discovery_sync_changes_total", "Changes received from peers, by result",
+      sync_ignored_(metrics.counter("vigil_discovery_sync_changes_total",
+                                    "Changes received from peers, by result",
                                     {{"result", "ignored"}})),
-      refused_full_(metrics.counter("vigil_discovery_refused_full_total",
-                                    "Registrations refused because the registry holds max_instances")) {
+      refused_full_(
+          metrics.counter("vigil_discovery_refused_full_total",
+                          "Registrations refused because the registry holds max_instances")) {
     metrics.callbackGauge("vigil_discovery_instances", "Instances currently registered",
                           [this] { return static_cast<double>(registry_.size()); });
 }
 
 void DiscoveryApi::install(server::ApiRouter& router) {
     using server::Auth;
-    router.post("/registry/register", [this](const ApiRequest& r) { return registerInstance(r); }, Auth::kSigned);
-    router.post("/registry/evict", [this](const ApiRequest& r) { return evict(r); }, Auth::kSigned);
-    router.post("/registry/sync", [this](const ApiRequest& r) { return sync(r); }, Auth::kSigned);
-    router.get("/registry/detail", [this](const ApiRequest& r) { return detail(r); }, Auth::kOpen);
-    router.get("/registry/list", [this](const ApiRequest& r) { return list(r); }, Auth::kOpen);
+    router.post(
+        "/registry/register", [this](const ApiRequest& r) { return registerInstance(r); },
+        Auth::kSigned);
+    router.post(
+        "/registry/evict", [this](const ApiRequest& r) { return evict(r); }, Auth::kSigned);
+    router.post(
+        "/registry/sync", [this](const ApiRequest& r) { return sync(r); }, Auth::kSigned);
+    router.get(
+        "/registry/detail", [this](const ApiRequest& r) { return detail(r); }, Auth::kOpen);
+    router.get(
+        "/registry/list", [this](const ApiRequest& r) { return list(r); }, Auth::kOpen);
 }
 
 ApiReply DiscoveryApi::registerInstance(const ApiRequest& request) {
@@ -59,7 +69,8 @@ ApiReply DiscoveryApi::registerInstance(const ApiRequest& request) {
     auto change = registry_.registerInstance(std::move(instance));
     if (!change) {
         refused_full_.inc();
-        return ApiReply::error(503, "registry is full (" + std::to_string(registry_.options().max_instances) +
+        return ApiReply::error(503, "registry is full (" +
+                                        std::to_string(registry_.options().max_instances) +
                                         " instances); raise max_instances or evict stale services");
     }
     registrations_.inc();
@@ -100,7 +111,8 @@ ApiReply DiscoveryApi::sync(const ApiRequest& request) {
         const json* registry = item.object("registry", true);
         if (!item.ok()) return item.badRequest();
         JsonFields r(*registry, where + ".registry");
-        ParsedChange c{action == "REGISTER" ? ChangeAction::kRegister : ChangeAction::kEvict, {}, 0};
+        ParsedChange c{
+            action == "REGISTER" ? ChangeAction::kRegister : ChangeAction::kEvict, {}, 0};
         c.instance = readInstance(r, c.action == ChangeAction::kRegister);
         c.age_ms = r.integer("age_ms", false, 0, INT64_MAX / 4, -1);
         c.instance.create_at = r.integer("create_at", false, 0, kMaxUnixSeconds, 0);
@@ -108,7 +120,9 @@ ApiReply DiscoveryApi::sync(const ApiRequest& request) {
         if (!r.ok()) return r.badRequest();
         if (c.age_ms < 0) {
             // A peer that sends no age (Elkeid-shaped): trust its update_at, else "just now".
-            c.age_ms = c.instance.update_at > 0 ? std::max<int64_t>(0, now_unix - c.instance.update_at) * 1000 : 0;
+            c.age_ms = c.instance.update_at > 0
+                           ? std::max<int64_t>(0, now_unix - c.instance.update_at) * 1000
+                           : 0;
         }
         changes.push_back(std::move(c));
     }
@@ -127,17 +141,20 @@ ApiReply DiscoveryApi::sync(const ApiRequest& request) {
 
 ApiReply DiscoveryApi::detail(const ApiRequest& request) const {
     const std::string name = request.param("name");
-    if (name.empty()) return ApiReply::badRequest("query parameter name is required (e.g. ?name=hids_svr_grpc)");
+    if (name.empty())
+        return ApiReply::badRequest("query parameter name is required (e.g. ?name=hids_svr_grpc)");
     auto count = server::intParam(request, "count", 0, 0, INT_MAX);
     if (!count.ok()) return ApiReply::badRequest(count.message());
     json data = json::array();
-    for (const auto& e : registry_.detail(name, static_cast<size_t>(*count))) data.push_back(instanceJson(e.instance, e.health));
+    for (const auto& e : registry_.detail(name, static_cast<size_t>(*count)))
+        data.push_back(instanceJson(e.instance, e.health));
     return ApiReply::ok(std::move(data));
 }
 
 ApiReply DiscoveryApi::list(const ApiRequest&) const {
     json data = json::array();
-    for (const auto& n : registry_.list()) data.push_back(json{{"name", n.name}, {"count", n.count}, {"healthy", n.healthy}});
+    for (const auto& n : registry_.list())
+        data.push_back(json{{"name", n.name}, {"count", n.count}, {"healthy", n.healthy}});
     return ApiReply::ok(std::move(data));
 }
 

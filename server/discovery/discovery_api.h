@@ -32,13 +32,14 @@ public:
 };
 
 struct DiscoveryApiOptions {
-    std::string node_id;          // this replica's random id: a sync carrying it is from ourselves
-    size_t max_sync_items = 1000; // changes per /registry/sync request
+    std::string node_id;           // this replica's random id: a sync carrying it is from ourselves
+    size_t max_sync_items = 1000;  // changes per /registry/sync request
 };
 
 class DiscoveryApi {
 public:
-    DiscoveryApi(Registry& registry, ChangeSink& sink, metrics::Registry& metrics, DiscoveryApiOptions options);
+    DiscoveryApi(Registry& registry, ChangeSink& sink, metrics::Registry& metrics,
+                 DiscoveryApiOptions options);
 
     // Adds the routes (register, evict and sync signed; detail and list open).
     void install(server::ApiRouter& router);

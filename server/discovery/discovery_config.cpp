@@ -14,8 +14,8 @@ Result<DiscoveryConfig> parseDiscoveryConfig(const std::string& text, const std:
     auto doc = config::Document::loadString(text, name);
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
-    root.allowOnly({"listen", "advertise", "threads", "max_body", "max_instances", "max_detail", "auth", "peers",
-                    "replication", "expiry", "log"});
+    root.allowOnly({"listen", "advertise", "threads", "max_body", "max_instances", "max_detail",
+                    "auth", "peers", "replication", "expiry", "log"});
     DiscoveryConfig c;
     DiscoveryOptions& o = c.options;
     config::Problems flag_problems;
@@ -37,14 +37,17 @@ Result<DiscoveryConfig> parseDiscoveryConfig(const std::string& text, const std:
     o.advertise = flags.advertise.empty() ? root.str("advertise") : flags.advertise;
     if (!o.advertise.empty()) {
         if (auto hp = server::parseHostPort(o.advertise); !hp.ok()) {
-            if (flags.advertise.empty()) root.problem("advertise", hp.message());
-            else flagProblem("--advertise", hp.message());
+            if (flags.advertise.empty())
+                root.problem("advertise", hp.message());
+            else
+                flagProblem("--advertise", hp.message());
         }
     }
     o.api.name = "discovery";
     o.api.threads = static_cast<size_t>(root.integer("threads", 8, 1, 256));
     o.api.max_body_bytes = root.size("max_body", 1 << 20, 64 * 1024, 64ull << 20);
-    o.registry.max_instances = static_cast<size_t>(root.integer("max_instances", 100000, 1, 10'000'000));
+    o.registry.max_instances =
+        static_cast<size_t>(root.integer("max_instances", 100000, 1, 10'000'000));
     o.registry.max_detail = static_cast<size_t>(root.integer("max_detail", 100, 1, 10000));
 
     // Auth.
@@ -52,8 +55,10 @@ Result<DiscoveryConfig> parseDiscoveryConfig(const std::string& text, const std:
     server::AuthSettings settings = server::readAuthSettings(auth);
     if (!flags.keys_file.empty()) {
         auto keys = server::loadKeysFile(flags.keys_file);
-        if (!keys.ok()) flagProblem("--keys-file", keys.message());
-        else for (auto& [ak, sk] : *keys) settings.keys[ak] = sk;
+        if (!keys.ok())
+            flagProblem("--keys-file", keys.message());
+        else
+            for (auto& [ak, sk] : *keys) settings.keys[ak] = sk;
     }
     if (flags.auth_disabled) settings.disabled = true;
     c.auth_disabled = settings.disabled;
@@ -63,36 +68,51 @@ Result<DiscoveryConfig> parseDiscoveryConfig(const std::string& text, const std:
 
     // Replication.
     for (const auto& p : root.strList("peers")) {
-        if (auto hp = server::parseHostPort(p); !hp.ok()) root.problem("peers", hp.message());
-        else o.replication.peers.push_back(hp->toString());
+        if (auto hp = server::parseHostPort(p); !hp.ok())
+            root.problem("peers", hp.message());
+        else
+            o.replication.peers.push_back(hp->toString());
     }
     for (const auto& p : flags.peers) {
-        if (auto hp = server::parseHostPort(p); !hp.ok()) flagProblem("--peer", hp.message());
-        else o.replication.peers.push_back(hp->toString());
+        if (auto hp = server::parseHostPort(p); !hp.ok())
+            flagProblem("--peer", hp.message());
+        else
+            o.replication.peers.push_back(hp->toString());
     }
     Node rep = root.child("replication");
-    rep.allowOnly({"access_key", "flush_interval", "batch", "snapshot_interval", "timeout", "backoff_max", "queue_limit"});
+    rep.allowOnly({"access_key", "flush_interval", "batch", "snapshot_interval", "timeout",
+                   "backoff_max", "queue_limit"});
     ReplicatorOptions& r = o.replication;
     const std::string access_key = rep.str("access_key");
-    if (auto key = server::signingKey(settings.keys, access_key); key.ok()) r.key = *key;
-    else rep.problem("access_key", key.message());
-    r.flush_interval = rep.duration("flush_interval", r.flush_interval, std::chrono::milliseconds(10));
+    if (auto key = server::signingKey(settings.keys, access_key); key.ok())
+        r.key = *key;
+    else
+        rep.problem("access_key", key.message());
+    r.flush_interval =
+        rep.duration("flush_interval", r.flush_interval, std::chrono::milliseconds(10));
     r.batch = static_cast<size_t>(rep.integer("batch", static_cast<int64_t>(r.batch), 1, 1000));
-    r.snapshot_interval = rep.duration("snapshot_interval", r.snapshot_interval, std::chrono::milliseconds(100));
+    r.snapshot_interval =
+        rep.duration("snapshot_interval", r.snapshot_interval, std::chrono::milliseconds(100));
     r.timeout = rep.duration("timeout", r.timeout, std::chrono::milliseconds(100));
     r.backoff_max = rep.duration("backoff_max", r.backoff_max, std::chrono::milliseconds(100));
-    r.queue_limit = static_cast<size_t>(rep.integer("queue_limit", static_cast<int64_t>(r.queue_limit), 100, 10'000'000));
+    r.queue_limit = static_cast<size_t>(
+        rep.integer("queue_limit", static_cast<int64_t>(r.queue_limit), 100, 10'000'000));
 
     // Expiry.
     Node ex = root.child("expiry");
     ex.allowOnly({"evict_after", "check_interval"});
-    o.registry.evict_after = ex.duration("evict_after", std::chrono::seconds(105), std::chrono::milliseconds(100));
+    o.registry.evict_after =
+        ex.duration("evict_after", std::chrono::seconds(105), std::chrono::milliseconds(100));
     if (!flags.evict_after.empty()) {
         auto d = config::parseDuration(flags.evict_after);
-        if (!d || d->count() < 100) flagProblem("--evict-after", "must be a duration of at least 100ms, got '" + flags.evict_after + "'");
-        else o.registry.evict_after = *d;
+        if (!d || d->count() < 100)
+            flagProblem("--evict-after",
+                        "must be a duration of at least 100ms, got '" + flags.evict_after + "'");
+        else
+            o.registry.evict_after = *d;
     }
-    o.check_interval = ex.duration("check_interval", std::chrono::seconds(1), std::chrono::milliseconds(10));
+    o.check_interval =
+        ex.duration("check_interval", std::chrono::seconds(1), std::chrono::milliseconds(10));
 
     // Logging.
     Node lg = root.child("log");
@@ -101,11 +121,12 @@ Result<DiscoveryConfig> parseDiscoveryConfig(const std::string& text, const std:
     c.log_file = lg.str("file");
     if (!flags.log_level.empty()) {
         c.log_level = flags.log_level;
-        if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
-            c.log_level != "error" && c.log_level != "off")
+        if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
+            c.log_level != "warn" && c.log_level != "error" && c.log_level != "off")
             flagProblem("--log-level", "must be trace, debug, info, warn, error or off");
     }
-    if (!flags.log_file.empty()) c.log_file = flags.log_file == "-" ? std::string() : flags.log_file;
+    if (!flags.log_file.empty())
+        c.log_file = flags.log_file == "-" ? std::string() : flags.log_file;
 
     config::Problems all = doc->problems();
     for (const auto& pr : flag_problems.list()) all.add(pr);

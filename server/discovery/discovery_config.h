@@ -12,8 +12,8 @@ namespace vigil::discovery {
 
 // Command-line overrides; empty means "not given".
 struct DiscoveryFlags {
-    std::string listen;       // host:port
-    std::string advertise;    // host:port
+    std::string listen;     // host:port
+    std::string advertise;  // host:port
     std::vector<std::string> peers;
     std::string keys_file;
     bool auth_disabled = false;

@@ -32,7 +32,9 @@ DiscoveryService::DiscoveryService(DiscoveryOptions options, metrics::Registry& 
     if (options_.api.name.empty() || options_.api.name == "api") options_.api.name = "discovery";
 }
 
-DiscoveryService::~DiscoveryService() { stop(); }
+DiscoveryService::~DiscoveryService() {
+    stop();
+}
 
 Status DiscoveryService::start() {
     if (impl_->started) return makeError("discovery: already started");
@@ -46,27 +48,30 @@ Status DiscoveryService::start() {
         impl_->replicator = std::make_unique<Replicator>(ro, *registry_, metrics_);
         sink = impl_->replicator.get();
     }
-    impl_->api = std::make_unique<DiscoveryApi>(*registry_, *sink, metrics_, DiscoveryApiOptions{node_id_, 1000});
+    impl_->api = std::make_unique<DiscoveryApi>(*registry_, *sink, metrics_,
+                                                DiscoveryApiOptions{node_id_, 1000});
     impl_->server = std::make_unique<server::ApiServer>(options_.api, metrics_);
     impl_->api->install(impl_->server->router());
     // Changes published before the replicator starts wait in its queues.
     VIGIL_TRY(impl_->server->start());
     impl_->started = true;
     if (impl_->replicator) {
-        impl_->replicator->setSource(options_.advertise.empty() ? impl_->server->address() : options_.advertise);
+        impl_->replicator->setSource(options_.advertise.empty() ? impl_->server->address()
+                                                                : options_.advertise);
         impl_->replicator->start();
     }
-    metrics::Counter& expired = metrics_.counter("vigil_discovery_evictions_total", "Instances evicted, by cause",
-                                                 {{"cause", "expiry"}});
+    metrics::Counter& expired = metrics_.counter(
+        "vigil_discovery_evictions_total", "Instances evicted, by cause", {{"cause", "expiry"}});
     impl_->sweeper = std::thread([this, &expired, sink] {
         auto log = vigil::log::get("discovery");
         std::unique_lock lock(impl_->mu);
-        while (!impl_->cv.wait_for(lock, options_.check_interval, [&] { return impl_->stopping; })) {
+        while (
+            !impl_->cv.wait_for(lock, options_.check_interval, [&] { return impl_->stopping; })) {
             lock.unlock();
             std::vector<Change> gone = registry_->expire();
             for (const auto& c : gone)
-                log->info("{} {}:{} expired (no registration for {} ms)", c.instance.name, c.instance.ip,
-                          c.instance.port, options_.registry.evict_after.count());
+                log->info("{} {}:{} expired (no registration for {} ms)", c.instance.name,
+                          c.instance.ip, c.instance.port, options_.registry.evict_after.count());
             expired.inc(gone.size());
             sink->publish(gone);
             lock.lock();
@@ -88,8 +93,14 @@ void DiscoveryService::stop() {
     impl_->started = false;
 }
 
-int DiscoveryService::port() const { return impl_->server ? impl_->server->port() : 0; }
-std::string DiscoveryService::address() const { return impl_->server ? impl_->server->address() : std::string(); }
-size_t DiscoveryService::peersUp() const { return impl_->replicator ? impl_->replicator->peersUp() : 0; }
+int DiscoveryService::port() const {
+    return impl_->server ? impl_->server->port() : 0;
+}
+std::string DiscoveryService::address() const {
+    return impl_->server ? impl_->server->address() : std::string();
+}
+size_t DiscoveryService::peersUp() const {
+    return impl_->replicator ? impl_->replicator->peersUp() : 0;
+}
 
 }  // namespace vigil::discovery

@@ -17,10 +17,10 @@
 namespace vigil::discovery {
 
 struct DiscoveryOptions {
-    server::ApiServerOptions api;        // name, host, port, threads, body cap, verifier, auth_disabled
-    RegistryOptions registry;            // evict_after, max_instances, max_detail
-    ReplicatorOptions replication;       // peers, key and timings; source/node_id are filled in
-    std::string advertise;               // this replica's address for peers; default host:port
+    server::ApiServerOptions api;   // name, host, port, threads, body cap, verifier, auth_disabled
+    RegistryOptions registry;       // evict_after, max_instances, max_detail
+    ReplicatorOptions replication;  // peers, key and timings; source/node_id are filled in
+    std::string advertise;          // this replica's address for peers; default host:port
     std::chrono::milliseconds check_interval{1000};  // expiry sweep period
 };
 

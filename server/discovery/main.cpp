@@ -11,23 +11,32 @@
 
 int main(int argc, char** argv) {
     using namespace vigil::discovery;
-    CLI::App app{"vigil-discovery: service registry. Centers register every 30 s with their load; agents ask "
-                 "GET /registry/detail?name=hids_svr_grpc for the least-loaded ones; replicas replicate to each "
-                 "other. Writes are signed with AK/SK (see docs/discovery.md)."};
+    CLI::App app{
+        "vigil-discovery: service registry. Centers register every 30 s with their load; agents "
+        "ask "
+        "GET /registry/detail?name=hids_svr_grpc for the least-loaded ones; replicas replicate to "
+        "each "
+        "other. Writes are signed with AK/SK (see docs/discovery.md)."};
     std::string config_path;
     DiscoveryFlags flags;
     bool check_only = false, print_config = false, show_version = false;
     app.add_option("-c,--config", config_path, "YAML configuration file (see --print-config)");
-    app.add_option("--listen", flags.listen, "Listen on host:port (default 0.0.0.0:8088; port 0 = any)");
-    app.add_option("--advertise", flags.advertise, "Address the peers know this replica by (host:port)");
+    app.add_option("--listen", flags.listen,
+                   "Listen on host:port (default 0.0.0.0:8088; port 0 = any)");
+    app.add_option("--advertise", flags.advertise,
+                   "Address the peers know this replica by (host:port)");
     app.add_option("--peer", flags.peers, "Another replica, host:port (repeatable)");
     app.add_option("--keys-file", flags.keys_file, "File of AK/SK pairs, one \"ak: sk\" per line");
-    app.add_flag("--auth-disabled", flags.auth_disabled, "Accept unsigned writes (tests and demos only)");
-    app.add_option("--evict-after", flags.evict_after, "Evict instances not registered for this long (default 105s)");
+    app.add_flag("--auth-disabled", flags.auth_disabled,
+                 "Accept unsigned writes (tests and demos only)");
+    app.add_option("--evict-after", flags.evict_after,
+                   "Evict instances not registered for this long (default 105s)");
     app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
     app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr)");
-    app.add_flag("--check-config", check_only, "Validate the configuration and exit (0 = valid, 2 = invalid)");
-    app.add_flag("--print-config", print_config, "Print a commented example configuration and exit");
+    app.add_flag("--check-config", check_only,
+                 "Validate the configuration and exit (0 = valid, 2 = invalid)");
+    app.add_flag("--print-config", print_config,
+                 "Print a commented example configuration and exit");
     app.add_flag("-V,--version", show_version, "Print the version and exit");
     CLI11_PARSE(app, argc, argv);
 
@@ -41,7 +50,8 @@ int main(int argc, char** argv) {
     }
     auto cfg = loadDiscoveryConfig(config_path, flags);
     if (!cfg.ok()) {
-        std::fprintf(stderr, "vigil-discovery: invalid configuration:\n%s\n", cfg.message().c_str());
+        std::fprintf(stderr, "vigil-discovery: invalid configuration:\n%s\n",
+                     cfg.message().c_str());
         return 2;
     }
     if (check_only) {
@@ -59,11 +69,15 @@ int main(int argc, char** argv) {
     }
     auto log = vigil::log::get("discovery");
     if (cfg->auth_disabled) {
-        log->warn("AUTH IS DISABLED: anyone who can reach this port can register, evict and overwrite services; "
-                  "never run like this outside tests");
+        log->warn(
+            "AUTH IS DISABLED: anyone who can reach this port can register, evict and overwrite "
+            "services; "
+            "never run like this outside tests");
     } else if (cfg->key_count == 0) {
-        log->warn("no access keys configured (auth.keys / auth.keys_file): every register, evict and sync will be "
-                  "refused with 401");
+        log->warn(
+            "no access keys configured (auth.keys / auth.keys_file): every register, evict and "
+            "sync will be "
+            "refused with 401");
     }
 
     vigil::server::blockTerminationSignals();
@@ -74,9 +88,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "vigil-discovery: %s\n", s.message().c_str());
         return 1;
     }
-    log->info("vigil-discovery {} listening on {} (node {}, {} peer(s), evict after {} ms)", VIGIL_VERSION,
-              service.address(), service.nodeId(), cfg->options.replication.peers.size(),
-              cfg->options.registry.evict_after.count());
+    log->info("vigil-discovery {} listening on {} (node {}, {} peer(s), evict after {} ms)",
+              VIGIL_VERSION, service.address(), service.nodeId(),
+              cfg->options.replication.peers.size(), cfg->options.registry.evict_after.count());
     int sig = vigil::server::waitForTerminationSignal();
     log->info("signal {}: stopping", sig);
     service.stop();

@@ -8,31 +8,41 @@ namespace vigil::discovery {
 namespace {
 
 int64_t steadyNowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
 int64_t unixNowS() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-bool healthy(Health h) { return h == Health::kGreen || h == Health::kBlue || h == Health::kYellow; }
+bool healthy(Health h) {
+    return h == Health::kGreen || h == Health::kBlue || h == Health::kYellow;
+}
 
 }  // namespace
 
 const char* healthName(Health h) {
     switch (h) {
-    case Health::kGreen: return "green";
-    case Health::kBlue: return "blue";
-    case Health::kYellow: return "yellow";
-    case Health::kOrange: return "orange";
-    case Health::kRed: return "red";
+        case Health::kGreen:
+            return "green";
+        case Health::kBlue:
+            return "blue";
+        case Health::kYellow:
+            return "yellow";
+        case Health::kOrange:
+            return "orange";
+        case Health::kRed:
+            return "red";
     }
     return "red";
 }
 
-Registry::Registry(RegistryOptions options) : options_(std::move(options)), rng_(std::random_device{}()) {
+Registry::Registry(RegistryOptions options)
+    : options_(std::move(options)), rng_(std::random_device{}()) {
     if (!options_.steady_ms) options_.steady_ms = steadyNowMs;
     if (!options_.unix_s) options_.unix_s = unixNowS;
     if (options_.evict_after.count() <= 0) options_.evict_after = std::chrono::milliseconds(1);
@@ -106,8 +116,10 @@ bool Registry::apply(ChangeAction action, const Instance& instance, int64_t age_
         }
         if (age_ms <= evict_after) {
             auto tomb = evictions_.find(key);
-            if (tomb != evictions_.end()) tomb->second = std::max(tomb->second, at);
-            else if (evictions_.size() < options_.max_instances) evictions_.emplace(key, at);
+            if (tomb != evictions_.end())
+                tomb->second = std::max(tomb->second, at);
+            else if (evictions_.size() < options_.max_instances)
+                evictions_.emplace(key, at);
         }
         return changed;
     }
@@ -120,8 +132,9 @@ bool Registry::apply(ChangeAction action, const Instance& instance, int64_t age_
     if (it != entries_.end()) {
         if (it->second.last_seen_ms >= at) return false;  // we know something newer
         Instance merged = instance;
-        merged.create_at = std::min(it->second.instance.create_at,
-                                    instance.create_at > 0 ? instance.create_at : it->second.instance.create_at);
+        merged.create_at =
+            std::min(it->second.instance.create_at,
+                     instance.create_at > 0 ? instance.create_at : it->second.instance.create_at);
         merged.update_at = update_at;
         it->second.instance = std::move(merged);
         it->second.last_seen_ms = at;
@@ -130,7 +143,8 @@ bool Registry::apply(ChangeAction action, const Instance& instance, int64_t age_
     if (entries_.size() >= options_.max_instances) return false;
     Entry e;
     e.instance = instance;
-    if (e.instance.create_at <= 0 || e.instance.create_at > update_at) e.instance.create_at = update_at;
+    if (e.instance.create_at <= 0 || e.instance.create_at > update_at)
+        e.instance.create_at = update_at;
     e.instance.update_at = update_at;
     e.last_seen_ms = at;
     entries_.emplace(std::move(key), std::move(e));
@@ -147,15 +161,18 @@ std::vector<Change> Registry::expire() {
             // The tombstone is dated at the last registration: a registration any later (from a
             // peer that heard from the instance since) still counts.
             evictions_[it->first] = it->second.last_seen_ms;
-            out.push_back(Change{ChangeAction::kEvict, std::move(it->second.instance), it->second.last_seen_ms});
+            out.push_back(Change{ChangeAction::kEvict, std::move(it->second.instance),
+                                 it->second.last_seen_ms});
             it = entries_.erase(it);
         } else {
             ++it;
         }
     }
     for (auto it = evictions_.begin(); it != evictions_.end();) {
-        if (now - it->second > evict_after) it = evictions_.erase(it);
-        else ++it;
+        if (now - it->second > evict_after)
+            it = evictions_.erase(it);
+        else
+            ++it;
     }
     return out;
 }
@@ -164,7 +181,8 @@ std::vector<Change> Registry::snapshot() const {
     std::vector<Change> out;
     std::lock_guard lock(mu_);
     out.reserve(entries_.size() + evictions_.size());
-    for (const auto& [key, e] : entries_) out.push_back(Change{ChangeAction::kRegister, e.instance, e.last_seen_ms});
+    for (const auto& [key, e] : entries_)
+        out.push_back(Change{ChangeAction::kRegister, e.instance, e.last_seen_ms});
     for (const auto& [key, at] : evictions_) {
         Change c;
         c.action = ChangeAction::kEvict;
@@ -208,7 +226,8 @@ std::vector<NameCount> Registry::list() const {
     for (const auto& [key, e] : entries_) {
         const int64_t age = now - e.last_seen_ms;
         if (age > options_.evict_after.count()) continue;
-        if (out.empty() || out.back().name != std::get<0>(key)) out.push_back(NameCount{std::get<0>(key), 0, 0});
+        if (out.empty() || out.back().name != std::get<0>(key))
+            out.push_back(NameCount{std::get<0>(key), 0, 0});
         ++out.back().count;
         if (healthy(healthForAge(age))) ++out.back().healthy;
     }

@@ -47,8 +47,8 @@ struct Change {
 
 struct RegistryOptions {
     std::chrono::milliseconds evict_after{105000};
-    size_t max_instances = 100000;   // registrations of new instances beyond it are refused
-    size_t max_detail = 100;         // cap of detail()'s count
+    size_t max_instances = 100000;  // registrations of new instances beyond it are refused
+    size_t max_detail = 100;        // cap of detail()'s count
     // Clocks: steady milliseconds for ages, unix seconds for create_at/update_at.
     std::function<int64_t()> steady_ms;
     std::function<int64_t()> unix_s;

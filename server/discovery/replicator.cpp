@@ -22,7 +22,8 @@ using nlohmann::json;
 enum class SendResult { kOk, kSelf, kFailed, kRejected };
 
 int64_t unixNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -38,8 +39,8 @@ struct Replicator::Peer {
     Clock::time_point first_queued{};
     Clock::time_point next_attempt{};
     Clock::time_point next_snapshot{};
-    bool hello_pending = true;   // ask the peer for its snapshot
-    bool needs_snapshot = false; // send ours
+    bool hello_pending = true;    // ask the peer for its snapshot
+    bool needs_snapshot = false;  // send ours
     bool stopping = false;
 
     std::atomic<bool> up{false};
@@ -56,12 +57,15 @@ Replicator::Replicator(ReplicatorOptions options, Registry& registry, metrics::R
         auto p = std::make_unique<Peer>();
         p->address = address;
         metrics_.callbackGauge("vigil_discovery_peer_up", "1 when the peer accepted the last sync",
-                               [peer = p.get()] { return peer->up.load() ? 1.0 : 0.0; }, {{"peer", address}});
+                               [peer = p.get()] { return peer->up.load() ? 1.0 : 0.0; },
+                               {{"peer", address}});
         peers_.push_back(std::move(p));
     }
 }
 
-Replicator::~Replicator() { stop(); }
+Replicator::~Replicator() {
+    stop();
+}
 
 void Replicator::start() {
     const auto now = Clock::now();
@@ -135,7 +139,8 @@ void Replicator::run(Peer& peer) {
         return;
     }
     peer.client = std::make_unique<httplib::Client>(hp->host, hp->port);
-    const auto timeout_us = std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout).count();
+    const auto timeout_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout).count();
     peer.client->set_connection_timeout(timeout_us / 1000000, timeout_us % 1000000);
     peer.client->set_read_timeout(timeout_us / 1000000, timeout_us % 1000000);
     peer.client->set_write_timeout(timeout_us / 1000000, timeout_us % 1000000);
@@ -145,11 +150,13 @@ void Replicator::run(Peer& peer) {
     Backoff backoff(std::chrono::milliseconds(200), options_.backoff_max, 0.2);
 
     auto counter = [&](const char* result) -> metrics::Counter& {
-        return metrics_.counter("vigil_discovery_sync_requests_total", "Sync requests sent to peers, by result",
+        return metrics_.counter("vigil_discovery_sync_requests_total",
+                                "Sync requests sent to peers, by result",
                                 {{"peer", peer.address}, {"result", result}});
     };
-    metrics::Counter& changes_sent = metrics_.counter(
-        "vigil_discovery_sync_changes_sent_total", "Changes delivered to peers", {{"peer", peer.address}});
+    metrics::Counter& changes_sent =
+        metrics_.counter("vigil_discovery_sync_changes_sent_total", "Changes delivered to peers",
+                         {{"peer", peer.address}});
 
     // One signed POST /registry/sync.
     // `items` are serialised changes, joined into the "data" array here.
@@ -166,7 +173,8 @@ void Replicator::run(Peer& peer) {
         text += "]}";
         httplib::Headers headers;
         if (!options_.key.access_key.empty()) {
-            server::SignedHeaders s = server::sign(options_.key, "POST", "/registry/sync", "", text, unixNow());
+            server::SignedHeaders s =
+                server::sign(options_.key, "POST", "/registry/sync", "", text, unixNow());
             headers.emplace("AccessKey", s.access_key);
             headers.emplace("TimeStamp", s.timestamp);
             headers.emplace("Signature", s.signature);
@@ -174,7 +182,9 @@ void Replicator::run(Peer& peer) {
         auto res = peer.client->Post("/registry/sync", headers, text, "application/json");
         if (!res) {
             counter("error").inc();
-            if (!peer.failing) log->warn("peer {}: sync failed: {}", peer.address, httplib::to_string(res.error()));
+            if (!peer.failing)
+                log->warn("peer {}: sync failed: {}", peer.address,
+                          httplib::to_string(res.error()));
             return SendResult::kFailed;
         }
         auto answer = json::parse(res->body, nullptr, false);
@@ -191,7 +201,9 @@ void Replicator::run(Peer& peer) {
         if (res->status == 401) {
             counter("unauthorized").inc();
             if (!peer.failing)
-                log->error("peer {} refuses our signature ({}): every replica needs the same auth keys", peer.address, msg);
+                log->error(
+                    "peer {} refuses our signature ({}): every replica needs the same auth keys",
+                    peer.address, msg);
             return SendResult::kFailed;
         }
         if (res->status >= 400 && res->status < 500) {
@@ -200,7 +212,8 @@ void Replicator::run(Peer& peer) {
             return SendResult::kRejected;
         }
         counter("error").inc();
-        if (!peer.failing) log->warn("peer {}: sync failed: HTTP {}: {}", peer.address, res->status, msg);
+        if (!peer.failing)
+            log->warn("peer {}: sync failed: HTTP {}: {}", peer.address, res->status, msg);
         return SendResult::kFailed;
     };
 
@@ -210,9 +223,10 @@ void Replicator::run(Peer& peer) {
         size_t bytes = 0;
         for (size_t i = 0; i < changes.size(); ++i) {
             // Ages are taken as late as possible: just before this request goes out.
-            std::string item = changeJson(changes[i], registry_.nowMs()).dump(-1, ' ', false,
-                                                                              json::error_handler_t::replace);
-            if (!items.empty() && (items.size() >= per_request || bytes + item.size() > options_.max_request_bytes)) {
+            std::string item = changeJson(changes[i], registry_.nowMs())
+                                   .dump(-1, ' ', false, json::error_handler_t::replace);
+            if (!items.empty() &&
+                (items.size() >= per_request || bytes + item.size() > options_.max_request_bytes)) {
                 SendResult r = post(items, false);
                 if (r != SendResult::kOk) return r;
                 items.clear();
@@ -248,8 +262,9 @@ void Replicator::run(Peer& peer) {
                     peer.cv.wait_until(lock, peer.next_attempt);
                     continue;
                 }
-                const bool batch_due = !peer.queue.empty() && (peer.queue.size() >= options_.batch ||
-                                                               now - peer.first_queued >= options_.flush_interval);
+                const bool batch_due =
+                    !peer.queue.empty() && (peer.queue.size() >= options_.batch ||
+                                            now - peer.first_queued >= options_.flush_interval);
                 if (peer.hello_pending) {
                     task = Task::kHello;
                 } else if (peer.needs_snapshot || now >= peer.next_snapshot) {
@@ -261,12 +276,15 @@ void Replicator::run(Peer& peer) {
                 } else if (batch_due) {
                     task = Task::kBatch;
                     const size_t n = std::min(options_.batch, peer.queue.size());
-                    batch.assign(peer.queue.begin(), peer.queue.begin() + static_cast<std::ptrdiff_t>(n));
-                    peer.queue.erase(peer.queue.begin(), peer.queue.begin() + static_cast<std::ptrdiff_t>(n));
+                    batch.assign(peer.queue.begin(),
+                                 peer.queue.begin() + static_cast<std::ptrdiff_t>(n));
+                    peer.queue.erase(peer.queue.begin(),
+                                     peer.queue.begin() + static_cast<std::ptrdiff_t>(n));
                     peer.first_queued = now;
                 } else {
                     auto wake = peer.next_snapshot;
-                    if (!peer.queue.empty()) wake = std::min(wake, peer.first_queued + options_.flush_interval);
+                    if (!peer.queue.empty())
+                        wake = std::min(wake, peer.first_queued + options_.flush_interval);
                     peer.cv.wait_until(lock, wake);
                     continue;
                 }
@@ -276,34 +294,41 @@ void Replicator::run(Peer& peer) {
 
         SendResult result;
         switch (task) {
-        case Task::kHello: result = post({}, true); break;
-        case Task::kSnapshot: result = sendChanges(registry_.snapshot(), options_.snapshot_batch); break;
-        case Task::kBatch: result = sendChanges(batch, options_.batch); break;
+            case Task::kHello:
+                result = post({}, true);
+                break;
+            case Task::kSnapshot:
+                result = sendChanges(registry_.snapshot(), options_.snapshot_batch);
+                break;
+            case Task::kBatch:
+                result = sendChanges(batch, options_.batch);
+                break;
         }
 
         std::lock_guard lock(peer.mu);
         switch (result) {
-        case SendResult::kSelf:
-            log->info("peer {} is this replica itself; not replicating to it", peer.address);
-            peer.is_self = true;
-            peer.queue.clear();
-            break;
-        case SendResult::kOk:
-        case SendResult::kRejected:  // logged; retrying the same content would fail again
-            if (task == Task::kHello) peer.hello_pending = false;
-            if (peer.failing) log->info("peer {} is reachable again", peer.address);
-            peer.failing = false;
-            peer.up = result == SendResult::kOk;
-            backoff.reset();
-            break;
-        case SendResult::kFailed: {
-            // Whatever it missed, it gets as a snapshot once it answers (it may have restarted).
-            peer.failing = true;
-            peer.up = false;
-            peer.needs_snapshot = true;
-            peer.next_attempt = Clock::now() + backoff.next();
-            break;
-        }
+            case SendResult::kSelf:
+                log->info("peer {} is this replica itself; not replicating to it", peer.address);
+                peer.is_self = true;
+                peer.queue.clear();
+                break;
+            case SendResult::kOk:
+            case SendResult::kRejected:  // logged; retrying the same content would fail again
+                if (task == Task::kHello) peer.hello_pending = false;
+                if (peer.failing) log->info("peer {} is reachable again", peer.address);
+                peer.failing = false;
+                peer.up = result == SendResult::kOk;
+                backoff.reset();
+                break;
+            case SendResult::kFailed: {
+                // Whatever it missed, it gets as a snapshot once it answers (it may have
+                // restarted).
+                peer.failing = true;
+                peer.up = false;
+                peer.needs_snapshot = true;
+                peer.next_attempt = Clock::now() + backoff.next();
+                break;
+            }
         }
     }
 }

@@ -26,13 +26,13 @@ struct ReplicatorOptions {
     std::string node_id;             // this replica's id, sent as "node"
     server::AkSk key;                // signs the syncs (empty: unsigned, for auth.disabled peers)
     std::chrono::milliseconds flush_interval{1000};
-    size_t batch = 100;                       // changes per sync request
-    size_t snapshot_batch = 500;              // changes per request of a snapshot
-    size_t max_request_bytes = 256 * 1024;    // a sync body stays about this size (peers' max_body)
+    size_t batch = 100;                     // changes per sync request
+    size_t snapshot_batch = 500;            // changes per request of a snapshot
+    size_t max_request_bytes = 256 * 1024;  // a sync body stays about this size (peers' max_body)
     std::chrono::milliseconds snapshot_interval{30000};
     std::chrono::milliseconds timeout{2000};  // connect and read timeout of one request
     std::chrono::milliseconds backoff_max{5000};
-    size_t queue_limit = 100000;              // past it, the queue is dropped for a snapshot
+    size_t queue_limit = 100000;  // past it, the queue is dropped for a snapshot
 };
 
 class Replicator : public ChangeSink {

@@ -21,29 +21,44 @@ protected:
         ApiOptions o;
         o.name = "test";
         o.max_body_bytes = 1024;
-        if (with_keys) o.verifier = std::make_shared<RequestVerifier>(std::map<std::string, std::string>{{kKey.access_key, kKey.secret_key}});
+        if (with_keys)
+            o.verifier = std::make_shared<RequestVerifier>(
+                std::map<std::string, std::string>{{kKey.access_key, kKey.secret_key}});
         o.auth_disabled = auth_disabled;
         o.now_unix = [] { return kNow; };
         router_ = std::make_unique<ApiRouter>(o, metrics_);
-        router_->post("/echo", [](const ApiRequest& r) { return ApiReply::ok(r.json); }, Auth::kSigned);
-        router_->get("/open", [](const ApiRequest& r) { return ApiReply::ok(json{{"name", r.param("name")}}); },
-                     Auth::kOpen);
-        router_->get("/boom", [](const ApiRequest&) -> ApiReply { throw std::runtime_error("kaboom"); }, Auth::kOpen);
-        router_->get("/hosts/:id/info", [](const ApiRequest& r) { return ApiReply::ok(r.path_params.at("id")); },
-                     Auth::kOpen);
-        router_->post("/command/", [](const ApiRequest& r) { return ApiReply::ok(r.access_key); }, Auth::kSigned);
-        router_->post("/fields", [](const ApiRequest& r) {
-            JsonFields f(r.json);
-            std::string name = f.string("name", true, 8);
-            int64_t port = f.integer("port", true, 1, 65535);
-            bool on = f.boolean("on", false, false);
-            if (!f.ok()) return f.badRequest();
-            return ApiReply::ok(json{{"name", name}, {"port", port}, {"on", on}});
-        }, Auth::kOpen);
+        router_->post(
+            "/echo", [](const ApiRequest& r) { return ApiReply::ok(r.json); }, Auth::kSigned);
+        router_->get(
+            "/open",
+            [](const ApiRequest& r) {
+                return ApiReply::ok(json{{"name", r.param("name")}});
+            },
+            Auth::kOpen);
+        router_->get(
+            "/boom", [](const ApiRequest&) -> ApiReply { throw std::runtime_error("kaboom"); },
+            Auth::kOpen);
+        router_->get(
+            "/hosts/:id/info",
+            [](const ApiRequest& r) { return ApiReply::ok(r.path_params.at("id")); }, Auth::kOpen);
+        router_->post(
+            "/command/", [](const ApiRequest& r) { return ApiReply::ok(r.access_key); },
+            Auth::kSigned);
+        router_->post(
+            "/fields",
+            [](const ApiRequest& r) {
+                JsonFields f(r.json);
+                std::string name = f.string("name", true, 8);
+                int64_t port = f.integer("port", true, 1, 65535);
+                bool on = f.boolean("on", false, false);
+                if (!f.ok()) return f.badRequest();
+                return ApiReply::ok(json{{"name", name}, {"port", port}, {"on", on}});
+            },
+            Auth::kOpen);
     }
 
-    HttpResponse call(std::string method, std::string target, std::string body = {}, bool signed_request = false,
-                      int64_t signed_at = kNow, AkSk key = kKey) {
+    HttpResponse call(std::string method, std::string target, std::string body = {},
+                      bool signed_request = false, int64_t signed_at = kNow, AkSk key = kKey) {
         HttpRequest r;
         r.method = std::move(method);
         r.target = std::move(target);
@@ -52,7 +67,9 @@ protected:
         if (signed_request) {
             auto [path, query] = splitTarget(r.target);
             SignedHeaders h = sign(key, r.method, path, query, r.body, signed_at);
-            r.headers = {{"AccessKey", h.access_key}, {"TimeStamp", h.timestamp}, {"Signature", h.signature}};
+            r.headers = {{"AccessKey", h.access_key},
+                         {"TimeStamp", h.timestamp},
+                         {"Signature", h.signature}};
         }
         return router_->dispatch(r);
     }
@@ -60,8 +77,9 @@ protected:
     static json parse(const HttpResponse& r) { return json::parse(r.body); }
 
     uint64_t counted(const std::string& route, int status) {
-        return metrics_.counterValue("vigil_http_requests_total",
-                                     {{"server", "test"}, {"route", route}, {"code", std::to_string(status)}});
+        return metrics_.counterValue(
+            "vigil_http_requests_total",
+            {{"server", "test"}, {"route", route}, {"code", std::to_string(status)}});
     }
 
     metrics::Registry metrics_;
@@ -103,7 +121,8 @@ TEST_F(ApiRouterTest, NoKeysConfiguredRefusesSignedRoutesUnlessDisabled) {
     rebuild(false, false);
     HttpResponse r = call("POST", "/echo", "{}", true);
     EXPECT_EQ(r.status, 401);
-    EXPECT_NE(parse(r)["msg"].get<std::string>().find("no access keys"), std::string::npos) << r.body;
+    EXPECT_NE(parse(r)["msg"].get<std::string>().find("no access keys"), std::string::npos)
+        << r.body;
     rebuild(true, false);
     EXPECT_EQ(call("POST", "/echo", "{}").status, 200);
 }
@@ -125,14 +144,17 @@ TEST_F(ApiRouterTest, BadJsonIs400WithTheParseError) {
 TEST_F(ApiRouterTest, OversizeBodyIs413) {
     HttpResponse r = call("POST", "/echo", "[" + std::string(2000, ' ') + "]", true);
     EXPECT_EQ(r.status, 413);
-    EXPECT_NE(parse(r)["msg"].get<std::string>().find("over the limit of 1024"), std::string::npos) << r.body;
+    EXPECT_NE(parse(r)["msg"].get<std::string>().find("over the limit of 1024"), std::string::npos)
+        << r.body;
 }
 
 TEST_F(ApiRouterTest, HandlerExceptionIs500AndCounted) {
     HttpResponse r = call("GET", "/boom");
     EXPECT_EQ(r.status, 500);
     EXPECT_EQ(parse(r)["code"], 500);
-    EXPECT_EQ(metrics_.counterValue("vigil_http_handler_exceptions_total", {{"server", "test"}, {"route", "/boom"}}), 1u);
+    EXPECT_EQ(metrics_.counterValue("vigil_http_handler_exceptions_total",
+                                    {{"server", "test"}, {"route", "/boom"}}),
+              1u);
     // The router keeps serving.
     EXPECT_EQ(call("GET", "/open?name=x").status, 200);
 }
@@ -162,11 +184,15 @@ TEST_F(ApiRouterTest, JsonFieldsNameTheProblem) {
         return parse(r)["msg"].get<std::string>();
     };
     EXPECT_EQ(msg(R"({"port":1})"), "body.name: is required");
-    EXPECT_EQ(msg(R"({"name":"x","port":"80"})"), R"(body.port: must be an integer in 1..65535, got "80")");
-    EXPECT_EQ(msg(R"({"name":"x","port":70000})"), "body.port: must be an integer in 1..65535, got 70000");
-    EXPECT_EQ(msg(R"({"name":"x","port":1.5})"), "body.port: must be an integer in 1..65535, got 1.5");
+    EXPECT_EQ(msg(R"({"name":"x","port":"80"})"),
+              R"(body.port: must be an integer in 1..65535, got "80")");
+    EXPECT_EQ(msg(R"({"name":"x","port":70000})"),
+              "body.port: must be an integer in 1..65535, got 70000");
+    EXPECT_EQ(msg(R"({"name":"x","port":1.5})"),
+              "body.port: must be an integer in 1..65535, got 1.5");
     EXPECT_EQ(msg(R"({"name":"123456789","port":1})"), "body.name: is longer than 8 bytes");
-    EXPECT_EQ(msg(R"({"name":"x","port":1,"on":"yes"})"), R"(body.on: must be true or false, got "yes")");
+    EXPECT_EQ(msg(R"({"name":"x","port":1,"on":"yes"})"),
+              R"(body.on: must be true or false, got "yes")");
     EXPECT_EQ(msg(R"([1])"), "body: must be a JSON object, got [1]");
     EXPECT_EQ(msg(""), "body: must be a JSON object, got nothing");
     EXPECT_EQ(call("POST", "/fields", R"({"name":"x","port":1})").status, 200);
@@ -186,7 +212,8 @@ TEST_F(ApiRouterTest, HealthAndMetricsAreOpen) {
     HttpResponse m = call("GET", "/metrics");
     EXPECT_EQ(m.status, 200);
     EXPECT_NE(m.content_type.find("text/plain"), std::string::npos);
-    EXPECT_NE(m.body.find(R"(vigil_http_requests_total{server="test",route="/open",code="200"} 1)"), std::string::npos)
+    EXPECT_NE(m.body.find(R"(vigil_http_requests_total{server="test",route="/open",code="200"} 1)"),
+              std::string::npos)
         << m.body;
     router_->setHealthCheck([] { return Status(makeError("bus is down")); });
     HttpResponse bad = call("GET", "/healthz");

@@ -18,7 +18,9 @@ using nlohmann::json;
 const AkSk kKey{"ak1", "secret-0123456789abcdef"};
 
 int64_t now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 class ApiServerTest : public ::testing::Test {
@@ -28,11 +30,16 @@ protected:
         o.name = "t";
         o.max_body_bytes = 4096;
         o.threads = 4;
-        o.verifier = std::make_shared<RequestVerifier>(std::map<std::string, std::string>{{kKey.access_key, kKey.secret_key}});
+        o.verifier = std::make_shared<RequestVerifier>(
+            std::map<std::string, std::string>{{kKey.access_key, kKey.secret_key}});
         server_ = std::make_unique<ApiServer>(o, metrics_);
-        server_->post("/write", [](const ApiRequest& r) { return ApiReply::ok(r.json); }, Auth::kSigned);
-        server_->get("/read", [](const ApiRequest& r) { return ApiReply::ok(r.param("q")); }, Auth::kOpen);
-        server_->get("/throw", [](const ApiRequest&) -> ApiReply { throw std::logic_error("bug"); }, Auth::kOpen);
+        server_->post(
+            "/write", [](const ApiRequest& r) { return ApiReply::ok(r.json); }, Auth::kSigned);
+        server_->get(
+            "/read", [](const ApiRequest& r) { return ApiReply::ok(r.param("q")); }, Auth::kOpen);
+        server_->get(
+            "/throw", [](const ApiRequest&) -> ApiReply { throw std::logic_error("bug"); },
+            Auth::kOpen);
         ASSERT_TRUE(server_->start().ok());
         ASSERT_GT(server_->port(), 0);
         client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -43,7 +50,8 @@ protected:
 
     httplib::Result signedPost(const std::string& path, const std::string& body) {
         SignedHeaders h = sign(kKey, "POST", path, "", body, now());
-        httplib::Headers headers{{"AccessKey", h.access_key}, {"TimeStamp", h.timestamp}, {"Signature", h.signature}};
+        httplib::Headers headers{
+            {"AccessKey", h.access_key}, {"TimeStamp", h.timestamp}, {"Signature", h.signature}};
         return client_->Post(path.c_str(), headers, body, "application/json");
     }
 
@@ -73,7 +81,8 @@ TEST_F(ApiServerTest, ErrorsCarryTheEnvelope) {
     auto bad_json = signedPost("/write", "{nope");
     ASSERT_TRUE(bad_json);
     EXPECT_EQ(bad_json->status, 400);
-    EXPECT_NE(json::parse(bad_json->body)["msg"].get<std::string>().find("not valid JSON"), std::string::npos);
+    EXPECT_NE(json::parse(bad_json->body)["msg"].get<std::string>().find("not valid JSON"),
+              std::string::npos);
 
     auto thrown = client_->Get("/throw");
     ASSERT_TRUE(thrown);
@@ -93,7 +102,8 @@ TEST_F(ApiServerTest, BodyOverTheCapIs413FromTheTransport) {
     json j = json::parse(r->body);
     EXPECT_EQ(j["code"], 413);
     EXPECT_NE(j["msg"].get<std::string>().find("4096"), std::string::npos) << r->body;
-    EXPECT_EQ(metrics_.counterValue("vigil_http_requests_total", {{"server", "t"}, {"route", "/write"}, {"code", "413"}}),
+    EXPECT_EQ(metrics_.counterValue("vigil_http_requests_total",
+                                    {{"server", "t"}, {"route", "/write"}, {"code", "413"}}),
               1u);
     // Still serving.
     auto g = client_->Get("/read?q=1");
@@ -117,7 +127,8 @@ TEST_F(ApiServerTest, ConcurrentClientsAndMetrics) {
     EXPECT_EQ(ok.load(), 160);
     auto m = client_->Get("/metrics");
     ASSERT_TRUE(m);
-    EXPECT_NE(m->body.find(R"(vigil_http_requests_total{server="t",route="/read",code="200"} 160)"), std::string::npos)
+    EXPECT_NE(m->body.find(R"(vigil_http_requests_total{server="t",route="/read",code="200"} 160)"),
+              std::string::npos)
         << m->body;
 }
 

@@ -11,7 +11,8 @@ constexpr int64_t kNow = 1700000000;
 const std::string kBody = R"({"name":"svc","ip":"10.0.0.5","port":6751,"weight":3})";
 
 // Computed by hand:
-//   h=$(printf '%s' '{"name":"svc","ip":"10.0.0.5","port":6751,"weight":3}' | openssl dgst -sha256 -r | cut -d' ' -f1)
+//   h=$(printf '%s' '{"name":"svc","ip":"10.0.0.5","port":6751,"weight":3}' | openssl dgst -sha256
+//   -r | cut -d' ' -f1)
 //     -> 9bf5c56e789d46e6c645df85857875f24199d255dc12e2e4cf064a4086e654ac
 //   printf 'POST\n/registry/register\n\nvigil-ak\n1700000000\n%s' "$h" |
 //     openssl dgst -sha256 -hmac 'vigil-secret-0123456789' -r
@@ -32,19 +33,25 @@ TEST(AuthTest, KnownVectorWithBody) {
 //     -> a9e35c9754b436409a421fcf9ba082427c02bbc62592c566a279904cecc7e27f
 TEST(AuthTest, KnownVectorEmptyBodyAndTrailingSlash) {
     const std::string expected = "a9e35c9754b436409a421fcf9ba082427c02bbc62592c566a279904cecc7e27f";
-    EXPECT_EQ(sign(kKey, "GET", "/registry/detail", "name=hids_svr_grpc&count=2", "", kNow).signature, expected);
+    EXPECT_EQ(
+        sign(kKey, "GET", "/registry/detail", "name=hids_svr_grpc&count=2", "", kNow).signature,
+        expected);
     // The path is signed without its trailing slash.
-    EXPECT_EQ(sign(kKey, "GET", "/registry/detail/", "name=hids_svr_grpc&count=2", "", kNow).signature, expected);
+    EXPECT_EQ(
+        sign(kKey, "GET", "/registry/detail/", "name=hids_svr_grpc&count=2", "", kNow).signature,
+        expected);
     EXPECT_EQ(signingString("GET", "/", "", "a", "1", ""), "GET\n/\n\na\n1\n");
 }
 
 class VerifyTest : public ::testing::Test {
 protected:
-    RequestVerifier verifier_{{{"vigil-ak", "vigil-secret-0123456789"}, {"other", "other-secret-0123456789"}}};
+    RequestVerifier verifier_{
+        {{"vigil-ak", "vigil-secret-0123456789"}, {"other", "other-secret-0123456789"}}};
 
     Status verify(const SignedHeaders& h, std::string_view body = kBody, int64_t now = kNow,
                   std::string_view path = "/registry/register", std::string_view query = "") {
-        return verifier_.verify("POST", path, query, body, h.access_key, h.timestamp, h.signature, now);
+        return verifier_.verify("POST", path, query, body, h.access_key, h.timestamp, h.signature,
+                                now);
     }
 };
 
@@ -75,18 +82,25 @@ TEST_F(VerifyTest, RefusesStaleAndSkewedTimestamps) {
 
 TEST_F(VerifyTest, RefusesWrongKeysAndTampering) {
     // Signed with the right access key but another secret.
-    SignedHeaders wrong_secret = sign({"vigil-ak", "not-the-secret-000000"}, "POST", "/registry/register", "", kBody, kNow);
+    SignedHeaders wrong_secret =
+        sign({"vigil-ak", "not-the-secret-000000"}, "POST", "/registry/register", "", kBody, kNow);
     EXPECT_NE(verify(wrong_secret).message().find("bad signature"), std::string::npos);
     // Unknown access key.
-    SignedHeaders unknown = sign({"nobody", "vigil-secret-0123456789"}, "POST", "/registry/register", "", kBody, kNow);
+    SignedHeaders unknown =
+        sign({"nobody", "vigil-secret-0123456789"}, "POST", "/registry/register", "", kBody, kNow);
     EXPECT_EQ(verify(unknown).message(), "unknown access key");
     // The other configured key works on its own secret.
-    EXPECT_TRUE(verify(sign({"other", "other-secret-0123456789"}, "POST", "/registry/register", "", kBody, kNow)).ok());
+    EXPECT_TRUE(verify(sign({"other", "other-secret-0123456789"}, "POST", "/registry/register", "",
+                            kBody, kNow))
+                    .ok());
     SignedHeaders h = sign(kKey, "POST", "/registry/register", "", kBody, kNow);
-    EXPECT_FALSE(verify(h, R"({"name":"svc","ip":"10.0.0.6","port":6751,"weight":3})").ok());  // body changed
-    EXPECT_FALSE(verify(h, kBody, kNow, "/registry/evict").ok());                              // path changed
-    EXPECT_FALSE(verify(h, kBody, kNow, "/registry/register", "x=1").ok());                    // query added
-    EXPECT_FALSE(verifier_.verify("GET", "/registry/register", "", kBody, h.access_key, h.timestamp, h.signature, kNow)
+    EXPECT_FALSE(verify(h, R"({"name":"svc","ip":"10.0.0.6","port":6751,"weight":3})")
+                     .ok());                                                 // body changed
+    EXPECT_FALSE(verify(h, kBody, kNow, "/registry/evict").ok());            // path changed
+    EXPECT_FALSE(verify(h, kBody, kNow, "/registry/register", "x=1").ok());  // query added
+    EXPECT_FALSE(verifier_
+                     .verify("GET", "/registry/register", "", kBody, h.access_key, h.timestamp,
+                             h.signature, kNow)
                      .ok());  // method changed
     h.signature.pop_back();
     EXPECT_FALSE(verify(h).ok());  // truncated

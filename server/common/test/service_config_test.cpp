@@ -36,8 +36,10 @@ TEST(ServiceConfigTest, AuthSectionInlineAndFile) {
         std::ofstream f(path);
         f << "# service keys\nfile-ak: file-secret-0123456789\n";
     }
-    auto doc = config::Document::loadString(std::string("auth:\n  keys: {inline-ak: inline-secret-0123456789}\n"
-                                                        "  keys_file: ") + path + "\n  window: 30s\n");
+    auto doc = config::Document::loadString(
+        std::string("auth:\n  keys: {inline-ak: inline-secret-0123456789}\n"
+                    "  keys_file: ") +
+        path + "\n  window: 30s\n");
     ASSERT_TRUE(doc.ok());
     AuthSettings s = readAuthSettings(doc->root().child("auth"));
     EXPECT_TRUE(doc->problems().empty()) << doc->problems().toString();
@@ -54,7 +56,8 @@ TEST(ServiceConfigTest, AuthSectionInlineAndFile) {
 }
 
 TEST(ServiceConfigTest, AuthProblemsNameTheKey) {
-    auto doc = config::Document::loadString("auth:\n  keys: [a, b]\n  keys_file: /nonexistent/keys\n  disable: true\n");
+    auto doc = config::Document::loadString(
+        "auth:\n  keys: [a, b]\n  keys_file: /nonexistent/keys\n  disable: true\n");
     ASSERT_TRUE(doc.ok());
     readAuthSettings(doc->root().child("auth"));
     const std::string text = doc->problems().toString();

@@ -26,10 +26,22 @@ protected:
 };
 
 TEST_F(AgentClientTest, LeastLoadedCentersFirst) {
-    ASSERT_EQ(postJson(service_->port(), "/registry/register", registration("hids_svr_grpc", "10.0.0.3", 6751, 30)).status, 200);
-    ASSERT_EQ(postJson(service_->port(), "/registry/register", registration("hids_svr_grpc", "10.0.0.1", 6751, 10)).status, 200);
-    ASSERT_EQ(postJson(service_->port(), "/registry/register", registration("hids_svr_grpc", "fd00::2", 7000, 20)).status, 200);
-    ASSERT_EQ(postJson(service_->port(), "/registry/register", registration("other", "10.0.0.9", 1, 0)).status, 200);
+    ASSERT_EQ(postJson(service_->port(), "/registry/register",
+                       registration("hids_svr_grpc", "10.0.0.3", 6751, 30))
+                  .status,
+              200);
+    ASSERT_EQ(postJson(service_->port(), "/registry/register",
+                       registration("hids_svr_grpc", "10.0.0.1", 6751, 10))
+                  .status,
+              200);
+    ASSERT_EQ(postJson(service_->port(), "/registry/register",
+                       registration("hids_svr_grpc", "fd00::2", 7000, 20))
+                  .status,
+              200);
+    ASSERT_EQ(
+        postJson(service_->port(), "/registry/register", registration("other", "10.0.0.9", 1, 0))
+            .status,
+        200);
     auto centers = agent::queryDiscovery(service_->address(), "hids_svr_grpc", 10, 2s);
     ASSERT_TRUE(centers.ok()) << centers.message();
     ASSERT_EQ(centers->size(), 3u);
@@ -47,8 +59,14 @@ TEST_F(AgentClientTest, LeastLoadedCentersFirst) {
 }
 
 TEST_F(AgentClientTest, EqualLoadsAreSpreadOverAgents) {
-    ASSERT_EQ(postJson(service_->port(), "/registry/register", registration("hids_svr_grpc", "10.0.0.1", 6751, 5)).status, 200);
-    ASSERT_EQ(postJson(service_->port(), "/registry/register", registration("hids_svr_grpc", "10.0.0.2", 6751, 5)).status, 200);
+    ASSERT_EQ(postJson(service_->port(), "/registry/register",
+                       registration("hids_svr_grpc", "10.0.0.1", 6751, 5))
+                  .status,
+              200);
+    ASSERT_EQ(postJson(service_->port(), "/registry/register",
+                       registration("hids_svr_grpc", "10.0.0.2", 6751, 5))
+                  .status,
+              200);
     std::set<std::string> first;
     for (int i = 0; i < 60 && first.size() < 2; ++i) {
         auto c = agent::queryDiscovery(service_->address(), "hids_svr_grpc", 1, 2s);

@@ -48,18 +48,22 @@ protected:
             std::map<std::string, std::string>{{kKey.access_key, kKey.secret_key}});
         o.now_unix = [] { return kNow; };
         router_ = std::make_unique<server::ApiRouter>(o, metrics_);
-        api_ = std::make_unique<DiscoveryApi>(*registry_, sink_, metrics_, DiscoveryApiOptions{"node-self", 50});
+        api_ = std::make_unique<DiscoveryApi>(*registry_, sink_, metrics_,
+                                              DiscoveryApiOptions{"node-self", 50});
         api_->install(*router_);
     }
 
-    HttpResponse post(const std::string& path, const std::string& body, bool signed_request = true) {
+    HttpResponse post(const std::string& path, const std::string& body,
+                      bool signed_request = true) {
         HttpRequest r;
         r.method = "POST";
         r.target = path;
         r.body = body;
         if (signed_request) {
             auto h = server::sign(kKey, "POST", path, "", body, kNow);
-            r.headers = {{"AccessKey", h.access_key}, {"TimeStamp", h.timestamp}, {"Signature", h.signature}};
+            r.headers = {{"AccessKey", h.access_key},
+                         {"TimeStamp", h.timestamp},
+                         {"Signature", h.signature}};
         }
         return router_->dispatch(r);
     }
@@ -80,8 +84,9 @@ protected:
 };
 
 TEST_F(DiscoveryApiTest, RegisterThenDetailInElkeidShape) {
-    HttpResponse r = post("/registry/register",
-                          R"({"name":"hids_svr_grpc","ip":"10.0.0.5","port":6751,"weight":12,"extra":{"http_port":"6752"}})");
+    HttpResponse r = post(
+        "/registry/register",
+        R"({"name":"hids_svr_grpc","ip":"10.0.0.5","port":6751,"weight":12,"extra":{"http_port":"6752"}})");
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(body(r)["code"], 0);
     ASSERT_EQ(sink_.published.size(), 1u);
@@ -130,14 +135,21 @@ TEST_F(DiscoveryApiTest, BadRequestsNameTheProblemAndChangeNothing) {
         {R"([1,2])", "body: must be a JSON object"},
         {R"({"ip":"10.0.0.5","port":1})", "body.name: is required"},
         {R"({"name":"s v c","ip":"10.0.0.5","port":1})", "body.name: may only contain"},
-        {R"({"name":"svc","ip":"10.0.0.5","port":"6751"})", "body.port: must be an integer in 1..65535"},
-        {R"({"name":"svc","ip":"10.0.0.5","port":0})", "body.port: must be an integer in 1..65535, got 0"},
-        {R"({"name":"svc","ip":"not an ip!","port":1})", "body.ip: must be an IP address or a host name"},
+        {R"({"name":"svc","ip":"10.0.0.5","port":"6751"})",
+         "body.port: must be an integer in 1..65535"},
+        {R"({"name":"svc","ip":"10.0.0.5","port":0})",
+         "body.port: must be an integer in 1..65535, got 0"},
+        {R"({"name":"svc","ip":"not an ip!","port":1})",
+         "body.ip: must be an IP address or a host name"},
         {R"({"name":"svc","ip":7,"port":1})", "body.ip: must be a string"},
-        {R"({"name":"svc","ip":"10.0.0.5","port":1,"weight":-1})", "body.weight: must be an integer in 0.."},
-        {R"({"name":"svc","ip":"10.0.0.5","port":1,"weight":"3"})", "body.weight: must be an integer"},
-        {R"({"name":"svc","ip":"10.0.0.5","port":1,"extra":[]})", "body.extra: must be a JSON object"},
-        {R"({"name":"svc","ip":"10.0.0.5","port":1,"extra":{"x":")" + std::string(5000, 'a') + "\"}}",
+        {R"({"name":"svc","ip":"10.0.0.5","port":1,"weight":-1})",
+         "body.weight: must be an integer in 0.."},
+        {R"({"name":"svc","ip":"10.0.0.5","port":1,"weight":"3"})",
+         "body.weight: must be an integer"},
+        {R"({"name":"svc","ip":"10.0.0.5","port":1,"extra":[]})",
+         "body.extra: must be a JSON object"},
+        {R"({"name":"svc","ip":"10.0.0.5","port":1,"extra":{"x":")" + std::string(5000, 'a') +
+             "\"}}",
          "body.extra: is larger than 4096 bytes"},
     };
     for (const auto& c : cases) {
@@ -150,7 +162,9 @@ TEST_F(DiscoveryApiTest, BadRequestsNameTheProblemAndChangeNothing) {
     // A huge body is refused before parsing, and the API keeps working.
     EXPECT_EQ(post("/registry/register", std::string(100 * 1024, '{')).status, 413);
     EXPECT_EQ(post("/registry/register", R"({"name":"svc","ip":"::1","port":1})").status, 200);
-    EXPECT_EQ(post("/registry/register", R"({"name":"svc","ip":"center-1.example","port":1})").status, 200);
+    EXPECT_EQ(
+        post("/registry/register", R"({"name":"svc","ip":"center-1.example","port":1})").status,
+        200);
 }
 
 TEST_F(DiscoveryApiTest, DetailParameters) {
@@ -159,12 +173,13 @@ TEST_F(DiscoveryApiTest, DetailParameters) {
     EXPECT_EQ(get("/registry/detail?name=svc&count=abc").status, 400);
     EXPECT_EQ(get("/registry/detail?name=svc&count=-1").status, 400);
     for (int i = 0; i < 8; ++i)
-        ASSERT_EQ(post("/registry/register", R"({"name":"svc","ip":"10.0.0.)" + std::to_string(i) +
-                                                 R"(","port":1,"weight":)" + std::to_string(i) + "}")
-                      .status,
-                  200);
+        ASSERT_EQ(
+            post("/registry/register", R"({"name":"svc","ip":"10.0.0.)" + std::to_string(i) +
+                                           R"(","port":1,"weight":)" + std::to_string(i) + "}")
+                .status,
+            200);
     EXPECT_EQ(body(get("/registry/detail?name=svc&count=2"))["data"].size(), 2u);
-    EXPECT_EQ(body(get("/registry/detail?name=svc"))["data"].size(), 5u);         // capped
+    EXPECT_EQ(body(get("/registry/detail?name=svc"))["data"].size(), 5u);  // capped
     EXPECT_EQ(body(get("/registry/detail?name=svc&count=1000"))["data"].size(), 5u);
     EXPECT_EQ(body(get("/registry/detail?name=svc&count=1"))["data"][0]["ip"], "10.0.0.0");
 }
@@ -174,20 +189,24 @@ TEST_F(DiscoveryApiTest, EvictRemovesAndPublishes) {
     HttpResponse r = post("/registry/evict", R"({"name":"svc","ip":"10.0.0.5","port":1})");
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(body(r)["data"]["evicted"], true);
-    EXPECT_EQ(body(post("/registry/evict", R"({"name":"svc","ip":"10.0.0.5","port":1})"))["data"]["evicted"], false);
+    EXPECT_EQ(body(post("/registry/evict",
+                        R"({"name":"svc","ip":"10.0.0.5","port":1})"))["data"]["evicted"],
+              false);
     EXPECT_EQ(sink_.published.size(), 3u);
     EXPECT_EQ(sink_.published[1].action, ChangeAction::kEvict);
     EXPECT_TRUE(body(get("/registry/detail?name=svc"))["data"].empty());
 }
 
 TEST_F(DiscoveryApiTest, SyncAppliesWithoutRebroadcast) {
-    json sync = {{"source", "127.0.0.1:9000"},
-                 {"node", "node-peer"},
-                 {"data",
-                  {{{"action", "REGISTER"},
-                    {"registry", {{"name", "svc"}, {"ip", "10.0.0.7"}, {"port", 6751}, {"weight", 4}, {"age_ms", 10}}}},
-                   {{"action", "REGISTER"},
-                    {"registry", {{"name", "svc"}, {"ip", "10.0.0.8"}, {"port", 6751}, {"weight", 2}}}}}}};
+    json sync = {
+        {"source", "127.0.0.1:9000"},
+        {"node", "node-peer"},
+        {"data",
+         {{{"action", "REGISTER"},
+           {"registry",
+            {{"name", "svc"}, {"ip", "10.0.0.7"}, {"port", 6751}, {"weight", 4}, {"age_ms", 10}}}},
+          {{"action", "REGISTER"},
+           {"registry", {{"name", "svc"}, {"ip", "10.0.0.8"}, {"port", 6751}, {"weight", 2}}}}}}};
     HttpResponse r = post("/registry/sync", sync.dump());
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(body(r)["data"]["applied"], 2);
@@ -200,7 +219,9 @@ TEST_F(DiscoveryApiTest, SyncAppliesWithoutRebroadcast) {
     EXPECT_EQ(body(post("/registry/sync", sync.dump()))["data"]["ignored"], 2);
     // An eviction.
     json evict = {{"source", "127.0.0.1:9000"},
-                  {"data", {{{"action", "EVICT"}, {"registry", {{"name", "svc"}, {"ip", "10.0.0.7"}, {"port", 6751}}}}}}};
+                  {"data",
+                   {{{"action", "EVICT"},
+                     {"registry", {{"name", "svc"}, {"ip", "10.0.0.7"}, {"port", 6751}}}}}}};
     EXPECT_EQ(body(post("/registry/sync", evict.dump()))["data"]["applied"], 1);
     EXPECT_EQ(body(get("/registry/detail?name=svc"))["data"].size(), 1u);
 }
@@ -208,26 +229,35 @@ TEST_F(DiscoveryApiTest, SyncAppliesWithoutRebroadcast) {
 TEST_F(DiscoveryApiTest, SyncIsValidatedAsAWhole) {
     json sync = {{"source", "p:1"},
                  {"data",
-                  {{{"action", "REGISTER"}, {"registry", {{"name", "svc"}, {"ip", "10.0.0.7"}, {"port", 1}}}},
-                   {{"action", "UPSERT"}, {"registry", {{"name", "svc"}, {"ip", "10.0.0.8"}, {"port", 1}}}}}}};
+                  {{{"action", "REGISTER"},
+                    {"registry", {{"name", "svc"}, {"ip", "10.0.0.7"}, {"port", 1}}}},
+                   {{"action", "UPSERT"},
+                    {"registry", {{"name", "svc"}, {"ip", "10.0.0.8"}, {"port", 1}}}}}}};
     HttpResponse r = post("/registry/sync", sync.dump());
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(msg(r), R"(body.data[1].action: must be REGISTER or EVICT, got "UPSERT")");
-    sync["data"][1] = {{"action", "EVICT"}, {"registry", {{"name", "svc"}, {"ip", "10.0.0.8"}, {"port", -4}}}};
-    EXPECT_NE(msg(post("/registry/sync", sync.dump())).find("body.data[1].registry.port"), std::string::npos);
+    sync["data"][1] = {{"action", "EVICT"},
+                       {"registry", {{"name", "svc"}, {"ip", "10.0.0.8"}, {"port", -4}}}};
+    EXPECT_NE(msg(post("/registry/sync", sync.dump())).find("body.data[1].registry.port"),
+              std::string::npos);
     sync["data"][1] = 5;
-    EXPECT_NE(msg(post("/registry/sync", sync.dump())).find("body.data[1]: must be a JSON object"), std::string::npos);
+    EXPECT_NE(msg(post("/registry/sync", sync.dump())).find("body.data[1]: must be a JSON object"),
+              std::string::npos);
     EXPECT_EQ(registry_->size(), 0u);
     json many = {{"source", "p:1"}, {"data", json::array()}};
     for (int i = 0; i < 51; ++i) many["data"].push_back(sync["data"][0]);
     EXPECT_NE(msg(post("/registry/sync", many.dump())).find("at most 50"), std::string::npos);
-    EXPECT_NE(msg(post("/registry/sync", R"({"data":[]})")).find("body.source: is required"), std::string::npos);
+    EXPECT_NE(msg(post("/registry/sync", R"({"data":[]})")).find("body.source: is required"),
+              std::string::npos);
 }
 
 TEST_F(DiscoveryApiTest, SyncFromSelfAndSnapshotRequests) {
     json self = {{"source", "me:1"}, {"node", "node-self"}, {"data", json::array()}};
     EXPECT_EQ(body(post("/registry/sync", self.dump()))["data"]["self"], true);
-    json hello = {{"source", "late:8088"}, {"node", "node-late"}, {"request_snapshot", true}, {"data", json::array()}};
+    json hello = {{"source", "late:8088"},
+                  {"node", "node-late"},
+                  {"request_snapshot", true},
+                  {"data", json::array()}};
     ASSERT_EQ(post("/registry/sync", hello.dump()).status, 200);
     ASSERT_EQ(sink_.snapshot_requests.size(), 1u);
     EXPECT_EQ(sink_.snapshot_requests[0], "late:8088");

@@ -58,7 +58,8 @@ std::optional<int> waitExit(pid_t pid, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         std::this_thread::sleep_for(20ms);
     }
     ::kill(pid, SIGKILL);
@@ -95,20 +96,28 @@ TEST(DiscoveryBinaryTest, ServesAndStopsOnSigterm) {
     const int port = testing::freePort();
     ASSERT_GT(port, 0);
     const std::string keys = tempPath("keys.yaml"), out = tempPath("run.out");
-    std::ofstream(keys) << testing::kTestKey.access_key << ": " << testing::kTestKey.secret_key << "\n";
-    pid_t pid = spawn({"--listen", "127.0.0.1:" + std::to_string(port), "--keys-file", keys, "--log-level", "info"}, out);
-    ASSERT_TRUE(testing::waitFor([&] { return testing::getJson(port, "/healthz").status == 200; }, 10s)) << readAll(out);
-    auto r = testing::postJson(port, "/registry/register", testing::registration("hids_svr_grpc", "10.0.0.1", 6751, 1));
+    std::ofstream(keys) << testing::kTestKey.access_key << ": " << testing::kTestKey.secret_key
+                        << "\n";
+    pid_t pid = spawn({"--listen", "127.0.0.1:" + std::to_string(port), "--keys-file", keys,
+                       "--log-level", "info"},
+                      out);
+    ASSERT_TRUE(
+        testing::waitFor([&] { return testing::getJson(port, "/healthz").status == 200; }, 10s))
+        << readAll(out);
+    auto r = testing::postJson(port, "/registry/register",
+                               testing::registration("hids_svr_grpc", "10.0.0.1", 6751, 1));
     EXPECT_EQ(r.status, 200) << r.body.dump();
-    auto unsigned_write = testing::postJson(port, "/registry/register",
-                                            testing::registration("hids_svr_grpc", "10.0.0.2", 6751, 1), server::AkSk{});
+    auto unsigned_write = testing::postJson(
+        port, "/registry/register", testing::registration("hids_svr_grpc", "10.0.0.2", 6751, 1),
+        server::AkSk{});
     EXPECT_EQ(unsigned_write.status, 401);
     EXPECT_EQ(testing::detailIps(port, "hids_svr_grpc"), (std::vector<std::string>{"10.0.0.1"}));
     auto list = testing::getJson(port, "/registry/list");
     EXPECT_EQ(list.body["data"][0]["name"], "hids_svr_grpc");
     ::kill(pid, SIGTERM);
     EXPECT_EQ(waitExit(pid, 10s), 0) << readAll(out);
-    EXPECT_NE(readAll(out).find("listening on 127.0.0.1:" + std::to_string(port)), std::string::npos);
+    EXPECT_NE(readAll(out).find("listening on 127.0.0.1:" + std::to_string(port)),
+              std::string::npos);
     std::remove(keys.c_str());
     std::remove(out.c_str());
 }

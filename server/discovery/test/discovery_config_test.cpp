@@ -58,12 +58,14 @@ expiry:
 }
 
 TEST(DiscoveryConfigTest, ProblemsNameKeysAndPositions) {
-    const std::string yaml = "listen: nowhere\npeers: [ok:1, bad]\nexpiry:\n  evict_after: soon\nreplication:\n  "
-                             "access_key: missing\nthreds: 4\n";
+    const std::string yaml =
+        "listen: nowhere\npeers: [ok:1, bad]\nexpiry:\n  evict_after: soon\nreplication:\n  "
+        "access_key: missing\nthreds: 4\n";
     auto c = parseDiscoveryConfig(yaml, "d.yaml", {});
     ASSERT_FALSE(c.ok());
     const std::string m = c.message();
-    for (const char* key : {"'listen'", "'peers'", "'expiry.evict_after'", "'replication.access_key'", "'threds'"})
+    for (const char* key :
+         {"'listen'", "'peers'", "'expiry.evict_after'", "'replication.access_key'", "'threds'"})
         EXPECT_NE(m.find(key), std::string::npos) << key << " in:\n" << m;
     EXPECT_NE(m.find("d.yaml:1:"), std::string::npos) << m;
     DiscoveryFlags bad;

@@ -42,7 +42,8 @@ bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
 namespace {
 
 int64_t unixNow() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -56,7 +57,8 @@ HttpAnswer toAnswer(const httplib::Result& r) {
 
 }  // namespace
 
-HttpAnswer postJson(int port, const std::string& path, const nlohmann::json& body, const server::AkSk& key) {
+HttpAnswer postJson(int port, const std::string& path, const nlohmann::json& body,
+                    const server::AkSk& key) {
     httplib::Client c("127.0.0.1", port);
     c.set_connection_timeout(std::chrono::seconds(2));
     c.set_read_timeout(std::chrono::seconds(5));
@@ -64,7 +66,8 @@ HttpAnswer postJson(int port, const std::string& path, const nlohmann::json& bod
     httplib::Headers headers;
     if (!key.access_key.empty()) {
         auto h = server::sign(key, "POST", path, "", text, unixNow());
-        headers = {{"AccessKey", h.access_key}, {"TimeStamp", h.timestamp}, {"Signature", h.signature}};
+        headers = {
+            {"AccessKey", h.access_key}, {"TimeStamp", h.timestamp}, {"Signature", h.signature}};
     }
     return toAnswer(c.Post(path.c_str(), headers, text, "application/json"));
 }
@@ -84,7 +87,8 @@ std::vector<std::string> detailIps(int port, const std::string& name) {
     return out;
 }
 
-DiscoveryOptions replicaOptions(int port, std::vector<std::string> peers, std::chrono::milliseconds evict_after) {
+DiscoveryOptions replicaOptions(int port, std::vector<std::string> peers,
+                                std::chrono::milliseconds evict_after) {
     DiscoveryOptions o;
     o.api.host = "127.0.0.1";
     o.api.port = port;
@@ -102,8 +106,13 @@ DiscoveryOptions replicaOptions(int port, std::vector<std::string> peers, std::c
     return o;
 }
 
-nlohmann::json registration(const std::string& name, const std::string& ip, int port, int64_t weight) {
-    return {{"name", name}, {"ip", ip}, {"port", port}, {"weight", weight}, {"extra", nlohmann::json::object()}};
+nlohmann::json registration(const std::string& name, const std::string& ip, int port,
+                            int64_t weight) {
+    return {{"name", name},
+            {"ip", ip},
+            {"port", port},
+            {"weight", weight},
+            {"extra", nlohmann::json::object()}};
 }
 
 }  // namespace vigil::discovery::testing

@@ -40,6 +40,7 @@ std::vector<std::string> detailIps(int port, const std::string& name);
 DiscoveryOptions replicaOptions(int port, std::vector<std::string> peers = {},
                                 std::chrono::milliseconds evict_after = std::chrono::seconds(105));
 
-nlohmann::json registration(const std::string& name, const std::string& ip, int port, int64_t weight);
+nlohmann::json registration(const std::string& name, const std::string& ip, int port,
+                            int64_t weight);
 
 }  // namespace vigil::discovery::testing

@@ -40,7 +40,8 @@ TEST(RegistrarTest, RegistersFollowsLoadAndEvictsOnStop) {
     DiscoveryService discovery(testing::replicaOptions(0), dm);
     ASSERT_TRUE(discovery.start().ok());
     std::atomic<int> load{7};
-    server::Registrar registrar(registrarOptions({discovery.address()}), [&] { return load.load(); }, rm);
+    server::Registrar registrar(
+        registrarOptions({discovery.address()}), [&] { return load.load(); }, rm);
     registrar.start();
     EXPECT_TRUE(waitFor([&] { return registrar.registeredOnce(); }, 5s));
     EXPECT_TRUE(waitFor([&] { return weightAt(discovery.port()) == 7; }, 5s));
@@ -52,7 +53,9 @@ TEST(RegistrarTest, RegistersFollowsLoadAndEvictsOnStop) {
     EXPECT_TRUE(waitFor([&] { return weightAt(discovery.port()) == 42; }, 5s));
     registrar.stop();
     EXPECT_EQ(weightAt(discovery.port()), -1);  // evicted synchronously by stop()
-    EXPECT_GE(rm.counterValue("vigil_registrar_requests_total", {{"action", "evict"}, {"result", "ok"}}), 1u);
+    EXPECT_GE(
+        rm.counterValue("vigil_registrar_requests_total", {{"action", "evict"}, {"result", "ok"}}),
+        1u);
 }
 
 TEST(RegistrarTest, SurvivesDiscoveryDownThenUp) {
@@ -60,11 +63,15 @@ TEST(RegistrarTest, SurvivesDiscoveryDownThenUp) {
     ASSERT_GT(port, 0);
     metrics::Registry rm;
     std::atomic<int> load{3};
-    server::Registrar registrar(registrarOptions({"127.0.0.1:" + std::to_string(port)}), [&] { return load.load(); }, rm);
+    server::Registrar registrar(
+        registrarOptions({"127.0.0.1:" + std::to_string(port)}), [&] { return load.load(); }, rm);
     registrar.start();  // nothing listens yet
-    EXPECT_TRUE(waitFor([&] { return rm.counterValue("vigil_registrar_requests_total",
-                                                     {{"action", "register"}, {"result", "error"}}) >= 2; },
-                        5s));
+    EXPECT_TRUE(waitFor(
+        [&] {
+            return rm.counterValue("vigil_registrar_requests_total",
+                                   {{"action", "register"}, {"result", "error"}}) >= 2;
+        },
+        5s));
     EXPECT_FALSE(registrar.registeredOnce());
     {
         metrics::Registry dm;
@@ -90,15 +97,20 @@ TEST(RegistrarTest, WrongKeyIsRefusedAndCounted) {
     ASSERT_TRUE(discovery.start().ok());
     auto o = registrarOptions({discovery.address()});
     o.key.secret_key = "not-the-secret-0000000000";
-    server::Registrar registrar(o, [] { return 1; }, rm);
+    server::Registrar registrar(
+        o, [] { return 1; }, rm);
     registrar.start();
-    EXPECT_TRUE(waitFor([&] { return rm.counterValue("vigil_registrar_requests_total",
-                                                     {{"action", "register"}, {"result", "error"}}) >= 1; },
-                        5s));
+    EXPECT_TRUE(waitFor(
+        [&] {
+            return rm.counterValue("vigil_registrar_requests_total",
+                                   {{"action", "register"}, {"result", "error"}}) >= 1;
+        },
+        5s));
     EXPECT_FALSE(registrar.registeredOnce());
     EXPECT_EQ(weightAt(discovery.port()), -1);
-    EXPECT_GE(dm.counterValue("vigil_http_requests_total",
-                              {{"server", "discovery"}, {"route", "/registry/register"}, {"code", "401"}}),
+    EXPECT_GE(dm.counterValue(
+                  "vigil_http_requests_total",
+                  {{"server", "discovery"}, {"route", "/registry/register"}, {"code", "401"}}),
               1u);
     registrar.stop();
 }
@@ -108,7 +120,8 @@ TEST(RegistrarTest, RegistersWithEveryReplica) {
     DiscoveryService d1(testing::replicaOptions(0), m1), d2(testing::replicaOptions(0), m2);
     ASSERT_TRUE(d1.start().ok());
     ASSERT_TRUE(d2.start().ok());
-    server::Registrar registrar(registrarOptions({d1.address(), d2.address(), "bad-address"}), [] { return 5; }, rm);
+    server::Registrar registrar(
+        registrarOptions({d1.address(), d2.address(), "bad-address"}), [] { return 5; }, rm);
     registrar.start();
     EXPECT_TRUE(waitFor([&] { return weightAt(d1.port()) == 5 && weightAt(d2.port()) == 5; }, 5s));
     registrar.stop();

@@ -23,7 +23,8 @@ protected:
         registry_ = std::make_unique<Registry>(o);
     }
 
-    static Instance inst(std::string ip, int64_t weight, std::string name = "svc", int port = 6751) {
+    static Instance inst(std::string ip, int64_t weight, std::string name = "svc",
+                         int port = 6751) {
         Instance i;
         i.name = std::move(name);
         i.ip = std::move(ip);
@@ -64,9 +65,10 @@ TEST_F(RegistryTest, LeastLoadFirstWithRandomTies) {
 
 TEST_F(RegistryTest, CountLimitsAndCaps) {
     reset(1000, 3);
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(registry_->registerInstance(inst("10.0.0." + std::to_string(i), i)));
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(registry_->registerInstance(inst("10.0.0." + std::to_string(i), i)));
     EXPECT_EQ(ips("svc", 2), (std::vector<std::string>{"10.0.0.0", "10.0.0.1"}));
-    EXPECT_EQ(ips("svc", 0).size(), 3u);   // all, capped at max_detail
+    EXPECT_EQ(ips("svc", 0).size(), 3u);  // all, capped at max_detail
     EXPECT_EQ(ips("svc", 50).size(), 3u);
     EXPECT_TRUE(ips("unknown").empty());
 }
@@ -79,7 +81,7 @@ TEST_F(RegistryTest, HealthLevelsByAgeAndExpiry) {
     };
     const int64_t t0 = now_ms_;
     const std::vector<std::pair<int64_t, std::string>> steps = {
-        {0, "green"},     {3000, "green"}, {3001, "blue"},  {4000, "blue"}, {4001, "yellow"},
+        {0, "green"},     {3000, "green"},  {3001, "blue"}, {4000, "blue"}, {4001, "yellow"},
         {5001, "orange"}, {6000, "orange"}, {6001, "red"},  {7000, "red"},  {7001, "gone"}};
     for (const auto& [age, expected] : steps) {
         now_ms_ = t0 + age;
@@ -107,7 +109,7 @@ TEST_F(RegistryTest, UnhealthyInstancesSortAfterHealthyOnes) {
     ASSERT_TRUE(registry_->registerInstance(inst("10.0.0.1", 0)));  // will be red
     now_ms_ += 5500;                                                // orange for .1
     ASSERT_TRUE(registry_->registerInstance(inst("10.0.0.2", 50)));
-    now_ms_ += 1000;                                                // .1 red, .2 green
+    now_ms_ += 1000;  // .1 red, .2 green
     ASSERT_TRUE(registry_->registerInstance(inst("10.0.0.3", 10)));
     EXPECT_EQ(ips(), (std::vector<std::string>{"10.0.0.3", "10.0.0.2", "10.0.0.1"}));
 }
