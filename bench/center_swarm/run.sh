@@ -193,7 +193,7 @@ CENTER_SAYS="$(center_connections)"
 [ "$CENTER" = center ] && curl -s --max-time 5 "http://127.0.0.1:$HTTP_PORT/metrics" \
     >"$WORK/center-metrics-after-window.txt" 2>/dev/null || true
 tail -1 "$WORK/swarm.log"
-echo "window: $(jq -c '{length_s: .window.length_s, connected_min: .window.connected_min, rates_per_s: .window.rates_per_s, ack_latency_ms: .window.ack_latency_ms, errors: .window.errors}' "$STATUS")"
+echo "window: $(jq -c '{length_s: .window.length_s, connected_min: .window.connected_min, rates_per_s: .window.rates_per_s, ack_latency_ms: .window.ack_latency_ms, generator_loop_lag_ms: .window.loop_lag_ms, errors: .window.errors}' "$STATUS")"
 echo "center: RSS ${RSS_CONNECTED} KB with ${CONNECTED} agents connected${CENTER_SAYS:+ (vigil_center_connections $CENTER_SAYS)}; CPU $(cores "${WINDOW_CPU_START:-$WINDOW_CPU_END}" "$WINDOW_CPU_END" "$ACK_SECONDS") cores during the window; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "generator: $(jq -c .generator "$STATUS")"
 metric center_agents_connected "$MAX_CONNECTED" agents

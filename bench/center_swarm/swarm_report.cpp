@@ -119,12 +119,13 @@ std::string statusLine(const Swarm& swarm, const SwarmSnapshot& prev, const Swar
     return fmt::format(
         "[{:7.1f}s] connected {}/{} open {} handshaking {} connecting {} waiting {} | sent {:.0f} "
         "batch/s {:.0f} rec/s | acked {:.0f} batch/s {:.0f} rec/s | ack p50 {:.1f} p99 {:.1f} ms "
-        "| tls full {} resumed {} | errors {}{}{}",
+        "| lag p99 {:.1f} ms | tls full {} resumed {} | errors {}{}{}",
         seconds(cur.mono_ns - swarm.startNs()), cur.connected, swarm.options().agents, cur.open,
         cur.handshaking, cur.connecting, cur.waiting, rate(prev.batches_sent, cur.batches_sent),
         rate(prev.records_sent, cur.records_sent), rate(prev.batches_acked, cur.batches_acked),
         rate(prev.records_acked, cur.records_acked), lat.percentileMs(0.5),
-        lat.percentileMs(0.99), cur.handshakes_full, cur.handshakes_resumed, cur.errorTotal(),
+        lat.percentileMs(0.99), cur.loop_lag.minus(prev.loop_lag).percentileMs(0.99),
+        cur.handshakes_full, cur.handshakes_resumed, cur.errorTotal(),
         errors.empty() ? "" : " (", errors.empty() ? "" : errors + ")");
 }
 
@@ -175,6 +176,7 @@ nlohmann::json reportJson(const Swarm& swarm, const SwarmSnapshot& cur, const Me
     }
     j["grpc_status"] = grpc;
     j["ack_latency_ms"] = latencyJson(cur.ack_latency);
+    j["loop_lag_ms"] = latencyJson(cur.loop_lag);
     SwarmSnapshot zero;
     zero.mono_ns = swarm.startNs();
     j["rates_per_s"] = ratesJson(zero, cur);
@@ -194,6 +196,7 @@ nlohmann::json reportJson(const Swarm& swarm, const SwarmSnapshot& cur, const Me
         w["length_s"] = seconds(e.mono_ns - window.start_ns);
         w["rates_per_s"] = ratesJson(window.begin, e);
         w["ack_latency_ms"] = latencyJson(e.ack_latency.minus(window.begin.ack_latency));
+        w["loop_lag_ms"] = latencyJson(e.loop_lag.minus(window.begin.loop_lag));
         w["connected_min"] = window.min_connected;
         w["errors"] = e.errorTotal() - window.begin.errorTotal();
         w["window_full"] = e.window_full - window.begin.window_full;
@@ -242,10 +245,11 @@ std::string summaryText(const Swarm& swarm, const SwarmSnapshot& cur, const Meas
         const double dt = std::max(1e-9, seconds(window.end.mono_ns - window.start_ns));
         s += fmt::format(
             "  window {:.1f} s: acked {:.0f} batch/s {:.0f} records/s, ack p50 {:.2f} p99 {:.2f} "
-            "max {:.2f} ms, connected >= {}\n",
+            "max {:.2f} ms, connected >= {}, generator timer lag p99 {:.2f} ms\n",
             dt, static_cast<double>(window.end.batches_acked - window.begin.batches_acked) / dt,
             static_cast<double>(window.end.records_acked - window.begin.records_acked) / dt,
-            lat.percentileMs(0.5), lat.percentileMs(0.99), lat.maxMs(), window.min_connected);
+            lat.percentileMs(0.5), lat.percentileMs(0.99), lat.maxMs(), window.min_connected,
+            window.end.loop_lag.minus(window.begin.loop_lag).percentileMs(0.99));
     }
     const std::string errors = errorList(cur, ", ");
     s += fmt::format("  errors: {}; goaways {}; unacked batches dropped at disconnect {}\n",

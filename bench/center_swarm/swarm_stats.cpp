@@ -32,6 +32,7 @@ void SwarmSnapshot::addWorker(const WorkerCounters& w) {
     h2_heap_bytes += w.h2_heap_bytes.get();
     h2_mapped_bytes += w.h2_mapped_bytes.get();
     w.ack_latency.snapshotInto(ack_latency);
+    w.loop_lag.snapshotInto(loop_lag);
 }
 
 uint64_t SwarmSnapshot::errorTotal() const {

@@ -87,6 +87,7 @@ struct WorkerCounters {
     Gauge h2_heap_bytes;                  // bytes nghttp2 holds on the heap for this worker
     Gauge h2_mapped_bytes;                // nghttp2's big blocks, mapped (mostly never touched)
     LatencyHistogram ack_latency;         // batch queued -> Command with ack_seq >= its seq
+    LatencyHistogram loop_lag;            // how late timers fire: the generator's own delay
 
     void error(ErrorCause cause) { errors[static_cast<size_t>(cause)].add(); }
 };
@@ -105,6 +106,7 @@ struct SwarmSnapshot {
     int64_t h2_heap_bytes = 0;
     int64_t h2_mapped_bytes = 0;
     LatencyHistogram::Snapshot ack_latency;
+    LatencyHistogram::Snapshot loop_lag;
 
     void addWorker(const WorkerCounters& w);
     uint64_t errorTotal() const;

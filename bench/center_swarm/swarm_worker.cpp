@@ -175,6 +175,7 @@ void SwarmWorker::fireTimers(int64_t now_ns) {
         timers_.pop();
         if (t.gen != t.agent->timer_gen_ || t.agent->timer_at_ != t.at) continue;  // stale
         t.agent->timer_at_ = 0;
+        counters_.loop_lag.record(static_cast<uint64_t>(now_ns - t.at) / 1000);
         t.agent->onTimer(now_ns);
     }
 }
