@@ -65,11 +65,18 @@ Result<std::vector<DiscoveredCenter>> parseDiscoveryDetail(std::string_view body
                                                         : host + ":" + std::to_string(p);
         if (auto w = item.find("weight"); w != item.end() && w->is_number())
             c.weight = w->get<double>();
+        if (auto st = item.find("status"); st != item.end()) {
+            if (st->is_string()) c.unhealthy = *st == "orange" || *st == "red";
+            else if (st->is_number_integer()) c.unhealthy = st->get<int64_t>() >= 3;
+        }
         out.push_back(std::move(c));
     }
-    std::stable_sort(
-        out.begin(), out.end(),
-        [](const DiscoveredCenter& a, const DiscoveredCenter& b) { return a.weight < b.weight; });
+    // Healthy centers first, then least loaded; the server's order (random among equals) is kept
+    // within ties.
+    std::stable_sort(out.begin(), out.end(), [](const DiscoveredCenter& a, const DiscoveredCenter& b) {
+        if (a.unhealthy != b.unhealthy) return !a.unhealthy;
+        return a.weight < b.weight;
+    });
     return out;
 }
 

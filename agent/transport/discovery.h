@@ -15,11 +15,12 @@
 namespace vigil::agent {
 
 struct DiscoveredCenter {
+    bool unhealthy = false;  // status orange/red (Vigil) or >= 3 (Elkeid): it missed registrations
     std::string address;  // host:port ([v6]:port for IPv6)
     double weight = 0;    // the center's load (current connections): lower is better
 };
 
-// Parses a /registry/detail answer. The centers come back least-loaded first (a stable sort
+// Parses a /registry/detail answer. Healthy centers come first, then least-loaded (a stable sort
 // by weight, so the discovery's own tie-breaking is kept). Entries without a valid ip/port are
 // skipped; an error when the document is not the expected shape or code != 0.
 Result<std::vector<DiscoveredCenter>> parseDiscoveryDetail(std::string_view body);

@@ -63,5 +63,19 @@ TEST(DiscoveryTest, UnreachableDiscoveryFailsFast) {
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
+TEST(DiscoveryTest, UnhealthyCentersGoLast) {
+    auto r = parseDiscoveryDetail(R"({"code":0,"msg":"ok","data":[
+        {"ip":"10.0.0.1","port":1,"weight":0,"status":"red"},
+        {"ip":"10.0.0.2","port":1,"weight":9,"status":"green"},
+        {"ip":"10.0.0.3","port":1,"weight":1,"status":4},
+        {"ip":"10.0.0.4","port":1,"weight":5,"status":0}]})");
+    ASSERT_TRUE(r.ok()) << r.message();
+    ASSERT_EQ(r->size(), 4u);
+    EXPECT_EQ((*r)[0].address, "10.0.0.4:1");
+    EXPECT_EQ((*r)[1].address, "10.0.0.2:1");
+    EXPECT_EQ((*r)[2].address, "10.0.0.1:1");
+    EXPECT_EQ((*r)[3].address, "10.0.0.3:1");
+}
+
 }  // namespace
 }  // namespace vigil::agent
