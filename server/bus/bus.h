@@ -88,7 +88,7 @@ public:
     // Appends `messages` (copied before returning) and calls `done` once all are durable, or
     // with an error. Never blocks for I/O (only for backpressure, while more than
     // max_pending_bytes wait to be stored): `done` runs on a bus thread; keep it short.
-    // Messages of one key keep their order (nats: within one family, see nats_producer.h).
+    // Messages of one key keep their order, across families too (see nats_producer.h).
     // `done` may call appendAsync (it then never waits for room), but not append or flush.
     virtual void appendAsync(std::span<const Message> messages, AppendCallback done) = 0;
     // Blocking convenience over appendAsync.

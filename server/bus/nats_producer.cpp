@@ -85,11 +85,24 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
     }
     if (st->error.message.empty()) {
         const uint32_t partitions = client_.partitions();
+        const Message* prev = nullptr;
+        KeyPlace* place = nullptr;
         for (const Message& m : messages) {
             const uint32_t p = partitionOf(m.key, partitions);
             const Family f = familyOf(m.data_type);
             const size_t slot = p * kFamilies + static_cast<size_t>(f);
             const size_t n = natsfmt::entryBytes(m);
+            if (prev == nullptr || prev->key != m.key) {
+                auto it = key_place_.find(m.key);
+                if (it == key_place_.end()) it = key_place_.emplace(std::string(m.key), KeyPlace{}).first;
+                place = &it->second;  // references stay valid while the map grows
+            }
+            prev = &m;
+            if (place->slot != slot && place->batch_id != 0) {
+                // The key changes family: its earlier messages are published first.
+                OpenBatch* other = open_[place->slot].get();
+                if (other && other->id == place->batch_id) seal(place->slot);
+            }
             OpenBatch* b = open_[slot].get();
             if (b && (b->builder.size() + n > max_batch_bytes_ ||
                       b->builder.count() >= natsfmt::kMaxBatchCount)) {
@@ -101,11 +114,14 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
                 b = open_[slot].get();
                 b->partition = p;
                 b->family = f;
+                b->id = next_batch_id_++;
                 b->opened = Clock::now();
                 b->builder.reset(f);
                 open_slots_.push_back(slot);
             }
             b->builder.add(m);
+            place->slot = slot;
+            place->batch_id = b->id;
             if (b->appends.empty() || b->appends.back() != st) {
                 b->appends.push_back(st);
                 ++st->outstanding;
@@ -115,6 +131,7 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
             st->bytes += m.key.size() + m.value.size();
         }
     }
+    if (key_place_.size() >= prune_key_places_at_) pruneKeyPlaces();
     ++accepted_;
     if (--st->outstanding == 0) finished_.push_back(st);  // nothing to publish (empty or invalid)
     // The publisher sleeps while batches fill; it wants to know about full ones, idle pipes
@@ -125,6 +142,16 @@ void NatsProducer::appendAsync(std::span<const Message> messages, AppendCallback
 void NatsProducer::seal(size_t slot) {
     ready_.push_back(std::move(open_[slot]));
     open_slots_.erase(std::find(open_slots_.begin(), open_slots_.end(), slot));
+}
+
+void NatsProducer::pruneKeyPlaces() {
+    // Keys whose messages were all sealed need no place; many agents keep the map large, so
+    // the next prune waits until it has doubled.
+    std::erase_if(key_place_, [&](const auto& kv) {
+        const OpenBatch* b = open_[kv.second.slot].get();
+        return b == nullptr || b->id != kv.second.batch_id;
+    });
+    prune_key_places_at_ = std::max<size_t>(1u << 16, key_place_.size() * 2);
 }
 
 void NatsProducer::flush() {
