@@ -41,10 +41,13 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     c.http_threads = static_cast<size_t>(h.integer("threads", 8, 1, 256));
 
     Node t = root.child("tls");
-    t.allowOnly({"ca", "cert", "key"});
+    t.allowOnly({"ca", "cert", "key", "ticket_key", "ticket_key_max_age"});
     c.ca_file = t.str("ca");
     c.cert_file = t.str("cert");
     c.key_file = t.str("key");
+    c.ticket_key_file = t.str("ticket_key");
+    c.ticket_key_max_age = std::chrono::duration_cast<std::chrono::seconds>(
+        t.duration("ticket_key_max_age", c.ticket_key_max_age, std::chrono::seconds(0)));
 
     Node b = root.child("bus");
     b.allowOnly({"backend", "dir", "partitions", "segment_size", "retention_size", "retention_age",
@@ -144,6 +147,7 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
         bad("auth.keys", "no AK/SK keys: configure auth.keys or auth.keys_file (or auth.disabled: true for a demo)");
     }
     if (c.bus.dir.empty()) c.bus.dir = fs::joinPath(c.data_dir, "bus");
+    if (c.ticket_key_file.empty()) c.ticket_key_file = fs::joinPath(c.data_dir, "tls/ticket.key");
     if (c.upload_dir.empty()) c.upload_dir = fs::joinPath(c.data_dir, "uploads");
     if (c.log_file.empty()) c.log_file = fs::joinPath(c.data_dir, "log/vigil-center.log");
     c.grpc.limits.max_record_bytes = static_cast<uint32_t>(std::min<uint64_t>(c.grpc.max_message_bytes, 64ull << 20));
@@ -178,6 +182,10 @@ tls:                                   # required
   ca: /etc/vigil/pki/ca.pem            # agents' client certificates must chain to it
   cert: /etc/vigil/pki/center.pem
   key: /etc/vigil/pki/center.key
+  # TLS session tickets: agents resume their session after a restart (and at another center
+  # that shares this file) instead of a full handshake. 80 random bytes, 0600, made if missing.
+  ticket_key: ""                       # default <data_dir>/tls/ticket.key; "off": no tickets kept
+  ticket_key_max_age: 7d               # replaced at start when older (0: never)
 bus:
   backend: embedded                    # embedded | nats
   partitions: 8

@@ -22,6 +22,8 @@ struct CenterConfig {
     std::string http_listen = "127.0.0.1:6752";
     size_t http_threads = 8;
     std::string ca_file, cert_file, key_file;
+    std::string ticket_key_file;                 // default <data_dir>/tls/ticket.key; "off": none
+    std::chrono::seconds ticket_key_max_age{7 * 24 * 3600};
     bus::BusOptions bus;
     std::vector<std::string> discovery;          // vigil-discovery replicas
     std::string advertise;                       // host:port agents dial; default: grpc listen

@@ -1,0 +1,32 @@
+// TLS session tickets that survive a center restart and work across centers sharing the key.
+// gRPC 1.51 builds its server SSL_CTX inside the library and offers no ticket-key option, so
+// every context the process creates gets the installed keys through an SSL_CTX_new wrapper
+// (tls_tickets.cpp; the executable exports it, so it wins over libssl's for a shared libgrpc
+// too). Without installed keys the wrapper changes nothing.
+// Agents that kept a ticket then resume (no certificate exchange, no signature) when they
+// reconnect after a restart: 10,000 agents reconnect in a fraction of the full-handshake time.
+// The key file holds 80 random bytes (name 16, HMAC 32, AES 32), mode 0600; it is as secret as
+// the center's private key. It is replaced when older than max_age (0: never).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "libs/common/result.h"
+
+namespace vigil::center {
+
+struct TicketKeyInfo {
+    bool created = false;  // the file was missing (or too old) and was written now
+    std::string name_hex;  // first 4 bytes of the key name, for the log
+};
+
+// Loads the key from `path` (creating it, and its directory, when missing or older than
+// `max_age`) and installs it for every SSL_CTX created from now on. A file of the wrong size
+// or with permissions wider than 0600 is an error.
+Result<TicketKeyInfo> installTicketKeys(const std::string& path, std::chrono::seconds max_age);
+
+// Forgets the installed key (tests).
+void clearTicketKeys();
+
+}  // namespace vigil::center
