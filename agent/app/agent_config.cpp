@@ -278,7 +278,7 @@ transport:
   batch_max_records: 4096
   batch_max_bytes: 1MiB
   window_batches: 64               # unacknowledged batches in flight
-  connect_timeout: 3s
+  connect_timeout: 10s              # TCP + TLS + HTTP/2; a refused connection fails at once
   backoff_initial: 500ms
   backoff_max: 30s
   discovery_service: hids_svr_grpc

@@ -42,7 +42,7 @@ struct TransportOptions {
     std::string discovery_service = "hids_svr_grpc";  // name registered by centers
     std::string ca_file, cert_file, key_file;         // PEM; mTLS is mandatory
     std::string server_name = "vigil-center";         // expected name in the center's cert
-    std::chrono::milliseconds connect_timeout{3000};
+    std::chrono::milliseconds connect_timeout{10000};  // long: a busy center finishes the handshake
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{30000};
     uint32_t window_batches = 64;  // unacked batches in flight

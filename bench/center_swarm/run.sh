@@ -10,14 +10,15 @@
 #   4. INGEST_AGENTS (50) agents flood (window INGEST_WINDOW batches of INGEST_RECORDS_PER_BATCH
 #      records) for INGEST_SECONDS (15): records acknowledged per second (INGEST=0 skips this).
 # CENTER=testcenter runs against vigil-testcenter instead (a small sync server: ~100 agents).
-# CONNECT_TIMEOUT_MS (3000, as vigil-agent) bounds TCP + TLS + HTTP/2 set-up of each attempt.
+# CONNECT_TIMEOUT_MS (10000, as vigil-agent) bounds TCP + TLS + HTTP/2 set-up of each attempt.
+# CENTER_CONFIG=FILE passes a vigil-center YAML config (tuning knobs; flags above still win).
 # KEEP=1 keeps the directory (logs, JSON reports, the center's /metrics). Needs jq.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
 
 AGENTS="${AGENTS:-10000}"
 CONNECT_RATE="${CONNECT_RATE:-250}"
-CONNECT_TIMEOUT_MS="${CONNECT_TIMEOUT_MS:-3000}"
+CONNECT_TIMEOUT_MS="${CONNECT_TIMEOUT_MS:-10000}"
 RECORDS_PER_BATCH="${RECORDS_PER_BATCH:-20}"
 ACK_SECONDS="${ACK_SECONDS:-30}"
 RECONNECT="${RECONNECT:-1}"
@@ -98,7 +99,8 @@ start_center() {
     if [ "$CENTER" = center ]; then
         "$B/bin/vigil-center" --data-dir "$WORK/data" --grpc-listen "127.0.0.1:$GRPC_PORT" \
             --http-listen "127.0.0.1:$HTTP_PORT" --ca "$PKI/ca.pem" --cert "$PKI/center.pem" \
-            --key "$PKI/center.key" --bus embedded --no-auth --log-level warn >"$log" 2>&1 &
+            --key "$PKI/center.key" --bus embedded --no-auth --log-level warn \
+            ${CENTER_CONFIG:+--config "$CENTER_CONFIG"} >"$log" 2>&1 &
     else
         "$B/bin/vigil-testcenter" --listen "127.0.0.1:$GRPC_PORT" --ca "$PKI/ca.pem" \
             --cert "$PKI/center.pem" --key "$PKI/center.key" --quiet >"$log" 2>&1 &

@@ -251,8 +251,10 @@ void SimAgent::handshake(int64_t now) {
                                     : lastTlsError();
         VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "agent {}: TLS handshake failed: {}",
                                slot_, why.empty() ? "connection closed" : why);
-        // A session the center refuses to resume must not be offered again.
-        if (session_offered_) worker_.env().sessions->drop(slot_);
+        // A session the center refused (a TLS alert) must not be offered again; one whose
+        // handshake was cut (reset, close, timeout: a center going down) stays usable, as in
+        // the agent's gRPC session cache.
+        if (session_offered_ && e == SSL_ERROR_SSL) worker_.env().sessions->drop(slot_);
         closeConnection(ErrorCause::kTlsFailure, now);
         return;
     }

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     vigil::bench::SwarmOptions o;
     std::string target, pki_dir, json_file, status_file, log_level = "warn";
     double duration = 0, window_delay = 5, window_length = 0, window_start_by = 0;
-    uint32_t connect_timeout_ms = 3000, backoff_initial_ms = 500, backoff_max_ms = 30000;
+    uint32_t connect_timeout_ms = 10000, backoff_initial_ms = 500, backoff_max_ms = 30000;
     uint32_t keepalive_ms = 30000, keepalive_timeout_ms = 10000;
     bool until_connected = false, exit_after_window = false, no_resume = false, quiet = false;
 

@@ -27,7 +27,7 @@ struct SwarmOptions {
     uint32_t max_unacked = 32;  // rate mode: a batch is skipped (counted) beyond this many
 
     // Connection management, defaults as in vigil-agent's CenterClient.
-    std::chrono::milliseconds connect_timeout{3000};  // TCP + TLS + server SETTINGS
+    std::chrono::milliseconds connect_timeout{10000};  // TCP + TLS + server SETTINGS (as vigil-agent)
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{30000};
     double backoff_jitter = 0.2;                       // +-20 % of each delay

@@ -22,7 +22,7 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     Node g = root.child("grpc");
     g.allowOnly({"listen", "completion_queues", "max_connections", "max_message_size", "keepalive_time",
                  "keepalive_timeout", "max_pending_batches", "tsi_max_frame_size", "memory_quota",
-                 "stream_lookahead", "max_records_per_batch"});
+                 "stream_lookahead", "max_records_per_batch", "tcp_max_read_chunk"});
     c.grpc.listen = g.str("listen", "0.0.0.0:6751");
     c.grpc.completion_queues = static_cast<int>(g.integer("completion_queues", 4, 1, 64));
     c.max_connections = static_cast<size_t>(g.integer("max_connections", 15000, 1, 1'000'000));
@@ -33,6 +33,7 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     c.grpc.tsi_max_frame_size = static_cast<int>(g.size("tsi_max_frame_size", 0, 0, 1 << 20));
     c.grpc.memory_quota_bytes = static_cast<int64_t>(g.size("memory_quota", 0));
     c.grpc.stream_lookahead_bytes = static_cast<int>(g.size("stream_lookahead", 0, 0, 64 << 20));
+    c.grpc.tcp_max_read_chunk = static_cast<int>(g.size("tcp_max_read_chunk", 0, 0, 64 << 20));
     c.grpc.limits.max_records = static_cast<uint32_t>(g.integer("max_records_per_batch", 200000, 1, 10'000'000));
 
     Node h = root.child("http");
@@ -41,13 +42,14 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     c.http_threads = static_cast<size_t>(h.integer("threads", 8, 1, 256));
 
     Node t = root.child("tls");
-    t.allowOnly({"ca", "cert", "key", "ticket_key", "ticket_key_max_age"});
+    t.allowOnly({"ca", "cert", "key", "ticket_key", "ticket_key_max_age", "release_idle_buffers"});
     c.ca_file = t.str("ca");
     c.cert_file = t.str("cert");
     c.key_file = t.str("key");
     c.ticket_key_file = t.str("ticket_key");
     c.ticket_key_max_age = std::chrono::duration_cast<std::chrono::seconds>(
         t.duration("ticket_key_max_age", c.ticket_key_max_age, std::chrono::seconds(0)));
+    c.release_idle_tls_buffers = t.boolean("release_idle_buffers", true);
 
     Node b = root.child("bus");
     b.allowOnly({"backend", "dir", "partitions", "segment_size", "retention_size", "retention_age",
@@ -186,6 +188,7 @@ tls:                                   # required
   # that shares this file) instead of a full handshake. 80 random bytes, 0600, made if missing.
   ticket_key: ""                       # default <data_dir>/tls/ticket.key; "off": no tickets kept
   ticket_key_max_age: 7d               # replaced at start when older (0: never)
+  release_idle_buffers: true           # free OpenSSL's 2 x 16.7 KiB record buffers between records
 bus:
   backend: embedded                    # embedded | nats
   partitions: 8

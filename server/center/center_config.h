@@ -24,6 +24,7 @@ struct CenterConfig {
     std::string ca_file, cert_file, key_file;
     std::string ticket_key_file;                 // default <data_dir>/tls/ticket.key; "off": none
     std::chrono::seconds ticket_key_max_age{7 * 24 * 3600};
+    bool release_idle_tls_buffers = true;        // SSL_MODE_RELEASE_BUFFERS (tls_context.h)
     bus::BusOptions bus;
     std::vector<std::string> discovery;          // vigil-discovery replicas
     std::string advertise;                       // host:port agents dial; default: grpc listen

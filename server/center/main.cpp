@@ -14,7 +14,7 @@
 #include "server/center/admin_api.h"
 #include "server/center/center_config.h"
 #include "server/center/config_pusher.h"
-#include "server/center/tls_tickets.h"
+#include "server/center/tls_context.h"
 #include "server/center/transfer_server.h"
 #include "server/common/api_server.h"
 #include "server/common/registrar.h"
@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
     if (!cert.ok()) return fail(cert.message());
     if (!key.ok()) return fail(key.message());
     if (auto st = fs::makeDirs(cfg->data_dir, 0700); !st.ok()) return fail(st.message());
+    releaseIdleTlsBuffers(cfg->release_idle_tls_buffers);
     if (cfg->ticket_key_file != "off") {
         auto tk = installTicketKeys(cfg->ticket_key_file, cfg->ticket_key_max_age);
         if (!tk.ok()) return fail(tk.message());

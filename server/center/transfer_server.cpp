@@ -1,6 +1,7 @@
 // TransferServer: server set-up, completion-queue threads, drain and stop.
 #include "server/center/transfer_server.h"
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -98,6 +99,10 @@ Status TransferServer::start() {
     b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, static_cast<int>(o.max_concurrent_streams));
     if (o.tsi_max_frame_size > 0) b.AddChannelArgument(GRPC_ARG_TSI_MAX_FRAME_SIZE, o.tsi_max_frame_size);
+    if (o.tcp_max_read_chunk > 0) {
+        b.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, o.tcp_max_read_chunk);
+        b.AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, std::min(o.tcp_max_read_chunk, 8192));
+    }
     if (o.stream_lookahead_bytes > 0) {
         b.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, o.stream_lookahead_bytes);
     }

@@ -37,6 +37,7 @@ struct TransferServerOptions {
     int tsi_max_frame_size = 0;                 // 0: gRPC's default (16 KiB TLS frames)
     int64_t memory_quota_bytes = 0;             // 0: unlimited (gRPC shrinks buffers under a quota)
     int stream_lookahead_bytes = 0;             // 0: default HTTP/2 window
+    int tcp_max_read_chunk = 0;                 // 0: gRPC's default (reads grow to 4 MiB)
 };
 
 struct TransferHooks {

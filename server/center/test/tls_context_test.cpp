@@ -1,6 +1,6 @@
 // TLS session tickets: the key file, and resumption on a server context made later (a restarted
 // center) with the same key, through real TLS 1.3 handshakes over memory BIOs.
-#include "server/center/tls_tickets.h"
+#include "server/center/tls_context.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>

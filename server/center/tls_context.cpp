@@ -1,4 +1,4 @@
-#include "server/center/tls_tickets.h"
+#include "server/center/tls_context.h"
 
 #include <dlfcn.h>
 #include <openssl/rand.h>
@@ -21,8 +21,12 @@ constexpr size_t kKeyBytes = 80;  // OpenSSL's SSL_CTX_set_tlsext_ticket_keys la
 std::mutex g_mu;
 std::array<unsigned char, kKeyBytes> g_key{};
 std::atomic<bool> g_installed{false};
+std::atomic<bool> g_release_buffers{false};
 
-void applyKeys(SSL_CTX* ctx) {
+void configure(SSL_CTX* ctx) {
+    if (g_release_buffers.load(std::memory_order_acquire)) {
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    }
     if (!g_installed.load(std::memory_order_acquire)) return;
     std::array<unsigned char, kKeyBytes> key;
     {
@@ -93,15 +97,19 @@ void clearTicketKeys() {
     g_installed.store(false, std::memory_order_release);
 }
 
+void releaseIdleTlsBuffers(bool on) {
+    g_release_buffers.store(on, std::memory_order_release);
+}
+
 }  // namespace vigil::center
 
-// Every SSL_CTX of the process (gRPC's server contexts included) starts with the installed
-// ticket keys. The real function is libssl's, found with RTLD_NEXT.
+// Every SSL_CTX of the process (gRPC's server contexts included) starts with the settings above.
+// The real function is libssl's, found with RTLD_NEXT.
 extern "C" SSL_CTX* SSL_CTX_new(const SSL_METHOD* method) {
     using Fn = SSL_CTX* (*)(const SSL_METHOD*);
     static Fn real = reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, "SSL_CTX_new"));
     if (real == nullptr) return nullptr;
     SSL_CTX* ctx = real(method);
-    if (ctx != nullptr) vigil::center::applyKeys(ctx);
+    if (ctx != nullptr) vigil::center::configure(ctx);
     return ctx;
 }
