@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
-# Starts the local Vigil stack in the foreground (called by `make up` after the build).
-# Until vigil-center exists (issue 02) this is vigil-testcenter, a receiving center that writes
-# every record it gets as a JSON line, plus vigil-agent with the SDK's example plugin.
-# Data (PKI, agent work dir, logs, records) lives under $VIGIL_DATA (default .vigil/).
-# Ctrl-C or SIGTERM stops everything.
+# Starts the local Vigil stack in the foreground (called by `make up` after the build):
+# vigil-discovery, vigil-center (embedded bus), vigil-agent with the SDK's example plugin, and
+# `vigilctl bus tail` copying every record on the bus to $VIGIL_DATA/records.jsonl.
+# Hub, manager and `vigilctl up` come with the next issues.
+# Data (PKI, AK/SK keys, center data, agent work dir, logs, records) lives under $VIGIL_DATA
+# (default .vigil/). Ctrl-C or SIGTERM stops everything.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${VIGIL_BUILD_DIR:-$ROOT/build}"
 DATA="${VIGIL_DATA:-$ROOT/.vigil}"
 LISTEN="${VIGIL_CENTER_LISTEN:-127.0.0.1:6751}"
+CENTER_HTTP="${VIGIL_CENTER_HTTP:-127.0.0.1:6752}"
+DISCOVERY="${VIGIL_DISCOVERY_LISTEN:-127.0.0.1:8088}"
 
-for bin in vigil-agent vigil-fetch vigil-testcenter plugins/example/example; do
+for bin in vigil-agent vigil-fetch vigil-center vigil-discovery vigilctl plugins/example/example; do
   if [ ! -x "$BUILD/bin/$bin" ]; then
     echo "up: $BUILD/bin/$bin is missing; run 'make build' first" >&2
     exit 1
   fi
 done
-if ss -ltn 2>/dev/null | awk '{print $4}' | grep -qx "$LISTEN"; then
-  echo "up: $LISTEN is already in use (another stack running? set VIGIL_CENTER_LISTEN)" >&2
-  exit 1
-fi
+for addr in "$LISTEN" "$CENTER_HTTP" "$DISCOVERY"; do
+  if ss -ltn 2>/dev/null | awk '{print $4}' | grep -qx "$addr"; then
+    echo "up: $addr is already in use (another stack running? see the VIGIL_*_LISTEN variables in scripts/up.sh)" >&2
+    exit 1
+  fi
+done
 
-mkdir -p "$DATA/pki" "$DATA/agent/plugin/example" "$DATA/log"
+mkdir -p "$DATA/pki" "$DATA/agent/plugin/example" "$DATA/log" "$DATA/center"
 chmod 700 "$DATA"
 
 pids=()
@@ -31,23 +36,50 @@ cleanup() {
   trap - EXIT INT TERM
   echo
   echo "up: stopping"
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  # Reverse order: the agent first, the bus reader last.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT INT TERM
 
-"$BUILD/bin/vigil-testcenter" --listen "$LISTEN" --pki-dir "$DATA/pki" \
-  --records-out "$DATA/records.jsonl" >"$DATA/log/testcenter.log" 2>&1 &
+# wait_for ADDR LOG NAME: until the last started process listens on ADDR (10 s).
+wait_for() {
+  local addr="$1" log="$2" name="$3" pid="${pids[-1]}"
+  for _ in $(seq 1 100); do
+    ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":${addr##*:}$" && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "up: $name failed:" >&2
+      tail -20 "$log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "up: $name did not start within 10 s; see $log" >&2
+  exit 1
+}
+
+# Development PKI (CA, center and agent certificates) and an AK/SK pair, made once.
+[ -f "$DATA/pki/ca.pem" ] || "$BUILD/bin/vigilctl" pki init --dir "$DATA/pki" >/dev/null
+if [ ! -f "$DATA/keys.yaml" ]; then
+  (umask 077; echo "vigil-dev: $(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >"$DATA/keys.yaml")
+fi
+
+"$BUILD/bin/vigil-discovery" --listen "$DISCOVERY" --keys-file "$DATA/keys.yaml" \
+  --log-file "$DATA/log/discovery.log" >"$DATA/log/discovery.stderr" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$DATA/log/testcenter.log" 2>/dev/null && break
-  if ! kill -0 "${pids[0]}" 2>/dev/null; then
-    echo "up: vigil-testcenter failed:" >&2
-    cat "$DATA/log/testcenter.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+wait_for "$DISCOVERY" "$DATA/log/discovery.stderr" vigil-discovery
+
+"$BUILD/bin/vigil-center" --data-dir "$DATA/center" --grpc-listen "$LISTEN" \
+  --http-listen "$CENTER_HTTP" --ca "$DATA/pki/ca.pem" --cert "$DATA/pki/center.pem" \
+  --key "$DATA/pki/center.key" --bus embedded --discovery "$DISCOVERY" \
+  --auth-keys-file "$DATA/keys.yaml" --log-file "$DATA/log/center.log" \
+  >"$DATA/log/center.stderr" 2>&1 &
+pids+=($!)
+wait_for "$LISTEN" "$DATA/log/center.stderr" vigil-center
+
+"$BUILD/bin/vigilctl" bus tail --dir "$DATA/center/bus" --group up-records --from-start \
+  >>"$DATA/records.jsonl" 2>"$DATA/log/bus-tail.log" &
+pids+=($!)
 
 # The example plugin, installed where the agent expects it; its sha256 goes in the config.
 install -m 0755 "$BUILD/bin/plugins/example/example" "$DATA/agent/plugin/example/example"
@@ -58,6 +90,7 @@ work_dir: $DATA/agent
 regions:
   default:
     private:
+      discovery: ["$DISCOVERY"]
       centers: ["$LISTEN"]
 tls:
   ca: $DATA/pki/ca.pem
@@ -77,7 +110,7 @@ YAML
 "$BUILD/bin/vigil-agent" --config "$DATA/agent.yaml" 2>>"$DATA/log/vigil-agent.stderr" &
 pids+=($!)
 sleep 2
-if ! kill -0 "${pids[1]}" 2>/dev/null; then
+if ! kill -0 "${pids[-1]}" 2>/dev/null; then
   echo "up: vigil-agent failed to start:" >&2
   tail -20 "$DATA/log/vigil-agent.stderr" >&2
   exit 1
@@ -85,8 +118,10 @@ fi
 
 cat <<MSG
 Vigil is running (development stack).
-  center (test receiver)  $LISTEN, log $DATA/log/testcenter.log
-  agent                   pid ${pids[1]}, id $(cat "$DATA/agent/agent-id" 2>/dev/null || echo '?'), log $DATA/log/vigil-agent.log
+  discovery               http://$DISCOVERY/registry/detail?name=hids_svr_grpc
+  center                  $LISTEN (agents, mTLS), admin http://$CENTER_HTTP (AK/SK in $DATA/keys.yaml), log $DATA/log/center.log
+  center metrics          http://$CENTER_HTTP/metrics
+  agent                   pid ${pids[-1]}, id $(cat "$DATA/agent/agent-id" 2>/dev/null || echo '?'), log $DATA/log/vigil-agent.log
   agent metrics           http://127.0.0.1:9201/metrics
   records                 tail -f $DATA/records.jsonl
 Ctrl-C stops the stack.

@@ -1,9 +1,11 @@
-// vigilctl: the Vigil command line. Today: `pki` (certificates); `up`, `down` and `status`
+// vigilctl: the Vigil command line. Today: `pki` (certificates), `bus tail` (records on the
+// bus); `up`, `down` and `status`
 // (the all-in-one stack) come with the manager.
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
 
+#include "server/vigilctl/bus_cmd.h"
 #include "server/vigilctl/pki_cmd.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +15,7 @@ int main(int argc, char** argv) {
     app.add_flag("-V,--version", version, "Print the version and exit");
     int exit_code = 0;
     vigil::vigilctl::addPkiCommands(app, exit_code);
+    vigil::vigilctl::addBusCommands(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     if (version) {
         std::printf("vigilctl %s\n", VIGIL_VERSION);

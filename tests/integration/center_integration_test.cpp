@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -127,6 +129,54 @@ TEST_P(CenterIntegration, RecordsArriveInOrderPerAgent) {
     auto hb = of(h.busRecords(), "order-1", 1000);
     ASSERT_FALSE(hb.empty());
     EXPECT_EQ(hb.back().get("net_mode"), "private");
+}
+
+// `vigilctl bus tail` reads the same bus (from another process) and prints JSON lines.
+TEST_P(CenterIntegration, VigilctlBusTailPrintsRecordsAsJson) {
+    StackHarness h(GetParam());
+    ASSERT_TRUE(h.ok()) << h.error();
+    ASSERT_TRUE(h.startCenter(0)) << h.center(0).process->log();
+    StackHarness::AgentOptions a{"tail-1", {h.center(0).address()}, false, ""};
+    a.plugins_yaml = h.pluginYaml("tail-1", "ticker", "mode=tick interval=5");
+    ASSERT_TRUE(h.startAgent(a));
+    ASSERT_TRUE(h.waitBus([](const auto& rs) { return seqs(of(rs, "tail-1")).size() >= 50; }, 60s))
+        << h.agent("tail-1").log();
+    std::string cmd = std::string(VIGIL_BUILD_DIR) + "/bin/vigilctl bus tail";
+    for (const auto& arg : h.busTailArgs(0)) cmd += " '" + arg + "'";
+    cmd += " --group tail-test --from-start --count 40 --timeout 20s 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[4096];
+    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    const int status = ::pclose(p);
+    ASSERT_EQ(status, 0) << cmd << "\n" << out;
+    size_t lines = 0, ticks = 0;
+    long last_seq = -1;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        ++lines;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_FALSE(j.is_discarded()) << line;
+        EXPECT_EQ(j.value("agent_id", ""), "tail-1") << line;
+        EXPECT_GT(j.value("batch_seq", 0), 0) << line;
+        if (j.value("data_type", 0) == 7000) {
+            ++ticks;
+            long seq = std::stol(j["fields"]["seq"].get<std::string>());
+            EXPECT_EQ(seq, last_seq + 1) << "records out of order: " << line;
+            last_seq = seq;
+        }
+    }
+    EXPECT_EQ(lines, 40u) << out;
+    EXPECT_GT(ticks, 0u) << out;
+
+    // Bad arguments: a clear error and exit status 2.
+    p = ::popen((std::string(VIGIL_BUILD_DIR) + "/bin/vigilctl bus tail 2>&1").c_str(), "r");
+    out.clear();
+    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    EXPECT_EQ(WEXITSTATUS(::pclose(p)), 2);
+    EXPECT_NE(out.find("give either --dir"), std::string::npos) << out;
 }
 
 TEST_P(CenterIntegration, CenterKillNineFailsOverThroughDiscoveryWithinTenSeconds) {

@@ -155,6 +155,11 @@ bus::BusOptions StackHarness::busOptions(const std::string& data_dir, bool write
     return o;
 }
 
+std::vector<std::string> StackHarness::busTailArgs(size_t i) const {
+    if (backend_ == "nats") return {"--nats", nats_url_, "--stream", nats_stream_, "--prefix", nats_prefix_};
+    return {"--dir", centers_.at(i).data_dir + "/bus"};
+}
+
 bool StackHarness::startDiscovery() {
     discovery_port_ = freePort();
     discovery_ = std::make_unique<Process>(

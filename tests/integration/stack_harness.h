@@ -112,6 +112,8 @@ public:
     // group of this harness), in fetch order. `drain` reads everything available now.
     std::vector<BusRecord> busRecords();
     bool waitBus(const std::function<bool(const std::vector<BusRecord>&)>& pred, std::chrono::milliseconds timeout);
+    // `vigilctl bus tail` arguments that read center i's bus (--dir, or --nats/--stream/--prefix).
+    std::vector<std::string> busTailArgs(size_t i) const;
 
 private:
     bus::BusOptions busOptions(const std::string& data_dir, bool writer) const;

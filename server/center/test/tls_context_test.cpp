@@ -111,6 +111,18 @@ protected:
     Pki pki_;
 };
 
+TEST(TlsContext, ReleaseIdleBuffersReachesEveryNewContext) {
+    releaseIdleTlsBuffers(false);
+    SSL_CTX* before = SSL_CTX_new(TLS_server_method());
+    EXPECT_EQ(SSL_CTX_get_mode(before) & SSL_MODE_RELEASE_BUFFERS, 0);
+    releaseIdleTlsBuffers(true);
+    SSL_CTX* after = SSL_CTX_new(TLS_server_method());
+    EXPECT_NE(SSL_CTX_get_mode(after) & SSL_MODE_RELEASE_BUFFERS, 0);
+    releaseIdleTlsBuffers(false);
+    SSL_CTX_free(before);
+    SSL_CTX_free(after);
+}
+
 TEST_F(TlsTickets, KeyFileIsCreatedPrivateAndReused) {
     const std::string dir = tempDir("tickets-file");
     const std::string path = dir + "/tls/ticket.key";
