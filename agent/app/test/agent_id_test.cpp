@@ -24,6 +24,7 @@ protected:
         src_.product_uuid_file = dir_ + "/no-dmi";
         src_.net_class_dir = dir_ + "/net";
     }
+    void TearDown() override { (void)fs::removeAll(dir_); }
     std::string dir_;
     AgentIdSources src_;
 };
