@@ -30,7 +30,7 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     c.grpc.keepalive_time = g.duration("keepalive_time", c.grpc.keepalive_time, std::chrono::seconds(1));
     c.grpc.keepalive_timeout = g.duration("keepalive_timeout", c.grpc.keepalive_timeout, std::chrono::seconds(1));
     c.grpc.max_pending_batches = static_cast<uint32_t>(g.integer("max_pending_batches", 16, 1, 4096));
-    c.grpc.tsi_max_frame_size = static_cast<int>(g.size("tsi_max_frame_size", 0, 0, 1 << 20));
+    c.grpc.tsi_max_frame_size = static_cast<int>(g.size("tsi_max_frame_size", 4096, 0, 1 << 20));
     c.grpc.memory_quota_bytes = static_cast<int64_t>(g.size("memory_quota", 0));
     c.grpc.stream_lookahead_bytes = static_cast<int>(g.size("stream_lookahead", 0, 0, 64 << 20));
     c.grpc.tcp_max_read_chunk = static_cast<int>(g.size("tcp_max_read_chunk", 0, 0, 64 << 20));
@@ -177,6 +177,9 @@ grpc:
   max_message_size: 16MiB
   keepalive_time: 60s
   keepalive_timeout: 20s
+  tsi_max_frame_size: 4KiB             # TLS frames the center writes (acks, commands): a 4 KiB
+                                       # buffer per agent instead of 16 KiB; 0: gRPC's default
+  # tcp_max_read_chunk: 0              # cap on gRPC's adaptive read buffers (0: gRPC's default)
 http:
   listen: 127.0.0.1:6752               # admin API (AK/SK signed) and /metrics
   threads: 8

@@ -113,3 +113,4 @@ extern "C" SSL_CTX* SSL_CTX_new(const SSL_METHOD* method) {
     if (ctx != nullptr) vigil::center::configure(ctx);
     return ctx;
 }
+

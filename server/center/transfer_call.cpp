@@ -20,8 +20,8 @@ std::shared_ptr<spdlog::logger> logger() {
 }  // namespace
 
 metrics::Counter& CallShared::Counters::error(const std::string& cause) {
-    return registry->counter("vigil_center_errors_total", "Streams ended or batches refused, by cause",
-                             {{"cause", cause}});
+    return registry->counter("vigil_center_errors_total",
+                             "Streams ended or batches refused, by cause", {{"cause", cause}});
 }
 
 void CallShared::track(const std::shared_ptr<Call>& call) {
@@ -42,7 +42,8 @@ std::vector<std::shared_ptr<Call>> CallShared::liveCalls() {
     return out;
 }
 
-Call::Call(CallShared& shared, grpc::ServerCompletionQueue* cq) : shared_(shared), cq_(cq), stream_(&ctx_) {}
+Call::Call(CallShared& shared, grpc::ServerCompletionQueue* cq)
+    : shared_(shared), cq_(cq), stream_(&ctx_) {}
 
 void Call::requestNew(CallShared& shared, grpc::ServerCompletionQueue* cq) {
     std::shared_lock gate(shared.gate);
@@ -67,10 +68,18 @@ bool Call::startOp(Fn&& start) {
 
 void Call::proceed(Op op, bool ok) {
     switch (op) {
-        case Op::kRequest: onRequest(ok); break;
-        case Op::kRead: onRead(ok); break;
-        case Op::kWrite: onWrite(ok); break;
-        case Op::kFinish: onFinish(); break;
+        case Op::kRequest:
+            onRequest(ok);
+            break;
+        case Op::kRead:
+            onRead(ok);
+            break;
+        case Op::kWrite:
+            onWrite(ok);
+            break;
+        case Op::kFinish:
+            onFinish();
+            break;
     }
 }
 
@@ -104,7 +113,8 @@ void Call::onRequest(bool ok) {
     if (shared_.draining.load()) {
         kind_ = Kind::kRejected;
         shared_.counters.error("draining").inc();
-        requestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "center is shutting down; reconnect elsewhere"));
+        requestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "center is shutting down; reconnect elsewhere"));
     } else if (method == kTransferMethod) {
         if (!shared_.registry->admit()) {
             kind_ = Kind::kRejected;
@@ -146,8 +156,10 @@ void Call::onRead(bool ok) {
         return;
     }
     if (!finish_requested_ && !finish_started_) {
-        if (kind_ == Kind::kTransfer) handleBatch(lock);
-        else if (kind_ == Kind::kUpload) handleUploadChunk(lock);
+        if (kind_ == Kind::kTransfer)
+            handleBatch(lock);
+        else if (kind_ == Kind::kUpload)
+            handleUploadChunk(lock);
     }
     releaseIfDone(lock);
 }
@@ -159,36 +171,44 @@ void Call::handleBatch(std::unique_lock<std::mutex>& lock) {
         size_t total = 0;
         for (const auto& s : slices) total += s.size();
         bytes.reserve(total);
-        for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        for (const auto& s : slices)
+            bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
     read_buf_.Clear();
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
-    IngestError err = ingestBatch(bytes, now, shared_.options.limits, ingest_);
+    // Scratch of this completion-queue thread, not of the call: its buffers (a batch's bus
+    // messages) would otherwise stay allocated per idle agent between batches. The bus copies
+    // the messages before appendAsync returns.
+    static thread_local BatchIngest ingest;
+    IngestError err = ingestBatch(bytes, now, shared_.options.limits, ingest);
     if (err != IngestError::kNone) {
         shared_.counters.error(ingestErrorName(err)).inc();
-        VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "stream from {} ({}): {}; closing it", info_.peer,
-                               info_.agent_id.empty() ? "agent unknown" : info_.agent_id, ingestErrorName(err));
+        VIGIL_LOG_RATE_LIMITED(
+            logger(), spdlog::level::warn, "stream from {} ({}): {}; closing it", info_.peer,
+            info_.agent_id.empty() ? "agent unknown" : info_.agent_id, ingestErrorName(err));
         requestFinish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                    std::string("malformed PackagedData: ") + ingestErrorName(err)));
         return;
     }
     if (!bound_) {
-        Status st = shared_.registry->bind(ingest_.agent_id, shared_from_this());
+        Status st = shared_.registry->bind(ingest.agent_id, shared_from_this());
         if (!st.ok()) {
             shared_.counters.error("duplicate_agent").inc();
-            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "refusing a second stream for agent {} from {}",
-                                   ingest_.agent_id, info_.peer);
+            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn,
+                                   "refusing a second stream for agent {} from {}", ingest.agent_id,
+                                   info_.peer);
             requestFinish(grpc::Status(grpc::StatusCode::ALREADY_EXISTS, st.message()));
             return;
         }
         bound_ = true;
-        info_.agent_id = ingest_.agent_id;
-    } else if (ingest_.agent_id != info_.agent_id) {
+        info_.agent_id = ingest.agent_id;
+    } else if (ingest.agent_id != info_.agent_id) {
         shared_.counters.error("agent_id_changed").inc();
-        requestFinish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "agent_id changed within a stream"));
+        requestFinish(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "agent_id changed within a stream"));
         return;
     }
-    const auto& h = ingest_.header;
+    const auto& h = ingest.header;
     info_.hostname = h.hostname;
     info_.version = h.version;
     info_.product = h.product;
@@ -198,25 +218,26 @@ void Call::handleBatch(std::unique_lock<std::mutex>& lock) {
     info_.extranet_ipv6 = h.extranet_ipv6;
     info_.last_batch_at = now;
     ++info_.batches;
-    info_.records += ingest_.records;
+    info_.records += ingest.records;
     info_.bytes += bytes.size();
     shared_.counters.batches->inc();
-    shared_.counters.records->inc(ingest_.records);
+    shared_.counters.records->inc(ingest.records);
     shared_.counters.bytes->inc(bytes.size());
-    if (ingest_.dropped) shared_.counters.records_dropped->inc(ingest_.dropped);
+    if (ingest.dropped) shared_.counters.records_dropped->inc(ingest.dropped);
 
-    const uint64_t seq = ingest_.batch_seq;
+    const uint64_t seq = ingest.batch_seq;
     pending_.push_back(PendingBatch{seq, false});
-    const bool push_config = ingest_.has_agent_heartbeat && !config_pushed_;
+    const bool push_config = ingest.has_agent_heartbeat && !config_pushed_;
     if (push_config) config_pushed_ = true;
     auto self = shared_from_this();
-    if (ingest_.messages.empty()) {
+    if (ingest.messages.empty()) {
         lock.unlock();
         onAppended(seq, okStatus());
     } else {
         // Not under mu_: a bus may complete (and call back) at once.
         lock.unlock();
-        shared_.producer->appendAsync(ingest_.messages, [self, seq](Status st) { self->onAppended(seq, st); });
+        shared_.producer->appendAsync(ingest.messages,
+                                      [self, seq](Status st) { self->onAppended(seq, st); });
     }
     if (push_config && shared_.hooks.on_first_heartbeat) shared_.hooks.on_first_heartbeat(self);
     lock.lock();
@@ -231,9 +252,10 @@ void Call::onAppended(uint64_t seq, const Status& st) {
     std::unique_lock lock(mu_);
     if (!st.ok()) {
         shared_.counters.error("bus_error").inc();
-        VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::err, "bus append for agent {} failed: {}", info_.agent_id,
-                               st.message());
-        requestFinish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "bus unavailable: " + st.message()));
+        VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::err, "bus append for agent {} failed: {}",
+                               info_.agent_id, st.message());
+        requestFinish(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE, "bus unavailable: " + st.message()));
         releaseIfDone(lock);
         return;
     }
@@ -311,13 +333,15 @@ void Call::requestFinish(grpc::Status status) {
 
 void Call::maybeFinish() {
     if (finish_started_ || finished_) return;
-    const bool nothing_to_write = !writing_ && commands_.empty() && !(has_ack_ && ack_to_send_ > ack_sent_);
+    const bool nothing_to_write =
+        !writing_ && commands_.empty() && !(has_ack_ && ack_to_send_ > ack_sent_);
     bool ready = false;
     if (finish_requested_) {
         ready = !writing_;
     } else if (draining_) {
         if (pending_.empty() && nothing_to_write) {
-            finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "center is shutting down; reconnect elsewhere");
+            finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                          "center is shutting down; reconnect elsewhere");
             ready = true;
         }
     } else if ((read_closed_ || upload_closing_) && pending_.empty() && nothing_to_write) {
@@ -379,7 +403,8 @@ void Call::handleUploadChunk(std::unique_lock<std::mutex>& lock) {
     std::vector<grpc::Slice> slices;
     std::string bytes;
     if (read_buf_.Dump(&slices).ok()) {
-        for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        for (const auto& s : slices)
+            bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
     read_buf_.Clear();
     std::string_view token, data;
@@ -392,7 +417,8 @@ void Call::handleUploadChunk(std::unique_lock<std::mutex>& lock) {
         auto up = shared_.uploads->begin(std::string(token));
         if (!up.ok()) {
             shared_.counters.error("upload_refused").inc();
-            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "upload from {} refused: {}", info_.peer, up.message());
+            VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::warn, "upload from {} refused: {}",
+                                   info_.peer, up.message());
             finishUpload(false, up.message());
             return;
         }
@@ -420,8 +446,8 @@ void Call::finishUpload(bool ok, const std::string& why) {
         auto rec = upload_->finish();
         success = rec.ok();
         if (success) {
-            logger()->info("upload {} from {} stored: {} bytes, sha256 {}", rec->token, rec->agent_id, rec->size,
-                           rec->sha256);
+            logger()->info("upload {} from {} stored: {} bytes, sha256 {}", rec->token,
+                           rec->agent_id, rec->size, rec->sha256);
         } else {
             logger()->warn("upload {} failed: {}", upload_token_, rec.message());
         }

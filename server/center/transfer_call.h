@@ -140,7 +140,6 @@ private:
     std::string upload_token_;
     bool upload_done_ = false;
     bool upload_closing_ = false;  // the response is queued; finish once it is written
-    BatchIngest ingest_;
 };
 
 }  // namespace vigil::center

@@ -34,7 +34,7 @@ struct TransferServerOptions {
     std::chrono::milliseconds keepalive_timeout{20000};
     std::chrono::milliseconds min_ping_interval{10000};  // agents ping every 30 s
     uint32_t max_concurrent_streams = 4;        // per HTTP/2 connection
-    int tsi_max_frame_size = 0;                 // 0: gRPC's default (16 KiB TLS frames)
+    int tsi_max_frame_size = 4096;              // frames the center writes; 0: gRPC default (16 KiB)
     int64_t memory_quota_bytes = 0;             // 0: unlimited (gRPC shrinks buffers under a quota)
     int stream_lookahead_bytes = 0;             // 0: default HTTP/2 window
     int tcp_max_read_chunk = 0;                 // 0: gRPC's default (reads grow to 4 MiB)
