@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
     }
 
     metrics::Registry metrics;
+    countTicketResumptions(metrics);
     auto bus = bus::Bus::open(cfg->bus, metrics);
     if (!bus.ok()) return fail("cannot open the bus: " + bus.message());
     logger->info("bus: {}", (*bus)->describe());

@@ -22,6 +22,33 @@ std::mutex g_mu;
 std::array<unsigned char, kKeyBytes> g_key{};
 std::atomic<bool> g_installed{false};
 std::atomic<bool> g_release_buffers{false};
+std::atomic<metrics::Counter*> g_ticket_resumed{nullptr};
+std::atomic<metrics::Counter*> g_ticket_refused{nullptr};
+
+// OpenSSL's default decisions, plus counting: a ticket that decrypts resumes the session; one
+// that does not (another key, expired key) gets a full handshake and a new ticket.
+SSL_TICKET_RETURN onTicket(SSL*, SSL_SESSION*, const unsigned char*, size_t,
+                           SSL_TICKET_STATUS status, void*) {
+    auto count = [](const std::atomic<metrics::Counter*>& c) {
+        if (metrics::Counter* p = c.load(std::memory_order_acquire)) p->inc();
+    };
+    switch (status) {
+        case SSL_TICKET_SUCCESS:
+            count(g_ticket_resumed);
+            return SSL_TICKET_RETURN_USE;
+        case SSL_TICKET_SUCCESS_RENEW:
+            count(g_ticket_resumed);
+            return SSL_TICKET_RETURN_USE_RENEW;
+        case SSL_TICKET_NO_DECRYPT:
+            count(g_ticket_refused);
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+        case SSL_TICKET_EMPTY:
+        case SSL_TICKET_NONE:
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+        default:  // SSL_TICKET_FATAL_ERR_MALLOC, SSL_TICKET_FATAL_ERR_OTHER
+            return SSL_TICKET_RETURN_ABORT;
+    }
+}
 
 void configure(SSL_CTX* ctx) {
     if (g_release_buffers.load(std::memory_order_acquire)) {
@@ -34,6 +61,7 @@ void configure(SSL_CTX* ctx) {
         key = g_key;
     }
     SSL_CTX_set_tlsext_ticket_keys(ctx, key.data(), key.size());
+    SSL_CTX_set_session_ticket_cb(ctx, nullptr, onTicket, nullptr);
 }
 
 Result<std::string> createKey(const std::string& path) {
@@ -97,6 +125,15 @@ void clearTicketKeys() {
     g_installed.store(false, std::memory_order_release);
 }
 
+void countTicketResumptions(metrics::Registry& registry) {
+    const std::string help =
+        "TLS session tickets agents offered, by result (resumed: no full handshake)";
+    g_ticket_resumed.store(
+        &registry.counter("vigil_center_tls_tickets_total", help, {{"result", "resumed"}}));
+    g_ticket_refused.store(
+        &registry.counter("vigil_center_tls_tickets_total", help, {{"result", "refused"}}));
+}
+
 void releaseIdleTlsBuffers(bool on) {
     g_release_buffers.store(on, std::memory_order_release);
 }
@@ -113,4 +150,3 @@ extern "C" SSL_CTX* SSL_CTX_new(const SSL_METHOD* method) {
     if (ctx != nullptr) vigil::center::configure(ctx);
     return ctx;
 }
-

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <string>
 
+#include "libs/common/metrics.h"
 #include "libs/common/result.h"
 
 namespace vigil::center {
@@ -33,6 +34,10 @@ Result<TicketKeyInfo> installTicketKeys(const std::string& path, std::chrono::se
 
 // Forgets the installed key (tests).
 void clearTicketKeys();
+
+// Counts the tickets agents offer (with installed keys) in `registry`:
+// vigil_center_tls_tickets_total{result="resumed"|"refused"}. `registry` must outlive the contexts.
+void countTicketResumptions(metrics::Registry& registry);
 
 // SSL_MODE_RELEASE_BUFFERS on every SSL_CTX created from now on.
 void releaseIdleTlsBuffers(bool on);

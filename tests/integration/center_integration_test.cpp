@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <grpcpp/impl/codegen/client_context.h>
 #include <grpcpp/impl/codegen/sync_stream.h>
 
@@ -397,6 +398,30 @@ TEST_P(CenterIntegration, SigtermDrainsAndAgentsMoveOn) {
     long missing = 0;
     for (long i = 0; i <= *s.rbegin(); ++i) missing += s.count(i) ? 0 : 1;
     EXPECT_EQ(missing, 0);
+}
+
+// A restarted center keeps its TLS ticket key: the real agent's reconnect resumes its session.
+TEST_P(CenterIntegration, RestartedCenterResumesTheAgentsTlsSession) {
+    StackHarness h(GetParam());
+    ASSERT_TRUE(h.ok()) << h.error();
+    ASSERT_TRUE(h.startCenter(0)) << h.center(0).process->log();
+    StackHarness::AgentOptions a{"resume-1", {h.center(0).address()}, false, ""};
+    a.plugins_yaml = h.pluginYaml("resume-1", "ticker", "mode=tick interval=5");
+    ASSERT_TRUE(h.startAgent(a));
+    ASSERT_TRUE(h.waitBus([](const auto& rs) { return seqs(of(rs, "resume-1")).size() >= 50; }, 30s));
+    int status = h.center(0).process->stop(SIGTERM, 20s);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << h.center(0).process->log();
+    const size_t before = seqs(of(h.busRecords(), "resume-1")).size();
+    ASSERT_TRUE(h.restartCenter(0)) << h.center(0).process->log();
+    ASSERT_TRUE(h.waitBus([&](const auto& rs) { return seqs(of(rs, "resume-1")).size() >= before + 50; }, 30s))
+        << h.agent("resume-1").log();
+    httplib::Client http("127.0.0.1", h.center(0).http_port);
+    auto res = http.Get("/metrics");
+    ASSERT_TRUE(res) << "no /metrics";
+    const std::string want = "vigil_center_tls_tickets_total{result=\"resumed\"} ";
+    const auto at = res->body.find(want);
+    ASSERT_NE(at, std::string::npos) << res->body;
+    EXPECT_GE(std::stol(res->body.substr(at + want.size())), 1) << res->body;
 }
 
 INSTANTIATE_TEST_SUITE_P(Bus, CenterIntegration, ::testing::Values("embedded", "nats"),
