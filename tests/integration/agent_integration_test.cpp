@@ -15,6 +15,7 @@
 #include "libs/wire/batch.h"
 #include "proto/transfer.pb.h"
 #include "tests/integration/agent_harness.h"
+#include "tests/support/run_command.h"
 
 namespace vigil::testing {
 namespace {
@@ -392,13 +393,9 @@ TEST(AgentIntegration, BadConfigurationExitsWithCodeTwoNamingTheKey) {
     const std::string cfg = h.workDir() + "/bad.yaml";
     ASSERT_TRUE(fs::writeFileAtomic(cfg, "work_dir: /tmp/x\ntransport:\n  batch_interval: soon\n").ok());
     std::string cmd = h.agentBinary() + " --config " + cfg + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string out;
-    char buf[512];
-    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-    int status = ::pclose(p);
-    EXPECT_EQ(WEXITSTATUS(status), 2);
+    const CommandResult run = runCommand(cmd);
+    const std::string& out = run.output;
+    EXPECT_EQ(run.exit_code, 2);
     EXPECT_NE(out.find("'transport.batch_interval'"), std::string::npos) << out;
     EXPECT_NE(out.find("bad.yaml:3:"), std::string::npos) << out;
     EXPECT_NE(out.find("'tls.ca'"), std::string::npos) << out;

@@ -21,6 +21,7 @@
 #include "libs/wire/command.h"
 #include "libs/wire/record.h"
 #include "tests/integration/stack_harness.h"
+#include "tests/support/run_command.h"
 
 namespace vigil::testing {
 namespace {
@@ -145,16 +146,11 @@ TEST_P(CenterIntegration, VigilctlBusTailPrintsRecordsAsJson) {
     std::string cmd = std::string(VIGIL_BUILD_DIR) + "/bin/vigilctl bus tail";
     for (const auto& arg : h.busTailArgs(0)) cmd += " '" + arg + "'";
     cmd += " --group tail-test --from-start --count 40 --timeout 20s 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string out;
-    char buf[4096];
-    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-    const int status = ::pclose(p);
-    ASSERT_EQ(status, 0) << cmd << "\n" << out;
+    const CommandResult tail = runCommand(cmd);
+    ASSERT_EQ(tail.exit_code, 0) << cmd << "\n" << tail.output;
     size_t lines = 0, ticks = 0;
     long last_seq = -1;
-    std::istringstream in(out);
+    std::istringstream in(tail.output);
     for (std::string line; std::getline(in, line);) {
         if (line.empty()) continue;
         ++lines;
@@ -169,15 +165,13 @@ TEST_P(CenterIntegration, VigilctlBusTailPrintsRecordsAsJson) {
             last_seq = seq;
         }
     }
-    EXPECT_EQ(lines, 40u) << out;
-    EXPECT_GT(ticks, 0u) << out;
+    EXPECT_EQ(lines, 40u) << tail.output;
+    EXPECT_GT(ticks, 0u) << tail.output;
 
     // Bad arguments: a clear error and exit status 2.
-    p = ::popen((std::string(VIGIL_BUILD_DIR) + "/bin/vigilctl bus tail 2>&1").c_str(), "r");
-    out.clear();
-    while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-    EXPECT_EQ(WEXITSTATUS(::pclose(p)), 2);
-    EXPECT_NE(out.find("give either --dir"), std::string::npos) << out;
+    const CommandResult bad = runCommand(std::string(VIGIL_BUILD_DIR) + "/bin/vigilctl bus tail 2>&1");
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.output.find("give either --dir"), std::string::npos) << bad.output;
 }
 
 TEST_P(CenterIntegration, CenterKillNineFailsOverThroughDiscoveryWithinTenSeconds) {
