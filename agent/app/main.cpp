@@ -10,6 +10,7 @@
 
 #include "agent/app/agent.h"
 #include "agent/app/agent_config.h"
+#include "libs/common/cli.h"
 #include "libs/common/fs.h"
 #include "libs/common/log.h"
 
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     std::string config_path;
     AgentFlags flags;
     std::string fetch_helper;
-    bool check_only = false, print_config = false, show_version = false;
+    vigil::cli::StandardFlags std_flags;
     app.add_option("-c,--config", config_path, "YAML configuration file (see --print-config)");
     app.add_option("--work-dir", flags.work_dir, "Working directory: plugins, spool, logs, agent id");
     app.add_option("--agent-id", flags.agent_id, "Override the agent id (persisted)");
@@ -53,28 +54,14 @@ int main(int argc, char** argv) {
     app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr only)");
     app.add_option("--metrics-listen", flags.metrics_listen, "Serve /metrics and /healthz on host:port");
     app.add_option("--fetch-helper", fetch_helper, "Path of vigil-fetch (default: next to this binary)");
-    app.add_flag("--check-config", check_only, "Validate the configuration and exit (0 = valid, 2 = invalid)");
-    app.add_flag("--print-config", print_config, "Print a commented example configuration and exit");
-    app.add_flag("-V,--version", show_version, "Print the version and exit");
+    vigil::cli::addStandardFlags(app, std_flags);
     CLI11_PARSE(app, argc, argv);
 
-    if (show_version) {
-        std::printf("vigil-agent %s\n", VIGIL_AGENT_VERSION);
-        return 0;
-    }
-    if (print_config) {
-        std::fputs(exampleAgentConfig().c_str(), stdout);
-        return 0;
+    if (auto rc = vigil::cli::infoExit(std_flags, "vigil-agent", VIGIL_AGENT_VERSION, exampleAgentConfig)) {
+        return *rc;
     }
     auto cfg = loadAgentConfig(config_path, flags);
-    if (!cfg.ok()) {
-        std::fprintf(stderr, "vigil-agent: invalid configuration:\n%s\n", cfg.message().c_str());
-        return 2;
-    }
-    if (check_only) {
-        std::printf("configuration is valid\n");
-        return 0;
-    }
+    if (auto rc = vigil::cli::configExit(cfg, std_flags, "vigil-agent")) return *rc;
 
     vigil::log::Options lo;
     lo.level = cfg->log_level;

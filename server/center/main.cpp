@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "libs/common/cli.h"
 #include "libs/common/fs.h"
 #include "libs/common/log.h"
 #include "server/center/admin_api.h"
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
                  "bus, acknowledges batches once durable, and pushes configs and commands."};
     std::string config_path;
     CenterFlags flags;
-    bool check_only = false, print_config = false, version = false;
+    vigil::cli::StandardFlags std_flags;
     app.add_option("-c,--config", config_path, "YAML configuration file (see --print-config)");
     app.add_option("--data-dir", flags.data_dir, "Data directory (embedded bus, uploads, logs)");
     app.add_option("--grpc-listen", flags.grpc_listen, "host:port for agents (default 0.0.0.0:6751)");
@@ -45,27 +46,13 @@ int main(int argc, char** argv) {
     app.add_flag("--no-auth", flags.no_auth, "Accept unsigned admin requests (demos and tests only)");
     app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
     app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr only)");
-    app.add_flag("--check-config", check_only, "Validate the configuration and exit (0 valid, 2 invalid)");
-    app.add_flag("--print-config", print_config, "Print a commented example configuration and exit");
-    app.add_flag("-V,--version", version, "Print the version and exit");
+    vigil::cli::addStandardFlags(app, std_flags);
     CLI11_PARSE(app, argc, argv);
-    if (version) {
-        std::printf("vigil-center %s\n", VIGIL_VERSION);
-        return 0;
-    }
-    if (print_config) {
-        std::fputs(exampleCenterConfig().c_str(), stdout);
-        return 0;
+    if (auto rc = vigil::cli::infoExit(std_flags, "vigil-center", VIGIL_VERSION, exampleCenterConfig)) {
+        return *rc;
     }
     auto cfg = loadCenterConfig(config_path, flags);
-    if (!cfg.ok()) {
-        std::fprintf(stderr, "vigil-center: invalid configuration:\n%s\n", cfg.message().c_str());
-        return 2;
-    }
-    if (check_only) {
-        std::printf("configuration is valid\n");
-        return 0;
-    }
+    if (auto rc = vigil::cli::configExit(cfg, std_flags, "vigil-center")) return *rc;
     log::Options lo;
     lo.level = cfg->log_level;
     if (cfg->log_file != "-") {

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "libs/common/cli.h"
 #include "libs/common/log.h"
 #include "server/common/signal_wait.h"
 #include "server/discovery/discovery_config.h"
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
         "other. Writes are signed with AK/SK (see docs/discovery.md)."};
     std::string config_path;
     DiscoveryFlags flags;
-    bool check_only = false, print_config = false, show_version = false;
+    vigil::cli::StandardFlags std_flags;
     app.add_option("-c,--config", config_path, "YAML configuration file (see --print-config)");
     app.add_option("--listen", flags.listen,
                    "Listen on host:port (default 0.0.0.0:8088; port 0 = any)");
@@ -33,31 +34,14 @@ int main(int argc, char** argv) {
                    "Evict instances not registered for this long (default 105s)");
     app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
     app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr)");
-    app.add_flag("--check-config", check_only,
-                 "Validate the configuration and exit (0 = valid, 2 = invalid)");
-    app.add_flag("--print-config", print_config,
-                 "Print a commented example configuration and exit");
-    app.add_flag("-V,--version", show_version, "Print the version and exit");
+    vigil::cli::addStandardFlags(app, std_flags);
     CLI11_PARSE(app, argc, argv);
 
-    if (show_version) {
-        std::printf("vigil-discovery %s\n", VIGIL_VERSION);
-        return 0;
-    }
-    if (print_config) {
-        std::fputs(exampleDiscoveryConfig().c_str(), stdout);
-        return 0;
+    if (auto rc = vigil::cli::infoExit(std_flags, "vigil-discovery", VIGIL_VERSION, exampleDiscoveryConfig)) {
+        return *rc;
     }
     auto cfg = loadDiscoveryConfig(config_path, flags);
-    if (!cfg.ok()) {
-        std::fprintf(stderr, "vigil-discovery: invalid configuration:\n%s\n",
-                     cfg.message().c_str());
-        return 2;
-    }
-    if (check_only) {
-        std::printf("configuration is valid\n");
-        return 0;
-    }
+    if (auto rc = vigil::cli::configExit(cfg, std_flags, "vigil-discovery")) return *rc;
 
     vigil::log::Options lo;
     lo.level = cfg->log_level;
