@@ -30,10 +30,10 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     c.grpc.keepalive_time = g.duration("keepalive_time", c.grpc.keepalive_time, std::chrono::seconds(1));
     c.grpc.keepalive_timeout = g.duration("keepalive_timeout", c.grpc.keepalive_timeout, std::chrono::seconds(1));
     c.grpc.max_pending_batches = static_cast<uint32_t>(g.integer("max_pending_batches", 16, 1, 4096));
-    c.grpc.tsi_max_frame_size = static_cast<int>(g.size("tsi_max_frame_size", 4096, 0, 1 << 20));
+    c.grpc.tsi_max_frame_size = static_cast<int>(g.size("tsi_max_frame_size", c.grpc.tsi_max_frame_size, 0, 1 << 20));
     c.grpc.memory_quota_bytes = static_cast<int64_t>(g.size("memory_quota", 0));
     c.grpc.stream_lookahead_bytes = static_cast<int>(g.size("stream_lookahead", 0, 0, 64 << 20));
-    c.grpc.tcp_max_read_chunk = static_cast<int>(g.size("tcp_max_read_chunk", 0, 0, 64 << 20));
+    c.grpc.tcp_max_read_chunk = static_cast<int>(g.size("tcp_max_read_chunk", c.grpc.tcp_max_read_chunk, 0, 64 << 20));
     c.grpc.limits.max_records = static_cast<uint32_t>(g.integer("max_records_per_batch", 200000, 1, 10'000'000));
 
     Node h = root.child("http");

@@ -7,7 +7,6 @@
 
 #include <array>
 #include <atomic>
-#include <filesystem>
 #include <mutex>
 
 #include "libs/common/crypto.h"
@@ -69,11 +68,9 @@ Result<std::string> createKey(const std::string& path) {
     if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
         return makeError("TLS ticket key: no randomness from OpenSSL");
     }
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    if (ec)
-        return makeError("TLS ticket key: cannot create the directory of {}: {}", path,
-                         ec.message());
+    if (Status st = fs::makeDirs(fs::dirName(path), 0700); !st.ok()) {
+        return makeError("TLS ticket key: {}", st.message());
+    }
     std::string bytes(reinterpret_cast<const char*>(key.data()), key.size());
     Status st = fs::writeFileAtomic(path, bytes, 0600);
     if (!st.ok()) return makeError("TLS ticket key: {}", st.message());
