@@ -98,18 +98,28 @@ bool writeAll(int fd, std::string_view data, Clock::time_point deadline, int wak
     return true;
 }
 
-Result<Fd> connectTo(const std::string& host, int port, std::chrono::milliseconds timeout) {
+using AddrList = std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)>;
+
+// The TCP addresses of host:port (numeric port). `passive`: addresses to bind, an empty host
+// meaning every local address.
+Result<AddrList> resolveTcp(const std::string& host, int port, bool passive) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
     addrinfo* list = nullptr;
-    const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
+    const int rc = ::getaddrinfo(passive && host.empty() ? nullptr : host.c_str(),
+                                 std::to_string(port).c_str(), &hints, &list);
     if (rc != 0) return makeError("cannot resolve {}: {}", host, ::gai_strerror(rc));
-    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(list, &::freeaddrinfo);
+    return AddrList(list, &::freeaddrinfo);
+}
+
+Result<Fd> connectTo(const std::string& host, int port, std::chrono::milliseconds timeout) {
+    auto list = resolveTcp(host, port, false);
+    if (!list.ok()) return list.error();
     const auto deadline = Clock::now() + timeout;
     std::string last_error = "no address";
-    for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    for (addrinfo* ai = list->get(); ai != nullptr; ai = ai->ai_next) {
         Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                        ai->ai_protocol));
         if (fd.get() < 0) {
@@ -282,17 +292,10 @@ void Server::handle(std::string path, Handler handler) {
 }
 
 Status Server::listen(const std::string& host, int port) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* list = nullptr;
-    const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
-                                 std::to_string(port).c_str(), &hints, &list);
-    if (rc != 0) return makeError("cannot resolve {}: {}", host, ::gai_strerror(rc));
-    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(list, &::freeaddrinfo);
+    auto list = resolveTcp(host, port, true);
+    if (!list.ok()) return list.error();
     std::string last_error = "no address";
-    for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    for (addrinfo* ai = list->get(); ai != nullptr; ai = ai->ai_next) {
         Fd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                        ai->ai_protocol));
         if (fd.get() < 0) {
