@@ -22,6 +22,7 @@
 #include "proto/bus.pb.h"
 #include "server/bus/test/bus_test_env.h"
 #include "server/common/auth.h"
+#include "tests/support/free_port.h"
 
 namespace vigil::testing {
 namespace {
@@ -33,18 +34,6 @@ std::string bin(const std::string& name) { return std::string(VIGIL_BUILD_DIR) +
 
 }  // namespace
 
-int freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    int port = ntohs(a.sin_port);
-    ::close(fd);
-    return port;
-}
 
 Process::Process(std::string name, std::vector<std::string> argv, std::string log_path)
     : name_(std::move(name)), argv_(std::move(argv)), log_path_(std::move(log_path)) {}
@@ -161,7 +150,7 @@ std::vector<std::string> StackHarness::busTailArgs(size_t i) const {
 }
 
 bool StackHarness::startDiscovery() {
-    discovery_port_ = freePort();
+    discovery_port_ = freeLoopbackPort();
     discovery_ = std::make_unique<Process>(
         "discovery",
         std::vector<std::string>{bin("vigil-discovery"), "--listen", "127.0.0.1:" + std::to_string(discovery_port_),
@@ -173,8 +162,8 @@ bool StackHarness::startDiscovery() {
 bool StackHarness::startCenter(size_t i, const std::string& extra_yaml) {
     if (centers_.size() <= i) centers_.resize(i + 1);
     Center& c = centers_[i];
-    c.grpc_port = freePort();
-    c.http_port = freePort();
+    c.grpc_port = freeLoopbackPort();
+    c.http_port = freeLoopbackPort();
     c.data_dir = dir_ + "/center-" + std::to_string(i);
     c.config_path = dir_ + "/center-" + std::to_string(i) + ".yaml";
     std::string y = "data_dir: " + c.data_dir + "\ngrpc: {listen: 127.0.0.1:" + std::to_string(c.grpc_port) +

@@ -19,7 +19,6 @@
 
 namespace vigil::testing {
 
-int freePort();
 
 // A child process with its output in a log file; stopped (SIGKILL) on destruction.
 class Process {

@@ -16,7 +16,7 @@ protected:
         EXPECT_TRUE(c->start().ok());
         return c;
     }
-    static std::string deadAddress() { return "127.0.0.1:" + std::to_string(unusedPort()); }
+    static std::string deadAddress() { return "127.0.0.1:" + std::to_string(vigil::testing::freeLoopbackPort()); }
 
     testing::TestPki pki{"agent-1"};
 };
@@ -129,7 +129,7 @@ TEST_F(FailoverTest, DiscoveredCentersThatAreDownAreSkipped) {
     auto center = startCenter();
     testing::FakeDiscovery discovery;
     ASSERT_TRUE(discovery.start().ok());
-    int dead = unusedPort();
+    int dead = vigil::testing::freeLoopbackPort();
     discovery.setCenters({{"127.0.0.1", dead, 0}, {"127.0.0.1", center->port(), 10}});
     auto o = baseOptions(pki);
     o.connect_timeout = 500ms;

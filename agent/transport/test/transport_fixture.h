@@ -25,6 +25,7 @@
 #include "proto/transfer.pb.h"
 #include "tests/support/fake_center.h"
 #include "tests/support/fake_discovery.h"
+#include "tests/support/free_port.h"
 #include "tests/support/test_pki.h"
 
 namespace vigil::agent::test {
@@ -66,19 +67,6 @@ private:
     std::vector<wire::AgentCommand> commands_;
     std::vector<std::pair<std::string, std::string>> connections_;
 };
-
-// A loopback port nothing listens on (bound, then released).
-inline int unusedPort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 inline TransportOptions baseOptions(const testing::TestPki& pki) {
     TransportOptions o;

@@ -224,7 +224,7 @@ TEST_F(TransportTest, StopIsPrompt) {
     }
     // While connecting to a black hole (a long connect timeout) and backing off.
     auto o = baseOptions(pki);
-    o.regions["test"].private_net.centers = {"127.0.0.1:" + std::to_string(unusedPort()),
+    o.regions["test"].private_net.centers = {"127.0.0.1:" + std::to_string(vigil::testing::freeLoopbackPort()),
                                              "10.255.255.1:6751"};
     o.connect_timeout = 10s;
     Agent agent(o, "agent-1");

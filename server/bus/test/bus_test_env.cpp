@@ -19,6 +19,7 @@
 
 #include "libs/common/crypto.h"
 #include "libs/common/fs.h"
+#include "tests/support/free_port.h"
 
 namespace vigil::bus::testing {
 
@@ -57,20 +58,6 @@ std::string findNatsServer() {
 
 namespace {
 
-int freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-        port = ntohs(a.sin_port);
-    }
-    ::close(fd);
-    return port;
-}
 
 // True once something on 127.0.0.1:port greets like a NATS server.
 bool natsAnswers(int port) {
@@ -116,7 +103,7 @@ Result<std::unique_ptr<NatsServer>> NatsServer::start() {
     s->binary_ = binary;
     Status last = makeError("no attempt");
     for (int attempt = 0; attempt < 5; ++attempt) {  // a free port can be taken meanwhile
-        s->port_ = freePort();
+        s->port_ = vigil::testing::freeLoopbackPort();
         last = s->launch();
         if (last.ok()) return s;
     }

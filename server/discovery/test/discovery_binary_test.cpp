@@ -93,7 +93,7 @@ TEST(DiscoveryBinaryTest, BadConfigExitsTwoNamingTheKey) {
 }
 
 TEST(DiscoveryBinaryTest, ServesAndStopsOnSigterm) {
-    const int port = testing::freePort();
+    const int port = vigil::testing::freeLoopbackPort();
     ASSERT_GT(port, 0);
     const std::string keys = tempPath("keys.yaml"), out = tempPath("run.out");
     std::ofstream(keys) << testing::kTestKey.access_key << ": " << testing::kTestKey.secret_key

@@ -12,13 +12,12 @@
 
 #include "server/common/auth.h"
 #include "server/discovery/discovery_service.h"
+#include "tests/support/free_port.h"
 
 namespace vigil::discovery::testing {
 
 inline const server::AkSk kTestKey{"test-ak", "test-secret-0123456789abcdef"};
 
-// A port on 127.0.0.1 that was free a moment ago.
-int freePort();
 
 // Polls `done` every 20 ms until it is true or `timeout` passes; returns its last value.
 bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);

@@ -59,7 +59,7 @@ TEST(RegistrarTest, RegistersFollowsLoadAndEvictsOnStop) {
 }
 
 TEST(RegistrarTest, SurvivesDiscoveryDownThenUp) {
-    const int port = testing::freePort();
+    const int port = vigil::testing::freeLoopbackPort();
     ASSERT_GT(port, 0);
     metrics::Registry rm;
     std::atomic<int> load{3};

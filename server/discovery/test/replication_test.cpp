@@ -21,7 +21,7 @@ class ReplicationTest : public ::testing::Test {
 protected:
     void SetUp() override {
         for (int& p : ports_) {
-            p = testing::freePort();
+            p = vigil::testing::freeLoopbackPort();
             ASSERT_GT(p, 0);
         }
         for (int p : ports_) peers_.push_back("127.0.0.1:" + std::to_string(p));
