@@ -67,7 +67,14 @@ bool load(const std::string& file, std::vector<DataType>& out) {
     std::set<int> numbers;
     std::set<std::string> names;
     int last = -1;
+    // Entries with `field_set: NAME` define fields shared by several data types, which list
+    // them with `include: NAME` (placed before their own fields).
+    std::map<std::string, YAML::Node> sets;
     for (const auto& n : root) {
+        if (n["field_set"]) {
+            sets[n["field_set"].as<std::string>()] = n["fields"];
+            continue;
+        }
         DataType d;
         try {
             d.data_type = n["data_type"].as<int>();
@@ -83,7 +90,17 @@ bool load(const std::string& file, std::vector<DataType>& out) {
         if (d.data_type <= last) return fail(file, n, "data types must be listed in increasing order");
         last = d.data_type;
         std::set<std::string> fnames;
-        for (const auto& f : n["fields"]) {
+        std::vector<YAML::Node> field_nodes;
+        if (n["include"]) {
+            auto it = sets.find(n["include"].as<std::string>());
+            if (it == sets.end()) {
+                return fail(file, n, "unknown field_set '" + n["include"].as<std::string>() +
+                                         "' (define it before its first use)");
+            }
+            for (const auto& f : it->second) field_nodes.push_back(f);
+        }
+        for (const auto& f : n["fields"]) field_nodes.push_back(f);
+        for (const auto& f : field_nodes) {
             Field fld;
             try {
                 fld.name = f["name"].as<std::string>();
