@@ -217,6 +217,8 @@ static __always_inline void fill_header(struct vg_header *h, struct task_struct 
     __builtin_memset(&up, 0, sizeof(up));
     bpf_probe_read_kernel(&up, sizeof(up), &tp->numbers[level & 31]);
     h->pns = BPF_CORE_READ(up.ns, ns.inum);
+    /* Level 0 of any pid is the initial pid namespace: the host's. */
+    h->root_pns = BPF_CORE_READ(tp, numbers[0].ns, ns.inum);
     h->uts_ns = BPF_CORE_READ(t, nsproxy, uts_ns, ns.inum);
     h->ret = 0;
     h->nstr = 0;
@@ -981,8 +983,9 @@ static __always_inline int file_event_fd(long ret, __u32 type, __u32 slot, struc
 }
 
 /* openat/open/creat/openat2 exits: a file this open created (602), or any open (2, off by
- * default). FMODE_CREATED on the new file says whether this call created it. */
-static __always_inline int open_exit(long ret)
+ * default). FMODE_CREATED on the new file says whether this call created it. `flags` are the
+ * flags asked for (the kernel drops O_CREAT, O_EXCL and O_TRUNC from f_flags). */
+static __always_inline int open_exit(long ret, __u32 flags)
 {
     if (ret < 0)
         return 0;
@@ -991,7 +994,6 @@ static __always_inline int open_exit(long ret)
     if (!f)
         return 0;
     __u32 fmode = BPF_CORE_READ(f, f_mode);
-    __u32 flags = BPF_CORE_READ(f, f_flags);
     struct vg_config *cfg = get_config();
     __u64 enabled = cfg ? cfg->enabled : 0;
     if ((fmode & FMODE_CREATED) && (enabled & (1ULL << VG_SLOT_CREATE)))
@@ -1004,25 +1006,34 @@ static __always_inline int open_exit(long ret)
 SEC("tp/syscalls/sys_exit_openat")
 int on_exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
-    return open_exit(ctx->ret);
+    if (ctx->ret < 0)
+        return 0;
+    return open_exit(ctx->ret, cur_regs(bpf_get_current_task_btf())->dx);
 }
 
 SEC("tp/syscalls/sys_exit_open")
 int on_exit_open(struct trace_event_raw_sys_exit *ctx)
 {
-    return open_exit(ctx->ret);
+    if (ctx->ret < 0)
+        return 0;
+    return open_exit(ctx->ret, cur_regs(bpf_get_current_task_btf())->si);
 }
 
 SEC("tp/syscalls/sys_exit_creat")
 int on_exit_creat(struct trace_event_raw_sys_exit *ctx)
 {
-    return open_exit(ctx->ret);
+    return open_exit(ctx->ret, 01 | 0100 | 01000); /* O_WRONLY | O_CREAT | O_TRUNC */
 }
 
 SEC("tp/syscalls/sys_exit_openat2")
 int on_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
-    return open_exit(ctx->ret);
+    if (ctx->ret < 0)
+        return 0;
+    __u64 how_flags = 0;
+    bpf_probe_read_user(&how_flags, sizeof(how_flags),
+                        (const void *)cur_regs(bpf_get_current_task_btf())->dx);
+    return open_exit(ctx->ret, (__u32)how_flags);
 }
 
 static __always_inline int unlink_common(long ret, long dirfd, const char *upath)

@@ -135,7 +135,9 @@ struct vg_header {
     vg_u32 gid, egid, sgid, fsgid;
     vg_u32 sessionid;     /* audit session id */
     vg_u32 pns;           /* pid namespace inode number */
+    vg_u32 root_pns;      /* the initial (host) pid namespace's inode number */
     vg_u32 uts_ns;        /* uts namespace inode number (nodename cache key) */
+    vg_u32 pad;
     vg_s32 ret;           /* syscall result where there is one */
     vg_u16 nstr;          /* strings after the body */
     vg_u16 flags;         /* VG_F_* */

@@ -268,7 +268,7 @@ void EventFormatter::writeCommon(sdk::RecordWriter& w, const DecodedEvent& ev, c
         .field("nodename", c.nodename)
         .field("sessionid", h.sessionid)
         .field("pns", h.pns)
-        .field("root_pns", enricher_.rootPns())
+        .field("root_pns", h.root_pns)
         .field("argv", c.argv)
         .field("ppid_argv", c.ppid_argv)
         .field("pgid_argv", c.pgid_argv)
