@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of a fuzz build for a bounded time:
 #   tests/fuzz/run.sh BUILD_DIR SECONDS      (BUILD_DIR configured with `cmake --preset fuzz`)
-# Each tests/fuzz/<name>_fuzz.cpp is run from BUILD_DIR/fuzz/<name>_fuzz for SECONDS, starting
-# from a temporary copy of tests/fuzz/corpus/<name>/ (the committed seeds are never modified).
+# Each tests/fuzz/<name>_fuzz.cpp and plugins/*/fuzz/<name>_fuzz.cpp is run from
+# BUILD_DIR/fuzz/<name>_fuzz for SECONDS, starting from a temporary copy of the corpus/<name>/
+# next to its source (the committed seeds are never modified).
 # Exits non-zero if any target crashes, leaks, times out or runs out of memory; the input that
 # did it is kept in BUILD_DIR/fuzz/artifacts/<target>/ and the log tail is printed.
 set -euo pipefail
@@ -24,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 
 failed=0
 count=0
-for src in "$root"/tests/fuzz/*_fuzz.cpp; do
+for src in "$root"/tests/fuzz/*_fuzz.cpp "$root"/plugins/*/fuzz/*_fuzz.cpp; do
     [ -f "$src" ] || continue
     target="$(basename "$src" .cpp)"
     name="${target%_fuzz}"
@@ -36,8 +37,9 @@ for src in "$root"/tests/fuzz/*_fuzz.cpp; do
     fi
     corpus="$work/corpus/$name"
     mkdir -p "$corpus"
-    if [ -d "$root/tests/fuzz/corpus/$name" ]; then
-        cp -R "$root/tests/fuzz/corpus/$name/." "$corpus/"
+    seeds="$(dirname "$src")/corpus/$name"
+    if [ -d "$seeds" ]; then
+        cp -R "$seeds/." "$corpus/"
     fi
     artifacts="$build/fuzz/artifacts/$target"
     mkdir -p "$artifacts"

@@ -35,7 +35,7 @@ int libbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
 }
 
 bool isDir(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -70,7 +70,10 @@ std::string detectCgroup2() {
 
 const std::vector<EventSpec>& eventSpecs() {
     static const std::vector<EventSpec> specs = {
-        {VG_EXECVE, VG_SLOT_EXECVE, "execve", true,
+        {VG_EXECVE,
+         VG_SLOT_EXECVE,
+         "execve",
+         true,
          {"on_exec", "on_exit_execve", "on_exit_execveat"}},
         {VG_CONNECT, VG_SLOT_CONNECT, "connect", true, {"on_connect4", "on_connect6"}},
         {VG_BIND, VG_SLOT_BIND, "bind", true, {"on_bind4", "on_bind6"}},
@@ -80,18 +83,30 @@ const std::vector<EventSpec>& eventSpecs() {
         {VG_MOUNT, VG_SLOT_MOUNT, "mount", true, {"on_exit_mount"}},
         {VG_MEMFD_CREATE, VG_SLOT_MEMFD, "memfd_create", true, {"on_exit_memfd_create"}},
         {VG_DNS, VG_SLOT_DNS, "dns", true, {"on_exit_recvfrom", "on_exit_recvmsg"}},
-        {VG_FILE_CREATE, VG_SLOT_CREATE, "file_create", true,
+        {VG_FILE_CREATE,
+         VG_SLOT_CREATE,
+         "file_create",
+         true,
          {"on_exit_openat", "on_exit_open", "on_exit_creat", "on_exit_openat2"}},
-        {VG_RENAME, VG_SLOT_RENAME, "rename", true,
+        {VG_RENAME,
+         VG_SLOT_RENAME,
+         "rename",
+         true,
          {"on_exit_rename", "on_exit_renameat", "on_exit_renameat2"}},
         {VG_LINK, VG_SLOT_LINK, "link", true, {"on_exit_link", "on_exit_linkat"}},
         {VG_MODULE_LOAD, VG_SLOT_MODULE, "module_load", true, {"on_module_load"}},
-        {VG_CRED_CHANGE, VG_SLOT_CRED, "cred_change", true,
+        {VG_CRED_CHANGE,
+         VG_SLOT_CRED,
+         "cred_change",
+         true,
          {"on_exit_setuid", "on_exit_setreuid", "on_exit_setresuid"}},
         {VG_ACCEPT, VG_SLOT_ACCEPT, "accept", false, {"on_exit_accept4", "on_exit_accept"}},
         {VG_EXIT, VG_SLOT_EXIT, "exit", false, {"on_process_exit"}},
         {VG_KILL, VG_SLOT_KILL, "kill", false, {"on_exit_kill"}},
-        {VG_OPEN, VG_SLOT_OPEN, "open", false,
+        {VG_OPEN,
+         VG_SLOT_OPEN,
+         "open",
+         false,
          {"on_exit_openat", "on_exit_open", "on_exit_creat", "on_exit_openat2"}},
         {VG_UNLINK, VG_SLOT_UNLINK, "unlink", false, {"on_exit_unlink", "on_exit_unlinkat"}},
         {VG_WRITE, VG_SLOT_WRITE, "write", false, {"on_exit_write"}},
@@ -143,7 +158,8 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const SourceOptions& options,
     src->ring_bytes_ = options.ring_bytes;
 
     src->skel_ = driver_bpf__open();
-    if (!src->skel_) return Error("eBPF: cannot open the driver's programs: " + libbpfError(-errno));
+    if (!src->skel_)
+        return Error("eBPF: cannot open the driver's programs: " + libbpfError(-errno));
     bpf_map__set_max_entries(src->skel_->maps.events, options.ring_bytes);
     src->skel_->rodata->wake_bytes =
         options.wake_bytes ? options.wake_bytes : options.ring_bytes / 8;
@@ -342,8 +358,8 @@ struct FileKey {
 
 Status setMember(int map_fd, const void* key, bool member, const char* what) {
     uint8_t one = 1;
-    int rc = member ? bpf_map_update_elem(map_fd, key, &one, BPF_ANY)
-                    : bpf_map_delete_elem(map_fd, key);
+    int rc =
+        member ? bpf_map_update_elem(map_fd, key, &one, BPF_ANY) : bpf_map_delete_elem(map_fd, key);
     if (rc != 0 && !(errno == ENOENT && !member)) {
         return Error(std::string("eBPF: cannot update ") + what + ": " + std::strerror(errno));
     }

@@ -40,12 +40,12 @@ const EventSpec* findEventSpec(int32_t data_type);
 const EventSpec* findEventSpecBySlot(uint32_t slot);
 
 struct SourceOptions {
-    uint64_t enabled = 0;                // bit per vg_slot
-    uint32_t ring_bytes = 8u << 20;      // power of two, >= page size
-    uint32_t wake_bytes = 0;             // 0: ring_bytes / 8
+    uint64_t enabled = 0;            // bit per vg_slot
+    uint32_t ring_bytes = 8u << 20;  // power of two, >= page size
+    uint32_t wake_bytes = 0;         // 0: ring_bytes / 8
     int poll_ms = 5;
-    vg_config config{};                  // initial filters (enabled is overwritten)
-    std::string cgroup_path;             // cgroup v2 root to attach socket hooks; "" = detect
+    vg_config config{};       // initial filters (enabled is overwritten)
+    std::string cgroup_path;  // cgroup v2 root to attach socket hooks; "" = detect
 };
 
 struct SourceCounters {
@@ -59,7 +59,8 @@ public:
     // Fails (with the kernel's reason) when eBPF cannot be used at all; the caller then falls
     // back. Programs of enabled events that this kernel lacks are skipped and listed in
     // missing().
-    static Result<std::unique_ptr<BpfSource>> open(const SourceOptions& options, RecordFn on_record);
+    static Result<std::unique_ptr<BpfSource>> open(const SourceOptions& options,
+                                                   RecordFn on_record);
     ~BpfSource();
     BpfSource(const BpfSource&) = delete;
     BpfSource& operator=(const BpfSource&) = delete;

@@ -81,10 +81,10 @@ Result<DriverConfig> parseDriverConfig(const sdk::PluginConfig& detail, const Dr
         cfg.enabled = defaultEnabledEvents();
     }
     static const std::vector<std::string> known = {
-        "mode",       "events",           "enable",
-        "disable",    "ring_kb",          "poll_ms",
-        "heartbeat_s", "flood_per_minute", "drop_loopback_connect",
-        "exe_allowlist", "argv_allowlist", "watch_paths"};
+        "mode",          "events",           "enable",
+        "disable",       "ring_kb",          "poll_ms",
+        "heartbeat_s",   "flood_per_minute", "drop_loopback_connect",
+        "exe_allowlist", "argv_allowlist",   "watch_paths"};
     for (const auto& [k, v] : detail.values()) {
         if (std::find(known.begin(), known.end(), k) == known.end()) {
             return Error("unknown key '" + k + "' (see driver --help)");
@@ -139,7 +139,8 @@ Result<DriverConfig> parseDriverConfig(const sdk::PluginConfig& detail, const Dr
         if (!b.ok()) return b.error();
         cfg.drop_loopback_connect = *b;
     }
-    if (detail.has("exe_allowlist")) cfg.exe_allowlist = splitList(detail.get("exe_allowlist"), ":");
+    if (detail.has("exe_allowlist"))
+        cfg.exe_allowlist = splitList(detail.get("exe_allowlist"), ":");
     if (detail.has("watch_paths")) cfg.watch_paths = splitList(detail.get("watch_paths"), ":");
     if (detail.has("argv_allowlist")) {
         cfg.argv_allowlist.clear();

@@ -31,7 +31,7 @@ constexpr int32_t kTaskSetFilters = 9300;
 constexpr int32_t kTaskStatus = 9301;
 
 std::string kernelRelease() {
-    struct utsname u{};
+    struct utsname u {};
     return ::uname(&u) == 0 ? u.release : "";
 }
 
@@ -46,7 +46,7 @@ Status applyFilters(BpfSource& src, const DriverConfig& cfg, std::string* notes)
     k.flood_per_minute = cfg.flood_per_minute;
     k.self_tgid = static_cast<uint32_t>(::getpid());
     for (const auto& path : cfg.exe_allowlist) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(path.c_str(), &st) != 0) {
             *notes += "exe_allowlist: " + path + ": " + std::strerror(errno) + "; ";
             continue;
@@ -59,7 +59,7 @@ Status applyFilters(BpfSource& src, const DriverConfig& cfg, std::string* notes)
         k.flags |= VG_CFG_ARGV_ALLOWLIST;
     }
     for (const auto& path : cfg.watch_paths) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(path.c_str(), &st) != 0) {
             *notes += "watch_paths: " + path + ": " + std::strerror(errno) + "; ";
             continue;
@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
     Client client(client_options);
 
     auto detail = PluginConfig::fromEnvironment();
-    Result<DriverConfig> parsed = detail.ok() ? parseDriverConfig(*detail)
-                                              : Result<DriverConfig>(detail.error());
+    Result<DriverConfig> parsed =
+        detail.ok() ? parseDriverConfig(*detail) : Result<DriverConfig>(detail.error());
     if (!parsed.ok()) {
         client.logError("bad DETAIL: " + parsed.message());
         client.shutdown();
@@ -258,15 +258,16 @@ int main(int argc, char** argv) {
             std::string notes;
             Status st = applyFilters(*bpf, *next, &notes);
             if (st.ok()) cfg = *next;
-            client.sendTaskResult(task->token, st.ok(), st.ok() ? "applied; " + notes
-                                                                : st.message());
+            client.sendTaskResult(task->token, st.ok(),
+                                  st.ok() ? "applied; " + notes : st.message());
         } else if (task->data_type == kTaskStatus) {
             heartbeat();
             client.sendTaskResult(task->token, true, "mode=" + mode);
         } else {
             client.sendTaskResult(task->token, false,
                                   "driver understands tasks 9300 (set filters) and 9301 "
-                                  "(status), got " + std::to_string(task->data_type));
+                                  "(status), got " +
+                                      std::to_string(task->data_type));
         }
     }
     client.log(LogLevel::kInfo, "stopping: " + client.stopReason());

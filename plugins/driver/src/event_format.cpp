@@ -35,12 +35,18 @@ std::string joinPath(std::string_view base, std::string_view path) {
 
 const char* fdKindText(uint8_t kind) {
     switch (kind) {
-    case VG_FD_FILE: return "file";
-    case VG_FD_CHAR: return "char";
-    case VG_FD_PIPE: return "pipe";
-    case VG_FD_SOCKET: return "socket";
-    case VG_FD_OTHER: return "other";
-    default: return "";
+        case VG_FD_FILE:
+            return "file";
+        case VG_FD_CHAR:
+            return "char";
+        case VG_FD_PIPE:
+            return "pipe";
+        case VG_FD_SOCKET:
+            return "socket";
+        case VG_FD_OTHER:
+            return "other";
+        default:
+            return "";
     }
 }
 
@@ -56,11 +62,16 @@ std::string fdText(uint8_t kind, uint64_t ino, std::string_view path) {
 
 const char* protoText(uint16_t proto) {
     switch (proto) {
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 1: return "icmp";
-    case 58: return "icmpv6";
-    default: return "";
+        case 6:
+            return "tcp";
+        case 17:
+            return "udp";
+        case 1:
+            return "icmp";
+        case 58:
+            return "icmpv6";
+        default:
+            return "";
     }
 }
 
@@ -73,7 +84,9 @@ void writeSock(sdk::RecordWriter& w, const vg_sockaddr& a, bool with_dest) {
         .field("sa_family", a.family);
 }
 
-bool isRoot(uint32_t uid, uint32_t euid) { return uid == 0 || euid == 0; }
+bool isRoot(uint32_t uid, uint32_t euid) {
+    return uid == 0 || euid == 0;
+}
 
 }  // namespace
 
@@ -87,7 +100,9 @@ std::string ipText(uint16_t family, const uint8_t* addr) {
     return buf;
 }
 
-uint16_t portHost(uint16_t net_port) { return ntohs(net_port); }
+uint16_t portHost(uint16_t net_port) {
+    return ntohs(net_port);
+}
 
 std::string credText(const vg_header& h) {
     std::string out;
@@ -129,10 +144,18 @@ void EventFormatter::handle(std::span<const uint8_t> raw) {
         return;
     }
     switch (ev.hdr.type) {
-    case VG_PROC_SNAPSHOT: onSnapshot(ev); return;
-    case VG_EXECVE: onExec(ev); break;
-    case VG_CRED_CHANGE: onCred(ev); return;
-    default: checkEscalation(ev); break;
+        case VG_PROC_SNAPSHOT:
+            onSnapshot(ev);
+            return;
+        case VG_EXECVE:
+            onExec(ev);
+            break;
+        case VG_CRED_CHANGE:
+            onCred(ev);
+            return;
+        default:
+            checkEscalation(ev);
+            break;
     }
     writeEvent(ev);
 }
@@ -201,8 +224,8 @@ const EventFormatter::Common& EventFormatter::common(const DecodedEvent& ev) {
     const uint64_t* gen = generations_.find(h.tgid);
     const uint64_t generation = gen ? *gen : 0;
     Common* c = commons_.find(h.tgid);
-    if (c && c->start_time == h.start_time && c->generation == generation &&
-        c->ppid == h.ppid && c->pgid == h.pgid && c->uid == h.uid && c->comm == commOf(h)) {
+    if (c && c->start_time == h.start_time && c->generation == generation && c->ppid == h.ppid &&
+        c->pgid == h.pgid && c->uid == h.uid && c->comm == commOf(h)) {
         ++stats_.cache_hits;
         return *c;
     }
@@ -376,113 +399,113 @@ void EventFormatter::writeEvent(const DecodedEvent& ev) {
     auto w = client_.record(dt);
     writeCommon(w, ev, c);
     switch (h.type) {
-    case VG_EXECVE: {
-        const auto b = ev.bodyAs<vg_exec>();
-        std::string_view env = ev.str(4);
-        w.field("run_path", ev.str(2))
-            .field("tty", ev.str(3))
-            .field("stdin", fdText(b.stdin_kind, b.stdin_ino, ev.str(5)))
-            .field("stdout", fdText(b.stdout_kind, b.stdout_ino, ev.str(6)))
-            .field("ld_preload", envValue(env, "LD_PRELOAD"))
-            .field("ssh_connection", envValue(env, "SSH_CONNECTION"))
-            .field("res", h.ret);
-        if (h.ret != 0) w.field("exe_path_asked", ev.str(0));
-        if (b.stdin_kind == VG_FD_SOCKET && b.stdin_sock.family != 0) {
-            writeSock(w, b.stdin_sock, true);
+        case VG_EXECVE: {
+            const auto b = ev.bodyAs<vg_exec>();
+            std::string_view env = ev.str(4);
+            w.field("run_path", ev.str(2))
+                .field("tty", ev.str(3))
+                .field("stdin", fdText(b.stdin_kind, b.stdin_ino, ev.str(5)))
+                .field("stdout", fdText(b.stdout_kind, b.stdout_ino, ev.str(6)))
+                .field("ld_preload", envValue(env, "LD_PRELOAD"))
+                .field("ssh_connection", envValue(env, "SSH_CONNECTION"))
+                .field("res", h.ret);
+            if (h.ret != 0) w.field("exe_path_asked", ev.str(0));
+            if (b.stdin_kind == VG_FD_SOCKET && b.stdin_sock.family != 0) {
+                writeSock(w, b.stdin_sock, true);
+            }
+            break;
         }
-        break;
-    }
-    case VG_CONNECT:
-    case VG_ACCEPT: {
-        const auto b = ev.bodyAs<vg_sock_event>();
-        writeSock(w, b.addr, true);
-        w.field("protocol", protoText(b.addr.protocol)).field("res", h.ret);
-        break;
-    }
-    case VG_BIND: {
-        const auto b = ev.bodyAs<vg_sock_event>();
-        writeSock(w, b.addr, false);
-        w.field("protocol", protoText(b.addr.protocol)).field("res", h.ret);
-        break;
-    }
-    case VG_RENAME:
-    case VG_LINK:
-        w.field("old_name", joinPath(ev.str(2), ev.str(0)))
-            .field("new_name", joinPath(ev.str(3), ev.str(1)))
-            .field("res", h.ret);
-        break;
-    case VG_UNLINK:
-        w.field("file_path", joinPath(ev.str(1), ev.str(0))).field("res", h.ret);
-        break;
-    case VG_OPEN:
-    case VG_FILE_CREATE:
-    case VG_WRITE:
-    case VG_READ: {
-        const auto b = ev.bodyAs<vg_file_event>();
-        w.field("file_path", ev.str(0)).field("flags", b.flags).field("mode", b.mode);
-        w.field("res", h.ret);
-        break;
-    }
-    case VG_PTRACE: {
-        const auto b = ev.bodyAs<vg_ptrace>();
-        w.field("ptrace_request", b.request)
-            .field("target_pid", b.target_pid)
-            .field("addr", b.addr)
-            .field("data", b.data)
-            .field("res", h.ret);
-        break;
-    }
-    case VG_SETSID:
-        w.field("res", h.ret);
-        break;
-    case VG_PRCTL: {
-        const auto b = ev.bodyAs<vg_prctl>();
-        w.field("option", b.option).field("newname", ev.str(0)).field("res", h.ret);
-        break;
-    }
-    case VG_MOUNT: {
-        const auto b = ev.bodyAs<vg_mount>();
-        w.field("dev_name", ev.str(0))
-            .field("file_path", ev.str(1))
-            .field("fstype", ev.str(2))
-            .field("flags", b.flags)
-            .field("option", ev.str(3))
-            .field("res", h.ret);
-        break;
-    }
-    case VG_MEMFD_CREATE: {
-        const auto b = ev.bodyAs<vg_memfd>();
-        w.field("fdname", ev.str(0)).field("flags", b.flags).field("res", h.ret);
-        break;
-    }
-    case VG_DNS: {
-        const auto b = ev.bodyAs<vg_dns>();
-        std::string answers;
-        for (const auto& a : dns.answers) {
-            if (!answers.empty()) answers += ',';
-            answers += a;
+        case VG_CONNECT:
+        case VG_ACCEPT: {
+            const auto b = ev.bodyAs<vg_sock_event>();
+            writeSock(w, b.addr, true);
+            w.field("protocol", protoText(b.addr.protocol)).field("res", h.ret);
+            break;
         }
-        w.field("query", dns.query)
-            .field("type", dns.qtypeName())
-            .field("rcode", dns.rcode)
-            .field("opcode", dns.opcode)
-            .field("answers", answers);
-        writeSock(w, b.addr, true);
-        break;
-    }
-    case VG_MODULE_LOAD:
-        w.field("mod_name", ev.str(0));
-        break;
-    case VG_KILL: {
-        const auto b = ev.bodyAs<vg_kill>();
-        w.field("target_pid", b.target_pid).field("sig", b.sig).field("res", h.ret);
-        break;
-    }
-    case VG_EXIT:
-        w.field("exit_code", h.ret);
-        break;
-    default:
-        break;
+        case VG_BIND: {
+            const auto b = ev.bodyAs<vg_sock_event>();
+            writeSock(w, b.addr, false);
+            w.field("protocol", protoText(b.addr.protocol)).field("res", h.ret);
+            break;
+        }
+        case VG_RENAME:
+        case VG_LINK:
+            w.field("old_name", joinPath(ev.str(2), ev.str(0)))
+                .field("new_name", joinPath(ev.str(3), ev.str(1)))
+                .field("res", h.ret);
+            break;
+        case VG_UNLINK:
+            w.field("file_path", joinPath(ev.str(1), ev.str(0))).field("res", h.ret);
+            break;
+        case VG_OPEN:
+        case VG_FILE_CREATE:
+        case VG_WRITE:
+        case VG_READ: {
+            const auto b = ev.bodyAs<vg_file_event>();
+            w.field("file_path", ev.str(0)).field("flags", b.flags).field("mode", b.mode);
+            w.field("res", h.ret);
+            break;
+        }
+        case VG_PTRACE: {
+            const auto b = ev.bodyAs<vg_ptrace>();
+            w.field("ptrace_request", b.request)
+                .field("target_pid", b.target_pid)
+                .field("addr", b.addr)
+                .field("data", b.data)
+                .field("res", h.ret);
+            break;
+        }
+        case VG_SETSID:
+            w.field("res", h.ret);
+            break;
+        case VG_PRCTL: {
+            const auto b = ev.bodyAs<vg_prctl>();
+            w.field("option", b.option).field("newname", ev.str(0)).field("res", h.ret);
+            break;
+        }
+        case VG_MOUNT: {
+            const auto b = ev.bodyAs<vg_mount>();
+            w.field("dev_name", ev.str(0))
+                .field("file_path", ev.str(1))
+                .field("fstype", ev.str(2))
+                .field("flags", b.flags)
+                .field("option", ev.str(3))
+                .field("res", h.ret);
+            break;
+        }
+        case VG_MEMFD_CREATE: {
+            const auto b = ev.bodyAs<vg_memfd>();
+            w.field("fdname", ev.str(0)).field("flags", b.flags).field("res", h.ret);
+            break;
+        }
+        case VG_DNS: {
+            const auto b = ev.bodyAs<vg_dns>();
+            std::string answers;
+            for (const auto& a : dns.answers) {
+                if (!answers.empty()) answers += ',';
+                answers += a;
+            }
+            w.field("query", dns.query)
+                .field("type", dns.qtypeName())
+                .field("rcode", dns.rcode)
+                .field("opcode", dns.opcode)
+                .field("answers", answers);
+            writeSock(w, b.addr, true);
+            break;
+        }
+        case VG_MODULE_LOAD:
+            w.field("mod_name", ev.str(0));
+            break;
+        case VG_KILL: {
+            const auto b = ev.bodyAs<vg_kill>();
+            w.field("target_pid", b.target_pid).field("sig", b.sig).field("res", h.ret);
+            break;
+        }
+        case VG_EXIT:
+            w.field("exit_code", h.ret);
+            break;
+        default:
+            break;
     }
     w.send();
     ++stats_.records;

@@ -35,12 +35,12 @@ constexpr int32_t kDataTypeDriverHeartbeat = 900;
 constexpr int32_t kDataTypeDriverUnavailable = 901;
 
 struct FormatterStats {
-    uint64_t records = 0;          // records written
-    uint64_t snapshot = 0;         // processes learnt from the start-up snapshot
-    uint64_t bad = 0;              // raw records that failed to decode
+    uint64_t records = 0;   // records written
+    uint64_t snapshot = 0;  // processes learnt from the start-up snapshot
+    uint64_t bad = 0;       // raw records that failed to decode
     std::map<std::string, uint64_t> bad_by_cause;
-    uint64_t escalations = 0;      // 611 written
-    uint64_t cache_hits = 0;       // common fields served from the per-process cache
+    uint64_t escalations = 0;  // 611 written
+    uint64_t cache_hits = 0;   // common fields served from the per-process cache
     uint64_t cache_misses = 0;
 };
 

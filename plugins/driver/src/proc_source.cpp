@@ -22,6 +22,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 #include "plugins/driver/src/event_decoder.h"
@@ -216,6 +218,29 @@ uint32_t nsInode(int dir, const char* name) {
     return ::fstatat(dir, name, &st, 0) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
 }
 
+// The initial (host) pid namespace: /proc/1/ns/pid, or, where pid 1 cannot be inspected (a
+// sandbox), our own namespace when it is the initial one (a single NSpid entry); 0 if unknown.
+uint32_t hostPidNs() {
+    static const uint32_t ns = [] {
+        struct stat st{};
+        if (::stat("/proc/1/ns/pid", &st) == 0) return static_cast<uint32_t>(st.st_ino);
+        std::ifstream in("/proc/self/status");
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind("NSpid:", 0) != 0) continue;
+            std::istringstream ids(line.substr(6));
+            int n = 0;
+            std::string id;
+            while (ids >> id) ++n;
+            if (n == 1 && ::stat("/proc/self/ns/pid", &st) == 0) {
+                return static_cast<uint32_t>(st.st_ino);
+            }
+        }
+        return uint32_t{0};
+    }();
+    return ns;
+}
+
 uint8_t fdKind(mode_t mode) {
     switch (mode & S_IFMT) {
         case S_IFREG:
@@ -295,6 +320,7 @@ bool fillFromProc(const HeaderContext& ctx, int dir, int task, uint64_t event_bo
         (void)parseNumber(std::string_view(text), &h->sessionid);
     }
     h->pns = nsInode(dir, "ns/pid");
+    h->root_pns = hostPidNs();
     h->uts_ns = nsInode(dir, "ns/uts");
     if (::fstatat(dir, "exe", &view->exe_st, 0) == 0) {
         view->has_exe = true;
