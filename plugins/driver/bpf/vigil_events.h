@@ -137,11 +137,10 @@ struct vg_header {
     vg_u32 pns;           /* pid namespace inode number */
     vg_u32 root_pns;      /* the initial (host) pid namespace's inode number */
     vg_u32 uts_ns;        /* uts namespace inode number (nodename cache key) */
-    vg_u32 pad;
     vg_s32 ret;           /* syscall result where there is one */
     vg_u16 nstr;          /* strings after the body */
     vg_u16 flags;         /* VG_F_* */
-    char comm[VG_COMM_LEN];
+    char comm[VG_COMM_LEN]; /* 8-byte aligned: copied with two loads */
 };
 
 struct vg_sockaddr {
@@ -157,18 +156,22 @@ struct vg_sockaddr {
 enum vg_fd_kind { VG_FD_NONE = 0, VG_FD_FILE, VG_FD_CHAR, VG_FD_PIPE, VG_FD_SOCKET, VG_FD_OTHER };
 
 struct vg_ancestor {
+    char comm[VG_COMM_LEN]; /* first: 8-byte aligned */
     vg_u32 tgid;
-    char comm[VG_COMM_LEN];
+    vg_u32 pad;
 };
 
 /* VG_EXECVE. ret 0 (from sched_process_exec) or the failed execve's -errno.
  * strings: exe, argv (NUL separated), cwd, tty name, environment excerpt (NUL separated),
- *          stdin path, stdout path, nodename.
+ *          stdin path, stdout path (regular files only; a character device is named by its
+ *          rdev), nodename.
  * For a failed exec only exe (the path asked for) and cwd are filled, the others are empty. */
 struct vg_exec {
     vg_u8 stdin_kind;
     vg_u8 stdout_kind;
     vg_u16 n_ancestors;   /* entries of `ancestors` filled, the parent first */
+    vg_u32 stdin_rdev;    /* device of a character-device stdin (kernel encoding), e.g. a tty */
+    vg_u32 stdout_rdev;
     vg_u32 pad;
     vg_u64 stdin_ino;
     vg_u64 stdout_ino;

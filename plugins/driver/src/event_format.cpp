@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <fstream>
+#include <map>
 
 #include "plugins/driver/src/dns.h"
 
@@ -50,10 +52,35 @@ const char* fdKindText(uint8_t kind) {
     }
 }
 
+// The /dev path of a character device (kernel encoding: major << 20 | minor): pty slaves
+// by their numbering, others by the DEVNAME sysfs gives. Cached; "" when unknown.
+std::string charDevicePath(uint32_t rdev) {
+    static std::map<uint32_t, std::string> cache;
+    if (auto it = cache.find(rdev); it != cache.end()) return it->second;
+    const uint32_t major = rdev >> 20, minor = rdev & 0xfffff;
+    std::string path;
+    if (major >= 136 && major <= 143) {
+        path = "/dev/pts/" + std::to_string((major - 136) * 256 + minor);
+    } else {
+        std::ifstream in("/sys/dev/char/" + std::to_string(major) + ":" + std::to_string(minor) +
+                         "/uevent");
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind("DEVNAME=", 0) == 0) path = "/dev/" + line.substr(8);
+        }
+    }
+    if (cache.size() < 4096) cache.emplace(rdev, path);
+    return path;
+}
+
 // stdin/stdout as Elkeid shows them: the path of a terminal or file, else "pipe:[ino]" or
 // "socket:[ino]".
-std::string fdText(uint8_t kind, uint64_t ino, std::string_view path) {
+std::string fdText(uint8_t kind, uint64_t ino, uint32_t rdev, std::string_view path) {
     if (!path.empty()) return std::string(path);
+    if (kind == VG_FD_CHAR && rdev != 0) {
+        std::string dev = charDevicePath(rdev);
+        if (!dev.empty()) return dev;
+    }
     if (kind == VG_FD_PIPE || kind == VG_FD_SOCKET) {
         return std::string(fdKindText(kind)) + ":[" + std::to_string(ino) + "]";
     }
@@ -404,8 +431,8 @@ void EventFormatter::writeEvent(const DecodedEvent& ev) {
             std::string_view env = ev.str(4);
             w.field("run_path", ev.str(2))
                 .field("tty", ev.str(3))
-                .field("stdin", fdText(b.stdin_kind, b.stdin_ino, ev.str(5)))
-                .field("stdout", fdText(b.stdout_kind, b.stdout_ino, ev.str(6)))
+                .field("stdin", fdText(b.stdin_kind, b.stdin_ino, b.stdin_rdev, ev.str(5)))
+                .field("stdout", fdText(b.stdout_kind, b.stdout_ino, b.stdout_rdev, ev.str(6)))
                 .field("ld_preload", envValue(env, "LD_PRELOAD"))
                 .field("ssh_connection", envValue(env, "SSH_CONNECTION"))
                 .field("res", h.ret);
