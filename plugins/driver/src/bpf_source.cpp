@@ -52,8 +52,10 @@ std::string tracefsEvents() {
     return "";
 }
 
-std::string detectCgroup2() {
-    FILE* f = ::setmntent("/proc/mounts", "r");
+}  // namespace
+
+std::string cgroup2Mount() {
+    FILE* f = ::setmntent("/proc/self/mounts", "r");
     if (!f) return "";
     std::string found;
     while (struct mntent* m = ::getmntent(f)) {
@@ -65,8 +67,6 @@ std::string detectCgroup2() {
     ::endmntent(f);
     return found;
 }
-
-}  // namespace
 
 const std::vector<EventSpec>& eventSpecs() {
     static const std::vector<EventSpec> specs = {
@@ -172,7 +172,7 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const SourceOptions& options,
                      libbpfError(-errno));
     }
     const std::string events_dir = tracefsEvents();
-    const std::string cgroup = options.cgroup_path.empty() ? detectCgroup2() : options.cgroup_path;
+    const std::string cgroup = options.cgroup_path.empty() ? cgroup2Mount() : options.cgroup_path;
 
     std::set<std::string> wanted;
     for (const auto& spec : eventSpecs()) {

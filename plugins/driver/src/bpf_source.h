@@ -109,6 +109,9 @@ private:
 // Sum of the kernel's per-CPU counters of one kind over every slot.
 uint64_t totalOf(const SourceCounters& c, vg_counter_kind kind);
 
+// Where the cgroup v2 hierarchy is mounted ("" when it is not), from /proc/self/mounts.
+std::string cgroup2Mount();
+
 // FNV-1a 64, as the kernel computes the argv allow-list key over the NUL-separated argv bytes.
 uint64_t argvHash(std::string_view argv_nul_separated);
 

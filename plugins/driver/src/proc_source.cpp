@@ -2,6 +2,8 @@
 // /proc reads that fill a record the way driver.bpf.c fills it from the task. See proc_source.h.
 #include "plugins/driver/src/proc_source.h"
 
+#include "plugins/driver/src/process_table.h"
+
 #include <fcntl.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
@@ -123,62 +125,6 @@ std::string withoutDeleted(std::string path, const struct stat& st) {
     return path;
 }
 
-struct StatFields {
-    std::string comm;
-    char state = 0;
-    uint32_t ppid = 0, pgid = 0, sid = 0;
-    uint32_t tty_nr = 0;
-    uint64_t start_ticks = 0;
-};
-
-// "pid (comm) state ppid pgrp session tty_nr tpgid flags ... starttime(22) ...": comm may hold
-// spaces and parentheses, so it ends at the last ')'.
-bool parseStat(std::string_view text, StatFields* out) {
-    size_t open = text.find('(');
-    size_t close = text.rfind(')');
-    if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
-        return false;
-    }
-    out->comm = std::string(text.substr(open + 1, close - open - 1));
-    std::string_view rest = text.substr(close + 1);
-    constexpr int kStartTimeField = 19;  // fields counted from `state` = 0
-    for (int field = 0; field <= kStartTimeField; ++field) {
-        size_t start = rest.find_first_not_of(' ');
-        if (start == std::string_view::npos) return false;
-        rest.remove_prefix(start);
-        size_t end = std::min(rest.find_first_of(" \n"), rest.size());
-        std::string_view token = rest.substr(0, end);
-        rest.remove_prefix(end);
-        bool ok = true;
-        int32_t signed_value = 0;
-        switch (field) {
-            case 0:
-                out->state = token.empty() ? 0 : token[0];
-                break;
-            case 1:
-                ok = parseNumber(token, &out->ppid);
-                break;
-            case 2:
-                ok = parseNumber(token, &out->pgid);
-                break;
-            case 3:
-                ok = parseNumber(token, &out->sid);
-                break;
-            case 4:  // printed as a signed int
-                ok = parseNumber(token, &signed_value);
-                out->tty_nr = static_cast<uint32_t>(signed_value);
-                break;
-            case kStartTimeField:
-                ok = parseNumber(token, &out->start_ticks);
-                break;
-            default:
-                break;
-        }
-        if (!ok) return false;
-    }
-    return true;
-}
-
 // "Uid:\t0\t0\t0\t0" -> real, effective, saved, fs ids.
 bool parseIds(std::string_view status, std::string_view key, std::array<uint32_t, 4>* ids) {
     size_t pos = 0;
@@ -222,7 +168,7 @@ uint32_t nsInode(int dir, const char* name) {
 // sandbox), our own namespace when it is the initial one (a single NSpid entry); 0 if unknown.
 uint32_t hostPidNs() {
     static const uint32_t ns = [] {
-        struct stat st{};
+        struct stat st {};
         if (::stat("/proc/1/ns/pid", &st) == 0) return static_cast<uint32_t>(st.st_ino);
         std::ifstream in("/proc/self/status");
         std::string line;
@@ -264,23 +210,9 @@ Fd openProcDir(const std::string& path) {
     return Fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
 }
 
-std::string detectCgroup2() {
-    FILE* f = ::setmntent("/proc/self/mounts", "r");
-    if (!f) return "";
-    std::string found;
-    while (struct mntent* m = ::getmntent(f)) {
-        if (std::strcmp(m->mnt_type, "cgroup2") == 0) {
-            found = m->mnt_dir;
-            break;
-        }
-    }
-    ::endmntent(f);
-    return found;
-}
-
 // What /proc/<tgid> says about a process, as fill_header in driver.bpf.c reads it from the task.
 struct ProcView {
-    StatFields stat;
+    ProcStat stat;
     struct stat exe_st {};
     bool has_exe = false;
 };
@@ -296,8 +228,9 @@ struct HeaderContext {
 bool fillFromProc(const HeaderContext& ctx, int dir, int task, uint64_t event_boot_ns, vg_header* h,
                   ProcView* view) {
     std::string text;
-    if (!readAt(dir, "stat", kSmallFileMax, &text) || !parseStat(text, &view->stat)) return false;
-    const StatFields& st = view->stat;
+    if (!readAt(dir, "stat", kSmallFileMax, &text) || !parseProcStat(text, &view->stat))
+        return false;
+    const ProcStat& st = view->stat;
     h->start_time = st.start_ticks * ctx.tick_ns;
     if (event_boot_ns != 0 && h->start_time > event_boot_ns) return false;
     h->ppid = st.ppid;
@@ -367,9 +300,9 @@ void fillAncestors(uint32_t ppid, vg_exec* body) {
     std::string text;
     while (body->n_ancestors < VG_MAX_ANCESTORS && next != 0) {
         Fd dir = openProcDir(procPath(next));
-        StatFields st;
+        ProcStat st;
         if (!dir.ok() || !readAt(dir.get(), "stat", kSmallFileMax, &text) ||
-            !parseStat(text, &st)) {
+            !parseProcStat(text, &st)) {
             break;
         }
         vg_ancestor& a = body->ancestors[body->n_ancestors++];
@@ -470,7 +403,7 @@ Result<std::unique_ptr<ProcSource>> ProcSource::open(uint64_t enabled_slots, int
     src->tick_ns_ = 1000000000ull / static_cast<uint64_t>(ticks > 0 ? ticks : 100);
     struct stat st {};
     if (::stat("/proc/self/ns/uts", &st) == 0) src->self_uts_ns_ = static_cast<uint32_t>(st.st_ino);
-    if (std::string cg = detectCgroup2(); !cg.empty()) {
+    if (std::string cg = cgroup2Mount(); !cg.empty()) {
         src->cgroup_root_fd_ = ::open(cg.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
     src->buf_.resize(kRecvBufBytes);

@@ -126,6 +126,15 @@ bool parseProcStat(std::string_view text, ProcStat* out) {
             case 2:
                 ok = parseNumber(token, &out->pgid);
                 break;
+            case 3:
+                ok = parseNumber(token, &out->sid);
+                break;
+            case 4: {  // printed as a signed int
+                int32_t signed_value = 0;
+                ok = parseNumber(token, &signed_value);
+                out->tty_nr = static_cast<uint32_t>(signed_value);
+                break;
+            }
             case kStartTimeField:
                 ok = parseNumber(token, &out->start_ticks);
                 break;

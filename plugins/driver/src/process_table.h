@@ -179,6 +179,8 @@ struct ProcStat {
     char state = 0;
     uint32_t ppid = 0;
     uint32_t pgid = 0;
+    uint32_t sid = 0;
+    uint32_t tty_nr = 0;  // printed signed; kept as the kernel's dev_t bits
     uint64_t start_ticks = 0;
 };
 bool parseProcStat(std::string_view text, ProcStat* out);
