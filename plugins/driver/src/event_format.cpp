@@ -353,6 +353,9 @@ void EventFormatter::onCred(const DecodedEvent& ev) {
     }
     updated.uid = h.uid;
     updated.euid = h.euid;
+    // Kernel-known from now on: compared by the exact start time (a /proc one has tick
+    // precision only, and would read as another process).
+    updated.start_time = h.start_time;
     updated.from_proc = false;
     processes_.upsert(std::move(updated));
     if (!(isRoot(h.uid, h.euid) && !isRoot(old_uid, old_euid))) return;

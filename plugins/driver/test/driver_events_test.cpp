@@ -32,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include "libs/schema/schema.h"
 #include "sdk/testkit/plugin_harness.h"
 
 namespace {
@@ -630,6 +631,31 @@ TEST_F(DriverEvents, RootWithoutAWatchedCallIsAPrivilegeEscalation) {
     EXPECT_EQ(r->field("comm"), "vigil-root");
     EXPECT_TRUE(h.records(604).empty());
     EXPECT_TRUE(h.stop().cleanExit());
+}
+
+// Runs after the event tests above (declaration order): every record the driver wrote has
+// exactly the fields libs/schema/data_types.yaml lists for its data_type.
+TEST_F(DriverEvents, EveryRecordMatchesTheSchema) {
+    size_t checked = 0;
+    for (const auto& r : harness_->records()) {
+        const auto* info = vigil::schema::find(r.data_type);
+        ASSERT_NE(info, nullptr) << "data_type " << r.data_type << " is not in the schema";
+        for (const auto& [key, value] : r.fields) {
+            EXPECT_NE(info->field(key), nullptr) << r.data_type << " writes " << key;
+        }
+        if (r.data_type < 900) {
+            for (const auto& f : info->fields) {
+                if (f.name == "exe_path_asked" || f.name == "dip" || f.name == "dport" ||
+                    f.name == "sip" || f.name == "sport" || f.name == "sa_family") {
+                    continue;  // present only when they apply (failed exec, socket on stdin)
+                }
+                EXPECT_EQ(r.fields.count(std::string(f.name)), 1u)
+                    << r.data_type << " lacks " << f.name;
+            }
+        }
+        ++checked;
+    }
+    EXPECT_GT(checked, 10u);
 }
 
 }  // namespace
