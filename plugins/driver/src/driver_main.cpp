@@ -18,6 +18,7 @@
 #include "plugins/driver/src/bpf_source.h"
 #include "plugins/driver/src/driver_config.h"
 #include "plugins/driver/src/event_format.h"
+#include "plugins/driver/src/hook_probe.h"
 #include "plugins/driver/src/proc_source.h"
 #include "vigil/sdk/client.h"
 #include "vigil/sdk/plugin_config.h"
@@ -135,6 +136,9 @@ int main(int argc, char** argv) {
     EventFormatter formatter(client, fopts);
     auto on_record = [&formatter](std::span<const uint8_t> raw) { formatter.handle(raw); };
 
+    // What this kernel allows, for the heartbeat (the sources below probe what they use).
+    const std::string hook_support =
+        cfg.mode == "proc" ? std::string() : hookSupportText(probeHookTypes(cgroup2Mount()));
     std::string mode;
     std::string unavailable;
     std::string filter_notes;
@@ -208,6 +212,7 @@ int main(int argc, char** argv) {
             .field("kernel", kernelRelease())
             .field("hooks", bpf ? joinNames(bpf->attached()) : std::string("proc_connector"))
             .field("missing_hooks", bpf ? joinNames(bpf->missing()) : std::string())
+            .field("hook_support", hook_support)
             .field("events", totalOf(k, VG_CNT_EMITTED))
             .field("drops", totalOf(k, VG_CNT_DROPPED))
             .field("drops_detail", slotDetail(k, VG_CNT_DROPPED))

@@ -200,6 +200,14 @@ TEST_F(DriverEvents, HeartbeatSaysHowItHooksTheKernel) {
     EXPECT_NE(heartbeat_.field("hooks").find("on_exec"), std::string::npos);
     EXPECT_NE(heartbeat_.field("hooks").find("on_connect4"), std::string::npos);
     EXPECT_EQ(heartbeat_.field("drops"), "0");
+    // Hook types probed at start; the ones the driver uses must be there.
+    const std::string support = heartbeat_.field("hook_support");
+    for (const char* kind : {"tracepoint=yes", "tp_btf=yes", "iter=yes", "cgroup=yes"}) {
+        EXPECT_NE(support.find(kind), std::string::npos) << support;
+    }
+    for (const char* kind : {"raw_tp=", "kprobe=", "fentry=", "lsm=", "uprobe="}) {
+        EXPECT_NE(support.find(kind), std::string::npos) << support;
+    }
     EXPECT_GT(std::stoi(heartbeat_.field("snapshot")), 1) << "the task iterator saw processes";
     struct utsname u {};
     ::uname(&u);
