@@ -577,16 +577,24 @@ int main(int argc, char** argv) {
     auto metric = [](const char* name, double v) {
         std::printf("METRIC %s %.0f events/s\n", name, v);
     };
-    const std::string first_reader = o.readers.front();
-    double overall = 0;
-    for (const int threads : o.threads) overall = std::max(overall, best_by[first_reader + "/" + std::to_string(threads)]);
-    if (best_by.count(first_reader + "/1")) metric("driver_max_events_per_s_1thread", best_by[first_reader + "/1"]);
-    if (best_by.count(first_reader + "/2")) metric("driver_max_events_per_s_2threads", best_by[first_reader + "/2"]);
-    metric("driver_max_events_per_s_without_drops", overall);
-    if (first_reader == "harness" && best_by.count("agent/1")) {
-        double agent = 0;
-        for (const int threads : o.threads) agent = std::max(agent, best_by["agent/" + std::to_string(threads)]);
-        metric("driver_max_events_per_s_agent_reader", agent);
+    // The headline figures use the agent's own reader (PluginHost), the reader the driver has
+    // in production; the test harness (which decodes every record into a std::map and costs
+    // ~4 us a record) is reported apart.
+    const std::string main_reader = best_by.count("agent/1") || best_by.count("agent/2")
+                                        ? "agent"
+                                        : o.readers.front();
+    auto best_of = [&](const std::string& reader) {
+        double best = 0;
+        for (const int threads : o.threads) {
+            best = std::max(best, best_by[reader + "/" + std::to_string(threads)]);
+        }
+        return best;
+    };
+    if (best_by.count(main_reader + "/1")) metric("driver_max_events_per_s_1thread", best_by[main_reader + "/1"]);
+    if (best_by.count(main_reader + "/2")) metric("driver_max_events_per_s_2threads", best_by[main_reader + "/2"]);
+    metric("driver_max_events_per_s_without_drops", best_of(main_reader));
+    if (main_reader != "harness" && (best_by.count("harness/1") || best_by.count("harness/2"))) {
+        metric("driver_max_events_per_s_harness_reader", best_of("harness"));
     }
     std::printf("METRIC driver_rss_kb %ld kB\n", rss);
     return 0;

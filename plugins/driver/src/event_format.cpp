@@ -301,7 +301,16 @@ const EventFormatter::Common& EventFormatter::common(const DecodedEvent& ev) {
     } else if (!fresh.exe.empty()) {
         fresh.exe_hash = enricher_.exeHash(fresh.exe, h.exe_ino, h.exe_dev, 0, 0, h.tgid);
     }
-    fresh.container_id = enricher_.containerId(h.tgid, h.start_time, h.cgroup_id);
+    const CgroupKey ck{h.cgroup_id, h.pns};
+    if (const std::string* known = containers_.find(ck)) {
+        fresh.container_id = *known;
+    } else {
+        fresh.container_id = enricher_.containerId(h.tgid, h.start_time, h.cgroup_id);
+        // A process that was gone before /proc could be read says nothing about its
+        // container: an empty answer is kept only for the host's own pid namespace.
+        if (!fresh.container_id.empty() || h.pns == h.root_pns)
+            containers_.put(ck, fresh.container_id);
+    }
     return *commons_.put(h.tgid, std::move(fresh));
 }
 

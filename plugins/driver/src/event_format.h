@@ -85,6 +85,20 @@ private:
     ProcessTable processes_;
     Enricher enricher_;
     LruMap<uint32_t, Common> commons_;
+    // Container id by (cgroup v2 id, pid namespace): one /proc read per container, not per
+    // process. On hybrid cgroup hosts a container sharing the host's pid namespace and v2
+    // cgroup is not told apart from the host.
+    struct CgroupKey {
+        uint64_t cgroup_id;
+        uint32_t pns;
+        bool operator==(const CgroupKey&) const = default;
+    };
+    struct CgroupKeyHash {
+        size_t operator()(const CgroupKey& k) const {
+            return std::hash<uint64_t>()(k.cgroup_id * 0x9e3779b97f4a7c15ULL ^ k.pns);
+        }
+    };
+    LruMap<CgroupKey, std::string, CgroupKeyHash> containers_{4096};
     // Exec generation per tgid (bumped on every exec; invalidates the Common cache).
     LruMap<uint32_t, uint64_t> generations_;
     uint64_t next_generation_ = 1;
