@@ -39,7 +39,7 @@ const volatile __u64 wake_bytes = 1 << 20;
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 8 << 20); /* resized by user space before load */
+    __uint(max_entries, 4 << 20); /* resized by user space before load */
 } events SEC(".maps");
 
 struct {

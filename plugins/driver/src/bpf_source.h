@@ -41,7 +41,7 @@ const EventSpec* findEventSpecBySlot(uint32_t slot);
 
 struct SourceOptions {
     uint64_t enabled = 0;            // bit per vg_slot
-    uint32_t ring_bytes = 8u << 20;  // power of two, >= page size
+    uint32_t ring_bytes = 4u << 20;  // power of two, >= page size
     uint32_t wake_bytes = 0;         // 0: ring_bytes / 8
     int poll_ms = 5;
     vg_config config{};       // initial filters (enabled is overwritten)

@@ -112,7 +112,7 @@ Result<DriverConfig> parseDriverConfig(const sdk::PluginConfig& detail, const Dr
         cfg.enabled &= ~*m;
     }
     if (detail.has("ring_kb")) {
-        auto v = detail.getInt("ring_kb", 8192, 64, 1048576);
+        auto v = detail.getInt("ring_kb", 4096, 64, 1048576);
         if (!v.ok()) return v.error();
         if ((*v & (*v - 1)) != 0) {
             return Error("ring_kb: must be a power of two, got " + std::to_string(*v));
@@ -165,7 +165,7 @@ std::string driverUsage() {
         "  mode=auto|ebpf|proc        event source (auto: eBPF, else the proc connector)\n"
         "  events=a:b:...             events to report (replaces the default set)\n"
         "  enable=a:b  disable=a:b    add to / remove from the set\n"
-        "  ring_kb=8192               kernel ring buffer, KiB (power of two, 64..1048576)\n"
+        "  ring_kb=4096               kernel ring buffer, KiB (power of two, 64..1048576)\n"
         "  poll_ms=5                  ring drain interval, ms (1..1000)\n"
         "  heartbeat_s=60             900 heartbeat interval, s (1..3600)\n"
         "  flood_per_minute=9000      quiet an exe above this many events/min (0 = off)\n"

@@ -5,7 +5,7 @@
 //   events                 the events to report, replacing the default set: names or
 //                          data_types separated by ':' (or ',' in JSON), e.g. execve:connect
 //   enable, disable        events added to / removed from the set
-//   ring_kb                kernel ring buffer size, a power of two, 64..1048576         [8192]
+//   ring_kb                kernel ring buffer size, a power of two, 64..1048576         [4096]
 //   poll_ms                how often the ring is drained (no wakeup per event), 1..1000 [5]
 //   heartbeat_s            interval of the 900 heartbeat, 1..3600                       [60]
 //   flood_per_minute       events of one exe per minute above which it is quieted for the
@@ -31,7 +31,7 @@ namespace vigil::driver {
 struct DriverConfig {
     std::string mode = "auto";
     uint64_t enabled = 0;  // bit per vg_slot
-    uint32_t ring_bytes = 8u << 20;
+    uint32_t ring_bytes = 4u << 20;
     int poll_ms = 5;
     int heartbeat_s = 60;
     uint32_t flood_per_minute = 9000;

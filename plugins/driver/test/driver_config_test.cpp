@@ -31,7 +31,7 @@ TEST(DriverConfig, DefaultsMatchTheDocumentedSet) {
         EXPECT_FALSE(on(*c, s)) << s;
     }
     EXPECT_EQ(c->mode, "auto");
-    EXPECT_EQ(c->ring_bytes, 8u << 20);
+    EXPECT_EQ(c->ring_bytes, 4u << 20);
     EXPECT_EQ(c->poll_ms, 5);
     EXPECT_EQ(c->flood_per_minute, 9000u);
     EXPECT_FALSE(c->drop_loopback_connect);
