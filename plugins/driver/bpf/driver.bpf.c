@@ -618,6 +618,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     struct inode *ei = BPF_CORE_READ(exe, f_inode);
     e->exe_size = BPF_CORE_READ(ei, i_size);
     e->exe_mtime = BPF_CORE_READ(ei, i_mtime_sec);
+    e->exe_mode = BPF_CORE_READ(ei, i_mode);
     h->exe_ino = BPF_CORE_READ(ei, i_ino);
     h->exe_dev = BPF_CORE_READ(ei, i_sb, s_dev);
 

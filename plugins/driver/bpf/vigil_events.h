@@ -172,7 +172,7 @@ struct vg_exec {
     vg_u16 n_ancestors;   /* entries of `ancestors` filled, the parent first */
     vg_u32 stdin_rdev;    /* device of a character-device stdin (kernel encoding), e.g. a tty */
     vg_u32 stdout_rdev;
-    vg_u32 pad;
+    vg_u32 exe_mode;      /* inode mode of the executable (setuid/setgid bits) */
     vg_u64 stdin_ino;
     vg_u64 stdout_ino;
     vg_u64 exe_size;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
@@ -215,6 +216,15 @@ void EventFormatter::onExec(const DecodedEvent& ev) {
     const vg_header& h = ev.hdr;
     if (h.ret != 0) return;  // a failed exec changes nothing
     const auto body = ev.bodyAs<vg_exec>();
+    // A program that starts as root although the process (or, for a new process, its parent)
+    // was last seen non-root, and the executable is not setuid/setgid: root from nowhere.
+    if (isRoot(h.uid, h.euid) && !(body.exe_mode & (S_ISUID | S_ISGID))) {
+        const ProcessInfo* before = processes_.find(h.tgid, h.start_time);
+        if (!before || before->from_proc) before = processes_.find(h.ppid);
+        if (before && !before->from_proc && !isRoot(before->uid, before->euid)) {
+            writeEscalation(ev, before->tgid, before->uid, before->euid);
+        }
+    }
     ProcessInfo info;
     info.tgid = h.tgid;
     info.ppid = h.ppid;
@@ -404,17 +414,19 @@ void EventFormatter::checkEscalation(const DecodedEvent& ev) {
     if (old_uid == h.uid && old_euid == h.euid) return;
     processes_.updateCreds(h.tgid, h.uid, h.euid);
     if (!isRoot(h.uid, h.euid) || isRoot(old_uid, old_euid)) return;
-    vg_header before = h;
-    before.uid = old_uid;
-    before.euid = old_euid;
-    before.suid = before.fsuid = old_uid;
+    writeEscalation(ev, h.tgid, old_uid, old_euid);
+}
+
+void EventFormatter::writeEscalation(const DecodedEvent& ev, uint32_t seen_pid, uint32_t old_uid,
+                                     uint32_t old_euid) {
+    const vg_header& h = ev.hdr;
     const Common& c = common(ev);
     auto w = client_.record(kDataTypePrivilegeEscalation);
     writeCommon(w, ev, c);
-    w.field("p_pid", h.tgid)
+    w.field("p_pid", seen_pid)
         .field("p_cred", std::to_string(old_uid) + "|" + std::to_string(old_euid))
         .field("c_cred", credText(h))
-        .field("trigger", ev.hdr.type)
+        .field("trigger", h.type)
         .send();
     ++stats_.records;
     ++stats_.escalations;

@@ -10,7 +10,9 @@
 // Credentials: every successful set*uid call arrives as VG_CRED_CHANGE. One that makes a
 // non-root process root is reported as 604. Any other event whose credentials are root while
 // the driver last saw the process as non-root, with no set*uid call seen in between, is a
-// privilege escalation by other means (a kernel exploit) and reported as 611.
+// privilege escalation by other means (a kernel exploit) and reported as 611; so is an exec
+// that starts as root a program that is not setuid/setgid while the process, or for a process
+// not seen before its parent, was last seen non-root.
 //
 // Bad records (a decoding error) are counted by cause and skipped. Single-threaded.
 #pragma once
@@ -78,6 +80,9 @@ private:
     void onSnapshot(const DecodedEvent& ev);
     void onCred(const DecodedEvent& ev);
     void checkEscalation(const DecodedEvent& ev);
+    // 611: `seen_pid` was last seen with (old_uid, old_euid), the event's process is root.
+    void writeEscalation(const DecodedEvent& ev, uint32_t seen_pid, uint32_t old_uid,
+                         uint32_t old_euid);
     void writeEvent(const DecodedEvent& ev);
 
     sdk::Client& client_;

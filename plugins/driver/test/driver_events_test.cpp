@@ -638,6 +638,54 @@ TEST_F(DriverEvents, RootWithoutAWatchedCallIsAPrivilegeEscalation) {
     EXPECT_EQ(r->field("trigger"), "157");
     EXPECT_EQ(r->field("comm"), "vigil-root");
     EXPECT_TRUE(h.records(604).empty());
+
+    // Root from nowhere, then exec of a program that is not setuid: the exec reveals it.
+    pid_t shell = runChild(
+        [] {
+            if (::setresuid(1000, 1000, 0) != 0) return 1;
+            ::prctl(PR_SET_NAME, "vigil-user2");  // seen as uid 1000
+            ::usleep(300 * 1000);
+            if (::setresuid(0, 0, 0) != 0) return 2;
+            ::execl("/bin/true", "/bin/true", "vigil-escalated", nullptr);
+            return 3;
+        },
+        &status);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    auto e = h.waitForRecord(
+        [&](const ReceivedRecord& x) {
+            return x.data_type == 611 && x.field("pid") == std::to_string(shell);
+        },
+        kWait);
+    ASSERT_TRUE(e.has_value()) << h.readStderr();
+    EXPECT_EQ(e->field("trigger"), "59");
+    EXPECT_EQ(e->field("p_cred"), "1000|1000");
+    EXPECT_EQ(e->field("exe"), std::filesystem::canonical("/bin/true").string());
+    EXPECT_EQ(e->field("argv"), "/bin/true vigil-escalated");
+    // A setuid-root program started by a non-root user is not an escalation: exec of a copy of
+    // /bin/true made setuid root, by uid 1000.
+    TempDir dir;
+    ::chmod(dir.path().c_str(), 0755);
+    const std::string suid = dir.path() + "/suid-true";
+    std::filesystem::copy_file("/bin/true", suid);
+    ASSERT_EQ(::chmod(suid.c_str(), 04755), 0);
+    pid_t user = runChild(
+        [&] {
+            if (::setresuid(1000, 1000, 1000) != 0) return 1;
+            ::prctl(PR_SET_NAME, "vigil-user3");
+            ::usleep(300 * 1000);
+            ::execl(suid.c_str(), suid.c_str(), nullptr);
+            return 3;
+        },
+        &status);
+    auto ex = h.waitForRecord(
+        [&](const ReceivedRecord& x) {
+            return x.data_type == 59 && x.field("pid") == std::to_string(user);
+        },
+        kWait);
+    ASSERT_TRUE(ex.has_value());
+    for (const auto& x : h.records(611)) {
+        EXPECT_NE(x.field("pid"), std::to_string(user)) << "a setuid exec is expected";
+    }
     EXPECT_TRUE(h.stop().cleanExit());
 }
 
