@@ -55,33 +55,50 @@ AgentHarness::~AgentHarness() {
     if (center_) center_->stop();
 }
 
-std::string AgentHarness::testPluginSha256() const { return *crypto::sha256FileHex(VIGIL_TEST_PLUGIN); }
+std::string AgentHarness::testPluginSha256() const {
+    return *crypto::sha256FileHex(VIGIL_TEST_PLUGIN);
+}
 
-std::string AgentHarness::installTestPlugin(const std::string& name) {
-    const std::string dir = work_dir_ + "/plugin/" + name;
+namespace {
+
+std::string installPlugin(const std::string& work_dir, const std::string& name,
+                          const std::string& binary) {
+    const std::string dir = work_dir + "/plugin/" + name;
     (void)fs::makeDirs(dir, 0700);
-    auto data = fs::readFile(VIGIL_TEST_PLUGIN, 64 << 20);
+    auto data = fs::readFile(binary, 64 << 20);
     (void)fs::writeFileAtomic(dir + "/" + name, *data, 0755);
     return crypto::sha256Hex(*data);
 }
 
+}  // namespace
+
+std::string AgentHarness::installTestPlugin(const std::string& name) {
+    return installPlugin(work_dir_, name, VIGIL_TEST_PLUGIN);
+}
+
 std::string AgentHarness::pluginYaml(const PluginInstall& p) {
-    std::string sha = installTestPlugin(p.name);
-    return "    - {name: " + p.name + ", version: \"" + p.version + "\", sha256: " + sha + ", detail: \"" + p.detail +
-           "\"}\n";
+    return pluginYaml(p, VIGIL_TEST_PLUGIN);
+}
+
+std::string AgentHarness::pluginYaml(const PluginInstall& p, const std::string& binary) {
+    std::string sha = installPlugin(work_dir_, p.name, binary);
+    return "    - {name: " + p.name + ", version: \"" + p.version + "\", sha256: " + sha +
+           ", detail: \"" + p.detail + "\"}\n";
 }
 
 bool AgentHarness::startAgent() {
-    std::string yaml = "work_dir: " + work_dir_ + "\nagent_id: " + agent_id_ +
-                       "\nregions:\n  default:\n    private:\n      centers: [\"" + center_->address() +
-                       "\"]\ntls:\n  ca: " + pki_->caFile() + "\n  cert: " + pki_->agentCertFile() +
-                       "\n  key: " + pki_->agentKeyFile() +
-                       "\n  server_name: vigil-center\n"
-                       "transport: {batch_interval: 50ms, backoff_initial: 100ms, backoff_max: 1s}\n"
-                       "heartbeat: {interval: 1s}\n"
-                       "log: {level: info}\n"
-                       "plugins:\n  restart_initial: 200ms\n  restart_max: 1s\n  stop_grace: 2s\n"
-                       "  cgroup_name: " + agent_id_ + "\n";
+    std::string yaml =
+        "work_dir: " + work_dir_ + "\nagent_id: " + agent_id_ +
+        "\nregions:\n  default:\n    private:\n      centers: [\"" + center_->address() +
+        "\"]\ntls:\n  ca: " + pki_->caFile() + "\n  cert: " + pki_->agentCertFile() +
+        "\n  key: " + pki_->agentKeyFile() +
+        "\n  server_name: vigil-center\n"
+        "transport: {batch_interval: 50ms, backoff_initial: 100ms, backoff_max: 1s}\n"
+        "heartbeat: {interval: 1s}\n"
+        "log: {level: info}\n"
+        "plugins:\n  restart_initial: 200ms\n  restart_max: 1s\n  stop_grace: 2s\n"
+        "  cgroup_name: " +
+        agent_id_ + "\n";
     if (!initial_plugins_yaml.empty()) yaml += "  initial:\n" + initial_plugins_yaml;
     yaml += extra_yaml;
     const std::string cfg = pki_->dir() + "/agent.yaml";
@@ -173,7 +190,8 @@ bool AgentHarness::waitRecords(const std::function<bool(const std::vector<Decode
     return pred(records());
 }
 
-bool AgentHarness::waitRecord(int32_t data_type, const std::function<bool(const DecodedRecord&)>& pred,
+bool AgentHarness::waitRecord(int32_t data_type,
+                              const std::function<bool(const DecodedRecord&)>& pred,
                               std::chrono::milliseconds timeout, DecodedRecord* out) const {
     return waitRecords(
         [&](const std::vector<DecodedRecord>& rs) {

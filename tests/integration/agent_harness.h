@@ -55,6 +55,8 @@ public:
     std::string installTestPlugin(const std::string& name);
     // A plugins.initial entry for an installed test plugin.
     std::string pluginYaml(const PluginInstall& p);
+    // The same for another plugin binary (e.g. the driver), copied in as <name>.
+    std::string pluginYaml(const PluginInstall& p, const std::string& binary);
     // The sha256 of the test plugin binary.
     std::string testPluginSha256() const;
 

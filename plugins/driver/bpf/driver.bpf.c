@@ -166,6 +166,12 @@ static __always_inline int filtered(struct vg_config *cfg, struct task_struct *t
         return 0;
     if (t->tgid == cfg->self_tgid)
         return 1;
+    /* The agent's own housekeeping (spool files, connections) and its plugins: reporting them
+     * would feed back (a spool file per batch -> a record -> a batch ...). */
+    if (cfg->agent_tgid && (t->tgid == cfg->agent_tgid || t->real_parent->tgid == cfg->agent_tgid)) {
+        count(slot, VG_CNT_FILTERED);
+        return 1;
+    }
     if (cfg->flags & VG_CFG_EXE_ALLOWLIST) {
         if (bpf_map_lookup_elem(&exe_allow, k)) {
             count(slot, VG_CNT_FILTERED);

@@ -111,7 +111,8 @@ struct vg_config {
     vg_u32 flags;             /* VG_CFG_* */
     vg_u32 flood_per_minute;  /* events of one exe per minute above which it is quieted */
     vg_u32 self_tgid;         /* the driver's own process: never reported */
-    vg_u32 pad;
+    vg_u32 agent_tgid;        /* the agent: its events and its children's (the plugins') are
+                                 dropped and counted as filtered; 0 = report them */
 };
 
 /* vg_header.flags */

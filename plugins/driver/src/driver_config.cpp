@@ -84,7 +84,8 @@ Result<DriverConfig> parseDriverConfig(const sdk::PluginConfig& detail, const Dr
         "mode",          "events",           "enable",
         "disable",       "ring_kb",          "poll_ms",
         "heartbeat_s",   "flood_per_minute", "drop_loopback_connect",
-        "exe_allowlist", "argv_allowlist",   "watch_paths"};
+        "exe_allowlist", "argv_allowlist",   "watch_paths",
+        "report_agent"};
     for (const auto& [k, v] : detail.values()) {
         if (std::find(known.begin(), known.end(), k) == known.end()) {
             return Error("unknown key '" + k + "' (see driver --help)");
@@ -139,6 +140,11 @@ Result<DriverConfig> parseDriverConfig(const sdk::PluginConfig& detail, const Dr
         if (!b.ok()) return b.error();
         cfg.drop_loopback_connect = *b;
     }
+    if (detail.has("report_agent")) {
+        auto b = boolValue("report_agent", detail.get("report_agent"));
+        if (!b.ok()) return b.error();
+        cfg.report_agent = *b;
+    }
     if (detail.has("exe_allowlist"))
         cfg.exe_allowlist = splitList(detail.get("exe_allowlist"), ":");
     if (detail.has("watch_paths")) cfg.watch_paths = splitList(detail.get("watch_paths"), ":");
@@ -173,6 +179,7 @@ std::string driverUsage() {
         "  exe_allowlist=/p1:/p2      executables whose events are not reported\n"
         "  argv_allowlist='a b|c d'   exec command lines not reported (exact)\n"
         "  watch_paths=/p1:/p2        files whose reads/writes are reported (read, write)\n"
+        "  report_agent=false         also report the agent's and its plugins' own events\n"
         "Tasks: 9300 set filters (data = the keys above), 9301 status (sends a heartbeat).\n"
         "Events (name data_type, * = on by default):\n";
     for (const auto& spec : eventSpecs()) {

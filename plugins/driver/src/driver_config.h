@@ -17,6 +17,9 @@
 //                          '|'-separated
 //   watch_paths            files whose reads/writes are reported (events read, write),
 //                          ':'-separated
+//   report_agent           also report the events of the agent that started the driver and
+//                          of its other plugins (dropped by default: they would feed back)
+//                          [false]
 #pragma once
 
 #include <cstdint>
@@ -36,6 +39,7 @@ struct DriverConfig {
     int heartbeat_s = 60;
     uint32_t flood_per_minute = 9000;
     bool drop_loopback_connect = false;
+    bool report_agent = false;
     std::vector<std::string> exe_allowlist;
     std::vector<std::string> argv_allowlist;  // NUL-separated argv bytes, as the kernel sees them
     std::vector<std::string> watch_paths;

@@ -31,6 +31,20 @@ using namespace vigil::driver;
 constexpr int32_t kTaskSetFilters = 9300;
 constexpr int32_t kTaskStatus = 9301;
 
+// The agent that started us (parent process named vigil-agent); 0 when started otherwise
+// (by hand, by a test harness).
+uint32_t agentPid() {
+    const pid_t parent = ::getppid();
+    char buf[4096];
+    const std::string link = "/proc/" + std::to_string(parent) + "/exe";
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return 0;
+    std::string exe(buf, static_cast<size_t>(n));
+    const size_t slash = exe.rfind('/');
+    const std::string name = slash == std::string::npos ? exe : exe.substr(slash + 1);
+    return name == "vigil-agent" ? static_cast<uint32_t>(parent) : 0;
+}
+
 std::string kernelRelease() {
     struct utsname u {};
     return ::uname(&u) == 0 ? u.release : "";
@@ -46,6 +60,7 @@ Status applyFilters(BpfSource& src, const DriverConfig& cfg, std::string* notes)
     if (cfg.flood_per_minute > 0) k.flags |= VG_CFG_QUIET_FLOODS;
     k.flood_per_minute = cfg.flood_per_minute;
     k.self_tgid = static_cast<uint32_t>(::getpid());
+    k.agent_tgid = cfg.report_agent ? 0 : agentPid();
     for (const auto& path : cfg.exe_allowlist) {
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0) {
