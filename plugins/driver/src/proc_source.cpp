@@ -125,29 +125,6 @@ std::string withoutDeleted(std::string path, const struct stat& st) {
     return path;
 }
 
-// "Uid:\t0\t0\t0\t0" -> real, effective, saved, fs ids.
-bool parseIds(std::string_view status, std::string_view key, std::array<uint32_t, 4>* ids) {
-    size_t pos = 0;
-    while (pos < status.size()) {
-        size_t eol = status.find('\n', pos);
-        if (eol == std::string_view::npos) eol = status.size();
-        std::string_view line = status.substr(pos, eol - pos);
-        pos = eol + 1;
-        if (line.substr(0, key.size()) != key) continue;
-        line.remove_prefix(key.size());
-        for (uint32_t& id : *ids) {
-            size_t start = line.find_first_not_of(" \t");
-            if (start == std::string_view::npos) return false;
-            line.remove_prefix(start);
-            size_t end = std::min(line.find_first_of(" \t"), line.size());
-            if (!parseNumber(line.substr(0, end), &id)) return false;
-            line.remove_prefix(end);
-        }
-        return true;
-    }
-    return false;
-}
-
 // The kernel's tty->name for a /proc stat tty_nr (new_encode_dev): "pts3", "tty1", "ttyS0".
 std::string ttyName(uint32_t tty_nr) {
     if (tty_nr == 0) return "";
@@ -241,10 +218,10 @@ bool fillFromProc(const HeaderContext& ctx, int dir, int task, uint64_t event_bo
 
     if (readAt(task, "status", kSmallFileMax, &text)) {
         std::array<uint32_t, 4> ids{};
-        if (parseIds(text, "Uid:", &ids)) {
+        if (parseStatusIds(text, "Uid:", &ids)) {
             h->uid = ids[0], h->euid = ids[1], h->suid = ids[2], h->fsuid = ids[3];
         }
-        if (parseIds(text, "Gid:", &ids)) {
+        if (parseStatusIds(text, "Gid:", &ids)) {
             h->gid = ids[0], h->egid = ids[1], h->sgid = ids[2], h->fsgid = ids[3];
         }
     }
@@ -751,7 +728,7 @@ int ProcSource::handleIdChange(const Event& event) {
         std::string text;
         std::array<uint32_t, 4> ids{};
         if (pdir.ok() && readAt(pdir.get(), "status", kSmallFileMax, &text) &&
-            parseIds(text, "Uid:", &ids)) {
+            parseStatusIds(text, "Uid:", &ids)) {
             body.parent_uid = ids[0];
             body.parent_euid = ids[1];
         }

@@ -42,33 +42,6 @@ bool parseNumber(std::string_view s, T* out) {
     return ec == std::errc() && p == s.data() + s.size();
 }
 
-// "Uid:\t0\t0\t0\t0" -> real and effective ids.
-bool parseStatusIds(std::string_view status, std::string_view key, uint32_t* real,
-                    uint32_t* effective) {
-    size_t pos = 0;
-    while (pos < status.size()) {
-        size_t eol = status.find('\n', pos);
-        if (eol == std::string_view::npos) eol = status.size();
-        std::string_view line = status.substr(pos, eol - pos);
-        pos = eol + 1;
-        if (line.substr(0, key.size()) != key) continue;
-        line.remove_prefix(key.size());
-        uint32_t ids[2] = {0, 0};
-        for (uint32_t& id : ids) {
-            size_t start = line.find_first_not_of(" \t");
-            if (start == std::string_view::npos) return false;
-            line.remove_prefix(start);
-            size_t end = std::min(line.find_first_of(" \t"), line.size());
-            if (!parseNumber(line.substr(0, end), &id)) return false;
-            line.remove_prefix(end);
-        }
-        *real = ids[0];
-        *effective = ids[1];
-        return true;
-    }
-    return false;
-}
-
 void appendNode(std::string* out, uint32_t tgid, std::string_view comm) {
     char buf[16];
     auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), tgid);
@@ -94,6 +67,28 @@ std::string joinArgv(std::string_view nul_separated, size_t max_bytes) {
     std::string out(nul_separated);
     std::replace(out.begin(), out.end(), '\0', ' ');
     return out;
+}
+
+bool parseStatusIds(std::string_view status, std::string_view key, std::array<uint32_t, 4>* ids) {
+    size_t pos = 0;
+    while (pos < status.size()) {
+        size_t eol = status.find('\n', pos);
+        if (eol == std::string_view::npos) eol = status.size();
+        std::string_view line = status.substr(pos, eol - pos);
+        pos = eol + 1;
+        if (line.substr(0, key.size()) != key) continue;
+        line.remove_prefix(key.size());
+        for (uint32_t& id : *ids) {
+            size_t start = line.find_first_not_of(" \t");
+            if (start == std::string_view::npos) return false;
+            line.remove_prefix(start);
+            size_t end = std::min(line.find_first_of(" \t"), line.size());
+            if (!parseNumber(line.substr(0, end), &id)) return false;
+            line.remove_prefix(end);
+        }
+        return true;
+    }
+    return false;
 }
 
 bool parseProcStat(std::string_view text, ProcStat* out) {
@@ -275,7 +270,11 @@ const ProcessInfo* ProcessTable::loadFromProc(uint32_t tgid) {
             noteGone(tgid);
             return nullptr;
         }
-        (void)parseStatusIds(*status, "Uid:", &info.uid, &info.euid);
+        std::array<uint32_t, 4> ids{};
+        if (parseStatusIds(*status, "Uid:", &ids)) {
+            info.uid = ids[0];
+            info.euid = ids[1];
+        }
     }
 
     std::string cmdline;

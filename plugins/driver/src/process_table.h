@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -184,6 +185,8 @@ struct ProcStat {
     uint64_t start_ticks = 0;
 };
 bool parseProcStat(std::string_view text, ProcStat* out);
+// "Uid:\t0\t0\t0\t0" (or "Gid:") of /proc/<pid>/status -> real, effective, saved, fs ids.
+bool parseStatusIds(std::string_view status, std::string_view key, std::array<uint32_t, 4>* ids);
 
 // The kernel's internal dev_t encoding (MKDEV: major << 20 | minor) of a user-space st_dev.
 uint32_t kernelDev(dev_t dev);
