@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of a fuzz build for a bounded time:
 #   tests/fuzz/run.sh BUILD_DIR SECONDS      (BUILD_DIR configured with `cmake --preset fuzz`)
-# Each tests/fuzz/<name>_fuzz.cpp and plugins/*/fuzz/<name>_fuzz.cpp is run from
+# Each tests/fuzz/<name>_fuzz.cpp, plugins/*/fuzz/<name>_fuzz.cpp and server/*/fuzz/<name>_fuzz.cpp is run from
 # BUILD_DIR/fuzz/<name>_fuzz for SECONDS, starting from a temporary copy of the corpus/<name>/
 # next to its source (the committed seeds are never modified).
 # Exits non-zero if any target crashes, leaks, times out or runs out of memory; the input that
@@ -25,7 +25,8 @@ trap 'rm -rf "$work"' EXIT
 
 failed=0
 count=0
-for src in "$root"/tests/fuzz/*_fuzz.cpp "$root"/plugins/*/fuzz/*_fuzz.cpp; do
+for src in "$root"/tests/fuzz/*_fuzz.cpp "$root"/plugins/*/fuzz/*_fuzz.cpp \
+    "$root"/server/*/fuzz/*_fuzz.cpp; do
     [ -f "$src" ] || continue
     target="$(basename "$src" .cpp)"
     name="${target%_fuzz}"

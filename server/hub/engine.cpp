@@ -1,0 +1,155 @@
+#include "server/hub/engine.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace vigil::hub {
+
+void Event::set(std::string_view key, std::string_view value) {
+    for (auto& kv : fields_) {
+        if (kv.first == key) {
+            kv.second = value;
+            return;
+        }
+    }
+    fields_.emplace_back(key, value);
+}
+
+const std::string_view* Event::get(std::string_view key) const {
+    for (const auto& kv : fields_) {
+        if (kv.first == key) return &kv.second;
+    }
+    return nullptr;
+}
+
+namespace {
+
+bool alternativeMatches(const Alternative& alt, const Event& event) {
+    for (const auto& fm : alt.all) {
+        const std::string_view* value = event.get(fm.field);
+        const std::string_view* other = fm.other.empty() ? nullptr : event.get(fm.other);
+        if (!fm.matcher.match(value, other)) return false;
+    }
+    return true;
+}
+
+bool selectionMatches(const Selection& sel, const Event& event) {
+    for (const auto& alt : sel.any) {
+        if (alternativeMatches(alt, event)) return true;
+    }
+    return false;
+}
+
+double numberOf(const std::string_view* v) {
+    if (!v) return 0;
+    double d = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), d);
+    return ec == std::errc() ? d : 0;
+}
+
+}  // namespace
+
+bool FrequencyState::hit(const Rule& rule, const Event& event) {
+    const Frequency& f = *rule.frequency;
+    std::string key = rule.id;
+    for (const auto& g : f.group_by) {
+        key += '\x1f';
+        if (const std::string_view* v = event.get(g)) key.append(v->data(), v->size());
+    }
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+        if (index_.size() >= options_.max_groups && !lru_.empty()) {
+            index_.erase(lru_.back().first);
+            lru_.pop_back();
+            ++evictions_;
+        }
+        lru_.emplace_front(key, Group{});
+        it = index_.emplace(key, lru_.begin()).first;
+    } else {
+        lru_.splice(lru_.begin(), lru_, it->second);
+    }
+    Group& g = it->second->second;
+    const int64_t now = event.time_ms;
+    // Slide the window.
+    while (!g.points.empty() && g.points.front().time <= now - f.window_ms) {
+        const Point& old = g.points.front();
+        g.sum -= old.number;
+        if (f.kind == Frequency::Kind::kDistinct) {
+            auto d = g.distinct.find(old.text);
+            if (d != g.distinct.end() && --d->second == 0) g.distinct.erase(d);
+        }
+        g.points.pop_front();
+    }
+    Point p{now, 1, {}};
+    if (f.kind == Frequency::Kind::kSum) p.number = numberOf(event.get(f.field));
+    if (f.kind == Frequency::Kind::kDistinct) {
+        const std::string_view* v = event.get(f.field);
+        p.text = v ? std::string(*v) : std::string();
+        ++g.distinct[p.text];
+    }
+    g.sum += p.number;
+    g.points.push_back(std::move(p));
+    double measure = static_cast<double>(g.points.size());
+    if (f.kind == Frequency::Kind::kSum) measure = g.sum;
+    if (f.kind == Frequency::Kind::kDistinct) measure = static_cast<double>(g.distinct.size());
+    if (measure < f.threshold) return false;
+    if (f.reset_on_hit) {
+        g.points.clear();
+        g.distinct.clear();
+        g.sum = 0;
+    }
+    return true;
+}
+
+Engine::Engine(std::vector<Rule> rules) : rules_(std::move(rules)) {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+        for (int32_t dt : rules_[i].data_types) by_type_[dt].push_back(i);
+    }
+    for (auto& [dt, list] : by_type_) {
+        std::stable_partition(list.begin(), list.end(),
+                              [this](size_t i) { return rules_[i].whitelist; });
+    }
+}
+
+bool Engine::matches(const Rule& rule, const Event& event) const {
+    if (!rule.condition) return false;
+    return rule.condition->eval(
+        [&](size_t i) { return selectionMatches(rule.selections[i], event); });
+}
+
+std::vector<const Rule*> Engine::evaluate(const Event& event, FrequencyState* freq) const {
+    std::vector<const Rule*> hits;
+    auto it = by_type_.find(event.data_type);
+    if (it == by_type_.end()) return hits;
+    std::vector<const Rule*> whitelisted;
+    bool all_whitelisted = false;
+    for (size_t idx : it->second) {
+        const Rule& rule = rules_[idx];
+        if (rule.whitelist) {
+            if (matches(rule, event)) {
+                if (rule.applies_to.empty()) {
+                    all_whitelisted = true;
+                    break;
+                }
+                whitelisted.push_back(&rule);
+            }
+            continue;
+        }
+        if (!matches(rule, event)) continue;
+        bool dropped = false;
+        for (const Rule* w : whitelisted) {
+            if (std::find(w->applies_to.begin(), w->applies_to.end(), rule.id) !=
+                w->applies_to.end()) {
+                dropped = true;
+                break;
+            }
+        }
+        if (dropped) continue;
+        if (rule.frequency && !(freq && freq->hit(rule, event))) continue;
+        hits.push_back(&rule);
+    }
+    if (all_whitelisted) hits.clear();
+    return hits;
+}
+
+}  // namespace vigil::hub

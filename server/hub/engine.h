@@ -1,0 +1,90 @@
+// The hub's evaluation of one record against the loaded rules (docs/hub.md). Rules are indexed
+// by data_type; a rule's selections are evaluated lazily, as its condition needs them.
+// Whitelist rules run first and drop the hits of the rules they apply to. Frequency rules keep
+// per-group sliding windows in a FrequencyState owned by the caller (one per partition worker:
+// the engine itself is immutable and shared by all threads).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "server/hub/rule.h"
+
+namespace vigil::hub {
+
+// One record as rules see it: its data_type and flat string fields, plus the bus message's
+// agent fields (agent_id, hostname, ...), which rules may test like any other field.
+class Event {
+public:
+    int32_t data_type = 0;
+    int64_t time_ms = 0;  // event time used by frequency windows
+
+    void set(std::string_view key, std::string_view value);
+    // nullptr when absent.
+    const std::string_view* get(std::string_view key) const;
+    const std::vector<std::pair<std::string_view, std::string_view>>& fields() const {
+        return fields_;
+    }
+    void clear() { fields_.clear(); }
+
+private:
+    // Views into storage the caller keeps alive for the evaluation (the decoded message).
+    std::vector<std::pair<std::string_view, std::string_view>> fields_;
+};
+
+struct FrequencyOptions {
+    size_t max_groups = 100000;  // LRU cap over all frequency rules' groups; evictions counted
+};
+
+class FrequencyState {
+public:
+    explicit FrequencyState(FrequencyOptions options = {}) : options_(options) {}
+    // Records a condition hit of `rule` for `event`; true when the rule fires now.
+    bool hit(const Rule& rule, const Event& event);
+    uint64_t evictions() const { return evictions_; }
+    size_t groups() const { return index_.size(); }
+
+private:
+    struct Point {
+        int64_t time;
+        double number;     // sum rules
+        std::string text;  // distinct rules
+    };
+    struct Group {
+        std::deque<Point> points;  // within the window, oldest first
+        double sum = 0;
+        std::unordered_map<std::string, int> distinct;  // value -> occurrences in the window
+    };
+    using Entry = std::pair<std::string, Group>;
+    FrequencyOptions options_;
+    std::list<Entry> lru_;
+    std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+    uint64_t evictions_ = 0;
+};
+
+class Engine {
+public:
+    explicit Engine(std::vector<Rule> rules);
+
+    // The rules that fire for `event` (whitelists applied). `freq` may be null when no rule
+    // has a frequency (then frequency rules never fire).
+    std::vector<const Rule*> evaluate(const Event& event, FrequencyState* freq) const;
+    // The condition alone (no whitelist, no frequency): `vigil-hub test` and tests.
+    bool matches(const Rule& rule, const Event& event) const;
+
+    const std::vector<Rule>& rules() const { return rules_; }
+    size_t ruleCount() const { return rules_.size(); }
+
+private:
+    std::vector<Rule> rules_;
+    // data_type -> indexes into rules_: whitelists first, then the others.
+    std::unordered_map<int32_t, std::vector<size_t>> by_type_;
+};
+
+}  // namespace vigil::hub

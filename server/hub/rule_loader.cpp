@@ -1,0 +1,646 @@
+#include "server/hub/rule_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace vigil::hub {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A rule that cannot be compiled: the loader records the diagnostic and skips the rule.
+struct RuleError {
+    SourceLoc loc;
+    std::string message;
+};
+
+SourceLoc locOf(const std::string& file, const YAML::Node& n) {
+    const YAML::Mark m = n.Mark();
+    return SourceLoc{file, m.line + 1, m.column + 1};
+}
+
+std::string scalar(const YAML::Node& n) {
+    return n && n.IsScalar() ? n.Scalar() : std::string();
+}
+
+// A scalar or a list of scalars.
+std::vector<std::string> scalarList(const std::string& file, const YAML::Node& n,
+                                    const char* what) {
+    std::vector<std::string> out;
+    if (!n || n.IsNull()) return out;
+    if (n.IsScalar()) {
+        out.push_back(n.Scalar());
+        return out;
+    }
+    if (!n.IsSequence())
+        throw RuleError{locOf(file, n), std::string(what) + ": expected a value or a list"};
+    for (const auto& item : n) {
+        if (!item.IsScalar())
+            throw RuleError{locOf(file, item), std::string(what) + ": expected a value"};
+        out.push_back(item.Scalar());
+    }
+    return out;
+}
+
+int64_t durationMs(const std::string& file, const YAML::Node& n) {
+    const std::string text = scalar(n);
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+    if (ec != std::errc() || v <= 0)
+        throw RuleError{locOf(file, n), "window: expected a duration like 60s, got '" + text + "'"};
+    if (unit == "ms") return v;
+    if (unit == "s" || unit.empty()) return v * 1000;
+    if (unit == "m") return v * 60000;
+    if (unit == "h") return v * 3600000;
+    throw RuleError{locOf(file, n),
+                    "window: unknown unit '" + std::string(unit) + "' (ms, s, m, h)"};
+}
+
+Matcher compileMatcher(const std::string& file, const YAML::Node& at, const MatchSpec& spec,
+                       const std::string& what) {
+    auto m = Matcher::compile(spec);
+    if (!m.ok()) throw RuleError{locOf(file, at), what + ": " + m.message()};
+    return std::move(*m);
+}
+
+Condition compileCondition(const std::string& file, const YAML::Node& at, const std::string& text,
+                           const std::vector<std::string>& names) {
+    auto c = Condition::parse(text, names);
+    if (!c.ok()) {
+        // "line:col: message" within the condition text: shift to the file's position (for a
+        // single-line condition the column adds to the value's column).
+        SourceLoc loc = locOf(file, at);
+        std::string msg = c.message();
+        int line = 0, col = 0;
+        size_t c1 = msg.find(':'), c2 = c1 == std::string::npos ? c1 : msg.find(':', c1 + 1);
+        if (c2 != std::string::npos) {
+            std::from_chars(msg.data(), msg.data() + c1, line);
+            std::from_chars(msg.data() + c1 + 1, msg.data() + c2, col);
+            if (line == 1 && col > 0) loc.column += col - 1;
+            if (line > 1) {
+                loc.line += line - 1;
+                loc.column = col;
+            }
+            msg = msg.substr(c2 + 1);
+            if (!msg.empty() && msg[0] == ' ') msg.erase(0, 1);
+        }
+        throw RuleError{loc, "condition: " + msg};
+    }
+    return std::move(*c);
+}
+
+// ---- Vigil rules -------------------------------------------------------------------------
+
+struct OpName {
+    const char* key;
+    Op op;
+    bool negate;
+};
+constexpr OpName kOps[] = {
+    {"equals", Op::kEquals, false},
+    {"not_equals", Op::kEquals, true},
+    {"contains", Op::kContains, false},
+    {"not_contains", Op::kContains, true},
+    {"starts_with", Op::kStartsWith, false},
+    {"not_starts_with", Op::kStartsWith, true},
+    {"ends_with", Op::kEndsWith, false},
+    {"not_ends_with", Op::kEndsWith, true},
+    {"regex", Op::kRegex, false},
+    {"not_regex", Op::kRegex, true},
+    {"lt", Op::kLess, false},
+    {"le", Op::kLessEq, false},
+    {"gt", Op::kGreater, false},
+    {"ge", Op::kGreaterEq, false},
+    {"is_null", Op::kIsNull, false},
+    {"not_null", Op::kNotNull, false},
+    {"cidr", Op::kCidr, false},
+    {"not_cidr", Op::kCidr, true},
+};
+
+Selection vigilCheck(const std::string& file, const std::string& name, const YAML::Node& n) {
+    if (!n.IsMap())
+        throw RuleError{locOf(file, n),
+                        "check " + name + ": expected a map with field and an operator"};
+    MatchSpec spec;
+    std::string field;
+    const OpName* found = nullptr;
+    YAML::Node value_node;
+    for (const auto& kv : n) {
+        const std::string key = kv.first.Scalar();
+        if (key == "field") {
+            field = scalar(kv.second);
+        } else if (key == "nocase") {
+            spec.nocase = kv.second.as<bool>(false);
+        } else if (key == "other_field") {
+            spec.other_field = scalar(kv.second);
+        } else if (key == "all") {
+            spec.match_all = kv.second.as<bool>(false);
+        } else {
+            const OpName* op = nullptr;
+            for (const auto& o : kOps) {
+                if (key == o.key) op = &o;
+            }
+            if (!op)
+                throw RuleError{locOf(file, kv.first),
+                                "check " + name + ": unknown key '" + key +
+                                    "' (field, an operator, nocase, other_field, all)"};
+            if (found)
+                throw RuleError{locOf(file, kv.first), "check " + name + ": two operators ('" +
+                                                           found->key + "' and '" + key + "')"};
+            found = op;
+            value_node = kv.second;
+        }
+    }
+    if (field.empty()) throw RuleError{locOf(file, n), "check " + name + ": missing field"};
+    if (!found)
+        throw RuleError{locOf(file, n),
+                        "check " + name + ": missing operator (equals, contains, regex, ...)"};
+    spec.op = found->op;
+    spec.negate = found->negate;
+    if (spec.op != Op::kIsNull && spec.op != Op::kNotNull && spec.other_field.empty()) {
+        spec.values = scalarList(file, value_node, found->key);
+        if (spec.values.empty())
+            throw RuleError{locOf(file, value_node),
+                            "check " + name + ": " + found->key + " needs a value"};
+    }
+    FieldMatcher fm{field, spec.other_field,
+                    compileMatcher(file, value_node ? value_node : n, spec, "check " + name)};
+    Selection sel;
+    sel.name = name;
+    sel.any.push_back(Alternative{{std::move(fm)}});
+    return sel;
+}
+
+std::vector<Sample> samples(const std::string& file, const YAML::Node& n,
+                            const std::vector<int32_t>& data_types) {
+    std::vector<Sample> out;
+    if (!n) return out;
+    if (!n.IsSequence()) throw RuleError{locOf(file, n), "samples: expected a list"};
+    for (const auto& s : n) {
+        Sample sample;
+        sample.loc = locOf(file, s);
+        sample.match = s["match"].as<bool>(true);
+        sample.data_type = s["data_type"] ? s["data_type"].as<int32_t>()
+                                          : (data_types.empty() ? 0 : data_types.front());
+        const YAML::Node fields = s["fields"];
+        if (!fields || !fields.IsMap())
+            throw RuleError{locOf(file, s), "sample: expected fields: {name: value, ...}"};
+        for (const auto& kv : fields) sample.fields[kv.first.Scalar()] = scalar(kv.second);
+        out.push_back(std::move(sample));
+    }
+    return out;
+}
+
+void commonMeta(const std::string& file, const YAML::Node& n, Rule& r) {
+    if (n["severity"]) {
+        auto s = parseSeverity(scalar(n["severity"]));
+        if (!s)
+            throw RuleError{locOf(file, n["severity"]),
+                            "severity: expected info, low, medium, high or critical"};
+        r.severity = *s;
+    }
+    r.mitre = scalarList(file, n["mitre"], "mitre");
+    r.description = scalar(n["description"]);
+    r.suggestion = scalar(n["suggestion"]);
+}
+
+Rule vigilRule(const std::string& file, const YAML::Node& n) {
+    Rule r;
+    r.kind = Rule::Kind::kVigil;
+    r.loc = locOf(file, n);
+    r.id = scalar(n["id"]);
+    if (r.id.empty()) throw RuleError{r.loc, "rule without an id"};
+    r.name = n["name"] ? scalar(n["name"]) : r.id;
+    for (const char* key : {"data_type", "data_types"}) {
+        for (const auto& v : scalarList(file, n[key], key)) {
+            int32_t dt = 0;
+            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), dt);
+            if (ec != std::errc() || p != v.data() + v.size())
+                throw RuleError{locOf(file, n[key]), std::string(key) + ": not a number: " + v};
+            r.data_types.push_back(dt);
+        }
+    }
+    if (r.data_types.empty()) throw RuleError{r.loc, "rule needs data_type (or data_types)"};
+    commonMeta(file, n, r);
+    const YAML::Node checks = n["checks"];
+    if (!checks || !checks.IsMap() || checks.size() == 0)
+        throw RuleError{r.loc, "rule needs checks: {name: {field: ..., <operator>: ...}}"};
+    std::vector<std::string> names;
+    for (const auto& kv : checks) {
+        names.push_back(kv.first.Scalar());
+        r.selections.push_back(vigilCheck(file, names.back(), kv.second));
+    }
+    std::string cond;
+    // Copy-constructed, not assigned: yaml-cpp's operator= writes into the node it refers to.
+    const YAML::Node cond_node = n["condition"] ? n["condition"] : checks;
+    if (n["condition"]) {
+        cond = scalar(cond_node);
+    } else {
+        for (const auto& name : names) cond += (cond.empty() ? "" : " and ") + name;
+    }
+    r.condition = compileCondition(file, cond_node, cond, names);
+    r.whitelist = n["whitelist"].as<bool>(false);
+    r.applies_to = scalarList(file, n["applies_to"], "applies_to");
+    if (const YAML::Node f = n["frequency"]) {
+        Frequency fr;
+        if (!f["window"]) throw RuleError{locOf(file, f), "frequency: needs window"};
+        fr.window_ms = durationMs(file, f["window"]);
+        fr.group_by = scalarList(file, f["group_by"], "group_by");
+        int kinds = 0;
+        if (f["count"]) {
+            fr.kind = Frequency::Kind::kCount;
+            fr.threshold = f["count"].as<double>();
+            ++kinds;
+        }
+        if (f["distinct"]) {
+            fr.kind = Frequency::Kind::kDistinct;
+            fr.field = scalar(f["distinct"]["field"]);
+            fr.threshold = f["distinct"]["count"].as<double>(0);
+            ++kinds;
+        }
+        if (f["sum"]) {
+            fr.kind = Frequency::Kind::kSum;
+            fr.field = scalar(f["sum"]["field"]);
+            fr.threshold = f["sum"]["at_least"].as<double>(0);
+            ++kinds;
+        }
+        if (kinds != 1 || fr.threshold <= 0)
+            throw RuleError{locOf(file, f),
+                            "frequency: exactly one of count: N, distinct: {field, count}, sum: "
+                            "{field, at_least} with a positive threshold"};
+        fr.reset_on_hit = f["reset_on_hit"].as<bool>(true);
+        r.frequency = fr;
+    }
+    if (const YAML::Node a = n["append"]) {
+        if (!a.IsMap()) throw RuleError{locOf(file, a), "append: expected {field: value}"};
+        for (const auto& kv : a) r.append[kv.first.Scalar()] = scalar(kv.second);
+    }
+    r.samples = samples(file, n["samples"], r.data_types);
+    return r;
+}
+
+// ---- Sigma rules -------------------------------------------------------------------------
+
+Selection sigmaSelection(const std::string& file, const std::string& name, const YAML::Node& n);
+
+FieldMatcher sigmaFieldMatcher(const std::string& file, const YAML::Node& key_node,
+                               const YAML::Node& value) {
+    const std::string key = key_node.Scalar();
+    std::vector<std::string> parts;
+    std::stringstream ss(key);
+    for (std::string part; std::getline(ss, part, '|');) parts.push_back(part);
+    if (parts.empty() || parts[0].empty())
+        throw RuleError{locOf(file, key_node), "empty field name"};
+    const std::string field = vigil::hub::sigmaField(parts[0]);
+    if (field.empty())
+        throw RuleError{locOf(file, key_node),
+                        "field " + parts[0] + " has no Vigil mapping (see docs/hub.md)"};
+    MatchSpec spec;
+    spec.nocase = true;  // Sigma matches strings case-insensitively
+    spec.sigma_wildcards = true;
+    bool op_set = false;
+    auto setOp = [&](Op op) {
+        if (op_set) throw RuleError{locOf(file, key_node), "two matching modifiers in " + key};
+        spec.op = op;
+        op_set = true;
+        // Wildcards keep their meaning in contains/startswith/endswith values.
+        spec.sigma_wildcards = op == Op::kContains || op == Op::kStartsWith || op == Op::kEndsWith;
+    };
+    for (size_t i = 1; i < parts.size(); ++i) {
+        const std::string& m = parts[i];
+        if (m == "contains")
+            setOp(Op::kContains);
+        else if (m == "startswith")
+            setOp(Op::kStartsWith);
+        else if (m == "endswith")
+            setOp(Op::kEndsWith);
+        else if (m == "re") {
+            setOp(Op::kRegex);
+            spec.nocase = false;
+        } else if (m == "cidr")
+            setOp(Op::kCidr);
+        else if (m == "lt")
+            setOp(Op::kLess);
+        else if (m == "lte")
+            setOp(Op::kLessEq);
+        else if (m == "gt")
+            setOp(Op::kGreater);
+        else if (m == "gte")
+            setOp(Op::kGreaterEq);
+        else if (m == "all")
+            spec.match_all = true;
+        else if (m == "base64")
+            spec.base64 = true;
+        else if (m == "base64offset")
+            spec.base64offset = true;
+        else if (m == "windash")
+            spec.windash = true;
+        else if (m == "cased")
+            spec.nocase = false;
+        else if (m == "exists") {
+            setOp(value.as<bool>(true) ? Op::kNotNull : Op::kIsNull);
+            return FieldMatcher{field, "", compileMatcher(file, value, spec, key)};
+        } else if (m == "fieldref") {
+            spec.other_field = vigil::hub::sigmaField(scalar(value));
+            if (spec.other_field.empty())
+                throw RuleError{locOf(file, value),
+                                "fieldref: " + scalar(value) + " has no Vigil mapping"};
+        } else {
+            throw RuleError{
+                locOf(file, key_node),
+                "unsupported modifier |" + m +
+                    " (supported: contains, startswith, endswith, re, all, cidr, base64, "
+                    "base64offset, windash, cased, exists, fieldref, lt, lte, gt, gte)"};
+        }
+    }
+    if ((spec.base64 || spec.base64offset) && !op_set) setOp(Op::kContains);
+    if (spec.other_field.empty()) {
+        if (!value || value.IsNull()) {
+            spec.op = Op::kIsNull;
+            spec.sigma_wildcards = false;
+        } else {
+            spec.values = scalarList(file, value, key.c_str());
+            if (spec.values.empty()) throw RuleError{locOf(file, value), key + ": empty list"};
+        }
+    }
+    return FieldMatcher{field, spec.other_field,
+                        compileMatcher(file, value ? value : key_node, spec, key)};
+}
+
+Alternative sigmaMap(const std::string& file, const YAML::Node& n) {
+    Alternative alt;
+    for (const auto& kv : n) alt.all.push_back(sigmaFieldMatcher(file, kv.first, kv.second));
+    return alt;
+}
+
+Selection sigmaSelection(const std::string& file, const std::string& name, const YAML::Node& n) {
+    Selection sel;
+    sel.name = name;
+    if (n.IsMap()) {
+        sel.any.push_back(sigmaMap(file, n));
+    } else if (n.IsSequence()) {
+        for (const auto& item : n) {
+            if (!item.IsMap())
+                throw RuleError{locOf(file, item), "selection " + name +
+                                                       ": keyword lists (full-text search) are not "
+                                                       "supported; use field: value maps"};
+            sel.any.push_back(sigmaMap(file, item));
+        }
+    } else {
+        throw RuleError{locOf(file, n), "selection " + name + ": expected a map or a list of maps"};
+    }
+    if (sel.any.empty()) throw RuleError{locOf(file, n), "selection " + name + " is empty"};
+    return sel;
+}
+
+Rule sigmaRule(const std::string& file, const YAML::Node& n) {
+    Rule r;
+    r.kind = Rule::Kind::kSigma;
+    r.loc = locOf(file, n);
+    r.name = scalar(n["title"]);
+    r.id = n["id"] ? scalar(n["id"]) : r.name;
+    if (r.id.empty()) throw RuleError{r.loc, "Sigma rule without id or title"};
+    const YAML::Node ls = n["logsource"];
+    if (!ls || !ls.IsMap()) throw RuleError{r.loc, "Sigma rule without logsource"};
+    const std::string product = scalar(ls["product"]);
+    if (!product.empty() && product != "linux")
+        throw RuleError{locOf(file, ls["product"]),
+                        "logsource product '" + product + "' is not linux"};
+    if (ls["service"])
+        throw RuleError{locOf(file, ls["service"]), "logsource service '" + scalar(ls["service"]) +
+                                                        "' maps to no Vigil record"};
+    const std::string category = scalar(ls["category"]);
+    r.data_types = sigmaCategory(category);
+    if (r.data_types.empty())
+        throw RuleError{locOf(file, ls),
+                        "logsource category '" + category +
+                            "' maps to no Vigil record (process_creation, network_connection, "
+                            "file_event, file_create, file_rename, dns_query)"};
+    if (n["level"]) {
+        std::string level = scalar(n["level"]);
+        if (level == "informational") level = "info";
+        auto s = parseSeverity(level);
+        if (!s)
+            throw RuleError{locOf(file, n["level"]), "level: unknown '" + scalar(n["level"]) + "'"};
+        r.severity = *s;
+    }
+    for (const auto& tag : scalarList(file, n["tags"], "tags")) {
+        if (tag.rfind("attack.t", 0) == 0) {
+            std::string id = tag.substr(7);
+            std::transform(id.begin(), id.end(), id.begin(), ::toupper);
+            r.mitre.push_back(id);
+        }
+    }
+    r.description = scalar(n["description"]);
+    if (const YAML::Node fp = n["falsepositives"]; fp && fp.IsSequence() && fp.size() > 0) {
+        r.suggestion = "false positives: " + scalar(fp[0]);
+    }
+    const YAML::Node det = n["detection"];
+    if (!det || !det.IsMap()) throw RuleError{r.loc, "Sigma rule without detection"};
+    std::vector<std::string> names;
+    YAML::Node cond_node;
+    for (const auto& kv : det) {
+        const std::string key = kv.first.Scalar();
+        if (key == "condition") {
+            cond_node = kv.second;
+            continue;
+        }
+        if (key == "timeframe")
+            throw RuleError{locOf(file, kv.first),
+                            "timeframe (Sigma correlation) is not supported"};
+        names.push_back(key);
+        r.selections.push_back(sigmaSelection(file, key, kv.second));
+    }
+    if (!cond_node) throw RuleError{locOf(file, det), "detection without condition"};
+    std::string cond;
+    if (cond_node.IsSequence()) {
+        for (const auto& c : cond_node) cond += (cond.empty() ? "(" : " or (") + scalar(c) + ")";
+    } else {
+        cond = scalar(cond_node);
+    }
+    r.condition = compileCondition(file, cond_node, cond, names);
+    r.samples = samples(file, n["samples"], r.data_types);
+    return r;
+}
+
+bool isSigma(const YAML::Node& doc) {
+    return doc.IsMap() && doc["detection"];
+}
+
+void loadDocument(const std::string& file, const YAML::Node& doc, LoadResult& out,
+                  std::set<std::string>& ids) {
+    auto one = [&](const YAML::Node& n, bool sigma) {
+        std::string id = n.IsMap() ? scalar(n["id"]) : std::string();
+        try {
+            Rule r = sigma ? sigmaRule(file, n) : vigilRule(file, n);
+            if (!ids.insert(r.id).second) throw RuleError{r.loc, "duplicate rule id " + r.id};
+            out.rules.push_back(std::move(r));
+        } catch (const RuleError& e) {
+            out.diagnostics.push_back({e.loc, id, e.message, false});
+            ++out.failed;
+        } catch (const YAML::Exception& e) {
+            out.diagnostics.push_back(
+                {locOf(file, n), id, std::string("bad value: ") + e.msg, false});
+            ++out.failed;
+        }
+    };
+    if (!doc || doc.IsNull()) return;
+    if (isSigma(doc)) return one(doc, true);
+    YAML::Node list = doc.IsMap() && doc["rules"] ? doc["rules"] : doc;
+    if (!list.IsSequence()) {
+        out.diagnostics.push_back({locOf(file, doc), "",
+                                   "expected a list of rules, a map with rules:, or a Sigma rule",
+                                   false});
+        ++out.failed;
+        return;
+    }
+    for (const auto& n : list) {
+        if (!n.IsMap()) {
+            out.diagnostics.push_back({locOf(file, n), "", "a rule must be a map", false});
+            ++out.failed;
+            continue;
+        }
+        one(n, isSigma(n));
+    }
+}
+
+void loadText(std::string_view text, const std::string& file, LoadResult& out,
+              std::set<std::string>& ids) {
+    std::vector<YAML::Node> docs;
+    try {
+        docs = YAML::LoadAll(std::string(text));
+    } catch (const YAML::Exception& e) {
+        out.diagnostics.push_back(
+            {SourceLoc{file, e.mark.line + 1, e.mark.column + 1}, "", e.msg, false});
+        ++out.failed;
+        return;
+    }
+    for (const auto& doc : docs) loadDocument(file, doc, out, ids);
+}
+
+}  // namespace
+
+std::string SourceLoc::toString() const {
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+const char* severityName(Severity s) {
+    switch (s) {
+        case Severity::kInfo:
+            return "info";
+        case Severity::kLow:
+            return "low";
+        case Severity::kMedium:
+            return "medium";
+        case Severity::kHigh:
+            return "high";
+        case Severity::kCritical:
+            return "critical";
+    }
+    return "medium";
+}
+
+std::optional<Severity> parseSeverity(std::string_view t) {
+    for (Severity s : {Severity::kInfo, Severity::kLow, Severity::kMedium, Severity::kHigh,
+                       Severity::kCritical}) {
+        if (t == severityName(s)) return s;
+    }
+    return std::nullopt;
+}
+
+std::string Diagnostic::toString() const {
+    return loc.toString() + (warning ? ": warning: " : ": error: ") +
+           (rule.empty() ? "" : "[" + rule + "] ") + message;
+}
+
+size_t LoadResult::errors() const {
+    return static_cast<size_t>(std::count_if(diagnostics.begin(), diagnostics.end(),
+                                             [](const Diagnostic& d) { return !d.warning; }));
+}
+
+std::string sigmaField(std::string_view name) {
+    static const std::map<std::string, std::string, std::less<>> kMap = {
+        {"Image", "exe"},
+        {"CommandLine", "argv"},
+        {"ParentImage", "parent_exe"},
+        {"ParentCommandLine", "ppid_argv"},
+        {"User", "username"},
+        {"CurrentDirectory", "run_path"},
+        {"ProcessId", "pid"},
+        {"ParentProcessId", "ppid"},
+        {"LogonId", "sessionid"},
+        {"DestinationIp", "dip"},
+        {"DestinationPort", "dport"},
+        {"SourceIp", "sip"},
+        {"SourcePort", "sport"},
+        {"Protocol", "protocol"},
+        {"TargetFilename", "file_path"},
+        {"SourceFilename", "old_name"},
+        {"QueryName", "query"},
+        {"QueryType", "type"},
+        {"Hashes", "exe_hash"},
+        {"Container", "container_id"},
+    };
+    auto it = kMap.find(name);
+    return it == kMap.end() ? std::string() : it->second;
+}
+
+std::vector<int32_t> sigmaCategory(std::string_view category) {
+    if (category == "process_creation") return {59};
+    if (category == "network_connection") return {42, 43};
+    if (category == "file_event" || category == "file_create") return {602};
+    if (category == "file_rename") return {82};
+    if (category == "file_delete") return {605};
+    if (category == "dns_query" || category == "dns") return {601};
+    return {};
+}
+
+LoadResult loadRulesFromText(std::string_view yaml, const std::string& file_name) {
+    LoadResult out;
+    std::set<std::string> ids;
+    loadText(yaml, file_name, out, ids);
+    return out;
+}
+
+LoadResult loadRules(const std::vector<std::string>& paths) {
+    LoadResult out;
+    std::set<std::string> ids;
+    std::vector<std::string> files;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            std::vector<std::string> found;
+            for (const auto& e : fs::directory_iterator(p, ec)) {
+                const std::string ext = e.path().extension().string();
+                if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml"))
+                    found.push_back(e.path().string());
+            }
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else {
+            files.push_back(p);
+        }
+    }
+    for (const auto& f : files) {
+        std::ifstream in(f);
+        if (!in) {
+            out.diagnostics.push_back({SourceLoc{f, 0, 0}, "", "cannot read the file", false});
+            ++out.failed;
+            continue;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        loadText(ss.str(), f, out, ids);
+    }
+    return out;
+}
+
+}  // namespace vigil::hub
