@@ -1,14 +1,23 @@
 // vigil-hub: the rule engine (docs/hub.md).
 //   vigil-hub check PATH...   validate rule files: "N loaded, M failed" and every diagnostic
 //   vigil-hub test PATH...    run the samples every rule ships; fails on a wrong verdict
-// Exit codes: 0 ok, 1 a rule failed to load or a sample gave the wrong verdict, 2 usage.
+//   vigil-hub run --config FILE   the daemon: consume the bus, evaluate, write alerts
+// Exit codes: 0 ok, 1 a rule failed to load or a sample gave the wrong verdict (run: could not
+// start), 2 usage or an invalid configuration.
+#include <signal.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "libs/common/cli.h"
+#include "libs/common/fs.h"
+#include "libs/common/log.h"
+#include "server/common/signal_wait.h"
 #include "server/hub/engine.h"
+#include "server/hub/hub_service.h"
 #include "server/hub/rule_loader.h"
 
 namespace {
@@ -71,6 +80,59 @@ int test(const std::vector<std::string>& paths) {
     return wrong == 0 && r.failed == 0 ? 0 : 1;
 }
 
+int run(const std::string& config_path, const vigil::cli::StandardFlags& std_flags) {
+    namespace cli = vigil::cli;
+    if (auto rc = cli::infoExit(std_flags, "vigil-hub", VIGIL_VERSION, exampleHubConfig)) {
+        return *rc;
+    }
+    if (config_path.empty()) {
+        std::fprintf(stderr, "vigil-hub run: --config FILE is required (see --print-config)\n");
+        return 2;
+    }
+    auto cfg = loadHubConfig(config_path);
+    if (auto rc = cli::configExit(cfg, std_flags, "vigil-hub")) return *rc;
+    vigil::log::Options lo;
+    lo.level = cfg->log_level;
+    if (cfg->log_file != "-") {
+        (void)vigil::fs::makeDirs(vigil::fs::dirName(cfg->log_file), 0700);
+        lo.file = cfg->log_file;
+    }
+    std::string err;
+    if (!vigil::log::init(lo, &err)) {
+        std::fprintf(stderr, "vigil-hub: %s\n", err.c_str());
+        return 2;
+    }
+    auto logger = vigil::log::get("hub");
+    vigil::server::blockTerminationSignals();
+    ::signal(SIGPIPE, SIG_IGN);
+    vigil::metrics::Registry metrics;
+    std::string rule_errors;
+    auto service = HubService::create(*cfg, metrics, &rule_errors);
+    if (!rule_errors.empty()) std::fputs(rule_errors.c_str(), stderr);
+    if (!service.ok()) {
+        logger->critical("{}", service.message());
+        std::fprintf(stderr, "vigil-hub: %s\n", service.message().c_str());
+        return 1;
+    }
+    (*service)->start();
+    logger->info("vigil-hub {} running: {}", VIGIL_VERSION, (*service)->describe());
+    std::fprintf(stderr, "vigil-hub running: %s\n", (*service)->describe().c_str());
+    for (;;) {
+        int sig = vigil::server::waitForTerminationSignal();
+        if (sig == SIGHUP) {
+            logger->info("SIGHUP: rule reload is not supported yet; restart to reload");
+            continue;
+        }
+        logger->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    (*service)->stop();
+    const auto& st = (*service)->stats();
+    logger->info("vigil-hub stopped: {} records, {} alerts, {} bad records", st.records.load(),
+                 st.alerts.load(), st.bad_records.load());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,6 +148,11 @@ int main(int argc, char** argv) {
     auto* t =
         app.add_subcommand("test", "Run the samples each rule ships; fail on a wrong verdict");
     t->add_option("paths", test_paths, "Rule files or directories")->required();
+    std::string config_path;
+    vigil::cli::StandardFlags std_flags;
+    auto* r = app.add_subcommand("run", "Run the hub: consume the bus, evaluate, write alerts");
+    r->add_option("-c,--config", config_path, "Configuration file (YAML)");
+    vigil::cli::addStandardFlags(*r, std_flags);
     if (argc > 1 && (std::string(argv[1]) == "-V" || std::string(argv[1]) == "--version")) {
         std::printf("vigil-hub %s\n", VIGIL_VERSION);
         return 0;
@@ -93,5 +160,6 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     if (c->parsed()) return check(check_paths, verbose);
     if (t->parsed()) return test(test_paths);
+    if (r->parsed()) return run(config_path, std_flags);
     return 2;
 }

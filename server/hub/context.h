@@ -1,0 +1,61 @@
+// The hub's context (docs/hub.md "Running"): what the records of one agent say about its
+// processes, used to enrich the records rules see. A process table per agent, built from exec
+// records (59) and emptied by exit records (60): (agent_id, pid) -> {exe, argv, ppid}. Records
+// that lack `parent_exe` get the exe of their parent (ppid) when the table knows it.
+// Bounded: an LRU over all agents (evictions counted). Not thread-safe: one per partition
+// worker (an agent's records all go to one partition).
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace vigil::hub {
+
+class Event;
+
+struct ProcessInfo {
+    std::string exe;
+    std::string argv;
+    std::string ppid;
+};
+
+struct ContextOptions {
+    size_t max_processes = 200000;
+};
+
+struct ContextStats {
+    uint64_t inserted = 0;
+    uint64_t removed = 0;   // exit records
+    uint64_t evicted = 0;   // LRU
+    uint64_t enriched = 0;  // parent_exe added
+    uint64_t parent_misses = 0;
+};
+
+class Context {
+public:
+    explicit Context(ContextOptions options = {}) : options_(options) {}
+
+    // Adds what the context knows to `event` (fields that are absent only). Added values are
+    // kept in `storage` (the event holds views), which must outlive the evaluation.
+    void enrich(Event& event, std::string& storage);
+    // Updates the process table from `event` (exec: insert, exit: remove). Call after enrich.
+    void observe(const Event& event);
+
+    const ProcessInfo* find(std::string_view agent_id, std::string_view pid);
+    size_t size() const { return index_.size(); }
+    const ContextStats& stats() const { return stats_; }
+
+private:
+    static std::string key(std::string_view agent_id, std::string_view pid);
+    using Entry = std::pair<std::string, ProcessInfo>;
+    ContextOptions options_;
+    std::list<Entry> lru_;  // most recent first
+    std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+    ContextStats stats_;
+};
+
+}  // namespace vigil::hub

@@ -1,0 +1,326 @@
+// vigil-hub run: configuration, the consume-evaluate-alert-commit loop.
+#include "server/hub/hub_service.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "libs/common/config.h"
+#include "libs/common/fs.h"
+#include "libs/common/log.h"
+#include "libs/wire/record.h"
+#include "proto/bus.pb.h"
+#include "server/hub/rule_loader.h"
+
+namespace vigil::hub {
+
+using config::Node;
+
+Result<HubConfig> parseHubConfig(const std::string& text, const std::string& name) {
+    auto doc = config::Document::loadString(text, name);
+    if (!doc.ok()) return doc.error();
+    Node root = doc->root();
+    root.allowOnly({"bus", "rules", "group", "from_latest", "alerts", "max_frequency_groups",
+                    "max_processes", "fetch_max", "poll_timeout", "log"});
+    HubConfig c;
+    c.config_file = name;
+
+    // Same keys as the center's bus section (server/center/center_config.cpp); the writer-only
+    // keys (segment_size, retention_*, fsync_interval, nats_max_*) are accepted and ignored.
+    Node b = root.child("bus");
+    b.allowOnly({"backend", "dir", "partitions", "segment_size", "retention_size", "retention_age",
+                 "fsync_interval", "nats_url", "stream", "nats_max_age", "nats_max_bytes",
+                 "nats_replicas", "nats_subject_prefix", "nats_timeout"});
+    c.bus.backend = b.oneOf("backend", "embedded", {"embedded", "nats"});
+    c.bus.dir = b.str("dir");
+    c.bus.partitions = static_cast<uint32_t>(b.integer("partitions", 8, 1, 1024));
+    c.bus.segment_bytes = b.size("segment_size", c.bus.segment_bytes, 1 << 20);
+    c.bus.retention_bytes = b.size("retention_size", c.bus.retention_bytes, 1 << 20);
+    c.bus.retention_age = std::chrono::duration_cast<std::chrono::seconds>(
+        b.duration("retention_age", c.bus.retention_age, std::chrono::seconds(60)));
+    c.bus.fsync_interval = b.duration("fsync_interval", c.bus.fsync_interval);
+    c.bus.nats_url = b.str("nats_url", c.bus.nats_url);
+    c.bus.stream = b.str("stream", c.bus.stream);
+    c.bus.nats_max_age = std::chrono::duration_cast<std::chrono::seconds>(
+        b.duration("nats_max_age", c.bus.nats_max_age, std::chrono::seconds(60)));
+    c.bus.nats_max_bytes = b.integer("nats_max_bytes", -1, -1, INT64_MAX);
+    c.bus.nats_replicas = static_cast<int>(b.integer("nats_replicas", 1, 1, 5));
+    c.bus.nats_subject_prefix = b.str("nats_subject_prefix", c.bus.nats_subject_prefix);
+    c.bus.nats_timeout = b.duration("nats_timeout", c.bus.nats_timeout, std::chrono::seconds(1));
+    c.bus.writer = false;
+
+    c.rules = root.strList("rules");
+    c.group = root.str("group", c.group);
+    c.from_latest = root.boolean("from_latest", false);
+    c.max_frequency_groups =
+        static_cast<size_t>(root.integer("max_frequency_groups", 100000, 1, 100'000'000));
+    c.max_processes = static_cast<size_t>(root.integer("max_processes", 200000, 1, 100'000'000));
+    c.fetch_max = static_cast<size_t>(root.integer("fetch_max", 1000, 1, 1'000'000));
+    c.poll_timeout = root.duration("poll_timeout", c.poll_timeout, std::chrono::milliseconds(1));
+
+    Node a = root.child("alerts");
+    a.allowOnly({"jsonl", "bus", "bus_dir", "stream", "subject_prefix"});
+    c.alerts_jsonl = a.str("jsonl");
+    c.alerts_bus = a.boolean("bus", false);
+    c.alerts_bus_options = c.bus;
+    c.alerts_bus_options.writer = true;
+    c.alerts_bus_options.dir = a.str("bus_dir");
+    c.alerts_bus_options.stream = a.str("stream", "VIGIL_ALERTS");
+    c.alerts_bus_options.nats_subject_prefix = a.str("subject_prefix", "vigil.alert");
+
+    Node l = root.child("log");
+    l.allowOnly({"level", "file"});
+    c.log_level = l.oneOf("level", "info", {"trace", "debug", "info", "warn", "error", "off"});
+    c.log_file = l.str("file", "-");
+
+    if (c.bus.backend == "embedded" && c.bus.dir.empty()) {
+        root.problem("bus.dir", "is required (the center's bus directory, <data_dir>/bus)");
+    }
+    if (c.rules.empty()) root.problem("rules", "is required: rule files or directories");
+    if (auto st = bus::checkGroupName(c.group); !st.ok()) root.problem("group", st.message());
+    if (c.alerts_jsonl.empty() && !c.alerts_bus) {
+        root.problem("alerts", "no sink: set alerts.jsonl and/or alerts.bus: true");
+    }
+    if (c.alerts_bus && c.bus.backend == "embedded") {
+        if (c.alerts_bus_options.dir.empty()) {
+            root.problem("alerts.bus_dir",
+                         "is required with an embedded bus (the center holds the writer lock of "
+                         "bus.dir)");
+        } else if (c.alerts_bus_options.dir == c.bus.dir) {
+            root.problem("alerts.bus_dir", "must differ from bus.dir");
+        }
+    }
+    if (c.alerts_bus && c.bus.backend == "nats" &&
+        c.alerts_bus_options.nats_subject_prefix == c.bus.nats_subject_prefix) {
+        root.problem("alerts.subject_prefix", "must differ from bus.nats_subject_prefix");
+    }
+    if (!doc->ok()) return Error{doc->problems().toString()};
+    return c;
+}
+
+Result<HubConfig> loadHubConfig(const std::string& path) {
+    auto text = fs::readFile(path, 1 << 20);
+    if (!text.ok()) return text.error();
+    return parseHubConfig(*text, path);
+}
+
+std::string exampleHubConfig() {
+    return R"(# vigil-hub run --config FILE (docs/hub.md "Running")
+bus:                                   # the records bus, as the center's bus section
+  backend: embedded                    # embedded or nats
+  dir: /var/lib/vigil-center/bus       # embedded: the center's <data_dir>/bus (read-only here)
+  partitions: 8
+  # nats_url: nats://127.0.0.1:4222
+  # stream: VIGIL
+  # nats_subject_prefix: vigil.rec
+rules:                                 # rule files or directories (Vigil YAML and Sigma)
+  - /etc/vigil/hub/rules
+group: hub                             # consumer group: the position is kept per group
+from_latest: false                     # a new group starts at the oldest kept record
+alerts:
+  jsonl: /var/lib/vigil-hub/alerts.jsonl   # one JSON object per line, fdatasync'd per batch
+  bus: true                            # alerts as bus messages: key agent_id, data_type 9000
+  bus_dir: /var/lib/vigil-hub/alerts-bus   # embedded: a directory of its own
+  # stream: VIGIL_ALERTS               # nats: stream and subject prefix of the alerts
+  # subject_prefix: vigil.alert
+max_frequency_groups: 100000           # per partition: LRU of frequency rule groups
+max_processes: 200000                  # per partition: LRU of the process table
+fetch_max: 1000                        # records per fetch (one alert write + commit each)
+log:
+  level: info
+  file: "-"                            # "-": stderr
+)";
+}
+
+HubService::~HubService() {
+    stop();
+}
+
+Result<std::unique_ptr<HubService>> HubService::create(const HubConfig& config,
+                                                       metrics::Registry& metrics,
+                                                       std::string* rule_errors) {
+    std::unique_ptr<HubService> s(new HubService());
+    s->config_ = config;
+    LoadResult loaded = loadRules(config.rules);
+    if (rule_errors) {
+        for (const auto& d : loaded.diagnostics) rule_errors->append(d.toString()).push_back('\n');
+    }
+    if (loaded.rules.empty()) return Error{"no rule loaded from the configured rules"};
+    s->engine_ = std::make_unique<Engine>(std::move(loaded.rules));
+
+    if (!config.alerts_jsonl.empty()) {
+        auto sink = openJsonLinesSink(config.alerts_jsonl);
+        if (!sink.ok()) return sink.error();
+        s->sinks_.push_back(std::move(*sink));
+    }
+    if (config.alerts_bus) {
+        auto sink = openBusSink(config.alerts_bus_options, metrics);
+        if (!sink.ok()) return sink.error();
+        s->sinks_.push_back(std::move(*sink));
+    }
+
+    bus::BusOptions bo = config.bus;
+    bo.writer = false;
+    auto b = bus::Bus::open(bo, metrics);
+    if (!b.ok()) return Error{"records bus: " + b.message()};
+    s->bus_ = std::move(*b);
+    bus::ConsumerOptions co;
+    co.group = config.group;
+    co.from_latest = config.from_latest;
+    auto c = s->bus_->consumer(co);
+    if (!c.ok()) return Error{"records bus consumer: " + c.message()};
+    s->consumer_ = std::move(*c);
+
+    s->m_records_ = &metrics.counter("vigil_hub_records_total", "Records evaluated");
+    s->m_alerts_ = &metrics.counter("vigil_hub_alerts_total", "Alerts written");
+    s->m_bad_ = &metrics.counter("vigil_hub_bad_records_total",
+                                 "Bus messages skipped: not MQData or a malformed Payload");
+    s->m_sink_errors_ =
+        &metrics.counter("vigil_hub_sink_errors_total", "Failed alert writes (retried)");
+    return s;
+}
+
+std::string HubService::describe() const {
+    std::string sinks;
+    for (const auto& s : sinks_) sinks += std::string(sinks.empty() ? "" : ",") + s->name();
+    return bus_->describe() + ", group " + config_.group + ", " +
+           std::to_string(engine_->ruleCount()) + " rules, sinks " + sinks;
+}
+
+void HubService::start() {
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+}
+
+void HubService::stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+void HubService::run() {
+    auto logger = log::get("hub");
+    while (!stopping_) {
+        auto n = pollOnce(config_.poll_timeout);
+        if (!n.ok()) {
+            if (stopping_) break;
+            VIGIL_LOG_RATE_LIMITED(logger, spdlog::level::err, "hub: {}", n.message());
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+    }
+}
+
+Alert HubService::makeAlert(const Rule& rule, const Event& event, const bus::Delivery& d,
+                            int64_t agent_time) const {
+    using nlohmann::json;
+    auto get = [&](std::string_view k) {
+        const std::string_view* v = event.get(k);
+        return v ? std::string(*v) : std::string();
+    };
+    Alert a;
+    a.agent_id = get("agent_id");
+    json j;
+    j["alert_id"] = a.agent_id + "-" + std::to_string(d.partition) + "-" +
+                    std::to_string(d.offset) + "-" + rule.id;
+    j["rule_id"] = rule.id;
+    j["rule_name"] = rule.name;
+    j["severity"] = severityName(rule.severity);
+    j["mitre"] = rule.mitre;
+    j["description"] = rule.description;
+    j["suggestion"] = rule.suggestion;
+    j["data_type"] = event.data_type;
+    j["agent_id"] = a.agent_id;
+    j["hostname"] = get("hostname");
+    j["time"] = agent_time;
+    j["hub_time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    json fields = json::object();
+    for (const auto& [k, v] : event.fields()) fields[std::string(k)] = std::string(v);
+    j["fields"] = std::move(fields);
+    j["pid_tree"] = get("pid_tree");
+    for (const auto& [k, v] : rule.append) {
+        if (!j.contains(k)) j[k] = v;  // never overrides the alert's own keys
+    }
+    a.json = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    return a;
+}
+
+Result<size_t> HubService::pollOnce(std::chrono::milliseconds timeout) {
+    auto fetched = consumer_->fetch(config_.fetch_max, timeout);
+    if (!fetched.ok()) return fetched.error();
+    const std::vector<bus::Delivery>& ds = *fetched;
+    if (ds.empty()) return size_t{0};
+
+    std::vector<Alert> alerts;
+    vigil::bus::MQData mq;
+    Event ev;
+    std::string data_type, parent_exe;
+    for (const auto& d : ds) {
+        mq.Clear();
+        ev.clear();
+        bool ok = mq.ParseFromString(d.value);
+        if (ok) {
+            ok = wire::forEachField(mq.body(),
+                                    [&](std::string_view k, std::string_view v) { ev.set(k, v); });
+        }
+        if (!ok) {
+            ++stats_.bad_records;
+            m_bad_->inc();
+            continue;
+        }
+        ev.data_type = mq.data_type();
+        // agent_time is in seconds (Elkeid); milliseconds are accepted too.
+        const int64_t t = mq.agent_time();
+        ev.time_ms = t > 100'000'000'000LL ? t : t * 1000;
+        if (ev.time_ms == 0) ev.time_ms = d.bus_time_ns / 1'000'000;
+        data_type = std::to_string(mq.data_type());
+        ev.set("agent_id", mq.agent_id());
+        ev.set("hostname", mq.hostname());
+        ev.set("data_type", data_type);
+
+        auto& ctx = context_[d.partition];
+        if (!ctx) ctx = std::make_unique<Context>(ContextOptions{config_.max_processes});
+        auto& freq = freq_[d.partition];
+        if (!freq) {
+            freq = std::make_unique<FrequencyState>(FrequencyOptions{config_.max_frequency_groups});
+        }
+        parent_exe.clear();
+        ctx->enrich(ev, parent_exe);
+        ctx->observe(ev);
+        for (const Rule* rule : engine_->evaluate(ev, freq.get())) {
+            alerts.push_back(makeAlert(*rule, ev, d, t));
+        }
+    }
+
+    // Durable in every sink before the commit; a failing sink is retried until it works or
+    // the service stops (then nothing is committed: redelivered on restart).
+    auto logger = log::get("hub");
+    for (auto& sink : sinks_) {
+        for (int attempt = 0;; ++attempt) {
+            auto st = sink->write(alerts);
+            if (st.ok()) break;
+            ++stats_.sink_errors;
+            m_sink_errors_->inc();
+            VIGIL_LOG_RATE_LIMITED(logger, spdlog::level::err, "alert sink {}: {}", sink->name(),
+                                   st.message());
+            if (stopping_)
+                return Error{std::string("alert sink ") + sink->name() + ": " + st.message() +
+                             " (not committed)"};
+            auto wait = std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
+            for (auto waited = std::chrono::milliseconds(0); waited < wait && !stopping_;
+                 waited += std::chrono::milliseconds(50)) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+        }
+    }
+    auto st = consumer_->commit(ds);
+    if (!st.ok()) return Error{"commit: " + st.message()};
+    ++stats_.commits;
+    stats_.records += ds.size();
+    stats_.alerts += alerts.size();
+    m_records_->inc(ds.size());
+    m_alerts_->inc(alerts.size());
+    return ds.size();
+}
+
+}  // namespace vigil::hub

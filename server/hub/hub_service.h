@@ -1,0 +1,102 @@
+// vigil-hub run (docs/hub.md "Running"): consumes the records bus with a consumer group,
+// enriches each record from the context (context.h), evaluates the rules (engine.h) with one
+// FrequencyState per partition, writes the hits as alerts to the sinks (alert_sink.h), and
+// commits the group's position only once a fetch's alerts are durable in every sink: at least
+// once, nothing lost (a crash repeats the alerts of at most one fetch, with the same alert_id).
+// Thread-safety: start/stop from one thread; pollOnce is not to be called while started.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "libs/common/metrics.h"
+#include "libs/common/result.h"
+#include "server/bus/bus.h"
+#include "server/hub/alert_sink.h"
+#include "server/hub/context.h"
+#include "server/hub/engine.h"
+
+namespace vigil::hub {
+
+struct HubConfig {
+    std::string config_file;
+    bus::BusOptions bus;             // the records bus; opened read-only (writer = false)
+    std::vector<std::string> rules;  // files or directories
+    std::string group = "hub";       // consumer group
+    bool from_latest = false;        // a new group starts at the end of the bus
+    // Alerts: a JSON lines file and/or a bus. The bus is a separate embedded directory
+    // (alerts.bus_dir: the center holds the writer lock of the records directory) or, with nats,
+    // the same server under subject prefix alerts.subject_prefix in stream alerts.stream.
+    std::string alerts_jsonl;
+    bool alerts_bus = false;
+    bus::BusOptions alerts_bus_options;  // derived from bus + alerts.*
+    size_t max_frequency_groups = 100000;
+    size_t max_processes = 200000;
+    size_t fetch_max = 1000;
+    std::chrono::milliseconds poll_timeout{500};
+    std::string log_level = "info";
+    std::string log_file = "-";  // "-": stderr
+};
+
+Result<HubConfig> parseHubConfig(const std::string& text, const std::string& name);
+Result<HubConfig> loadHubConfig(const std::string& path);
+std::string exampleHubConfig();
+
+struct HubStats {
+    std::atomic<uint64_t> records{0};
+    std::atomic<uint64_t> bad_records{0};  // not MQData or a malformed Payload: skipped
+    std::atomic<uint64_t> alerts{0};
+    std::atomic<uint64_t> sink_errors{0};
+    std::atomic<uint64_t> commits{0};
+};
+
+class HubService {
+public:
+    // Loads the rules (diagnostics in `rule_errors`), opens the bus and the sinks.
+    static Result<std::unique_ptr<HubService>> create(const HubConfig& config,
+                                                      metrics::Registry& metrics,
+                                                      std::string* rule_errors = nullptr);
+    ~HubService();
+
+    // Runs the loop in a thread until stop().
+    void start();
+    // Finishes the fetch in progress (its alerts written and committed, unless a sink keeps
+    // failing: then it is left uncommitted and redelivered later) and joins the thread.
+    void stop();
+    // One fetch, evaluation, alert write and commit: the number of records processed.
+    Result<size_t> pollOnce(std::chrono::milliseconds timeout);
+
+    const HubStats& stats() const { return stats_; }
+    size_t ruleCount() const { return engine_->ruleCount(); }
+    std::string describe() const;
+
+private:
+    HubService() = default;
+    void run();
+    // Builds the alert of `rule` firing on `event`.
+    Alert makeAlert(const Rule& rule, const Event& event, const bus::Delivery& d,
+                    int64_t agent_time) const;
+
+    HubConfig config_;
+    std::unique_ptr<Engine> engine_;
+    std::unique_ptr<bus::Bus> bus_;
+    std::unique_ptr<bus::Consumer> consumer_;
+    std::vector<std::unique_ptr<AlertSink>> sinks_;
+    std::unordered_map<uint32_t, std::unique_ptr<FrequencyState>> freq_;  // per partition
+    std::unordered_map<uint32_t, std::unique_ptr<Context>> context_;      // per partition
+    HubStats stats_;
+    metrics::Counter* m_records_ = nullptr;
+    metrics::Counter* m_alerts_ = nullptr;
+    metrics::Counter* m_bad_ = nullptr;
+    metrics::Counter* m_sink_errors_ = nullptr;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+};
+
+}  // namespace vigil::hub

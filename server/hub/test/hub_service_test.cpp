@@ -1,0 +1,300 @@
+// vigil-hub run end to end: MQData records appended to an embedded bus in a temp dir, the
+// service consuming them with the default rule pack, alerts in a JSON lines file and a bus.
+#include <stdlib.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "libs/common/fs.h"
+#include "libs/wire/buffer.h"
+#include "libs/wire/record.h"
+#include "proto/bus.pb.h"
+#include "server/bus/bus.h"
+#include "server/hub/context.h"
+#include "server/hub/hub_service.h"
+
+namespace vigil::hub {
+namespace {
+
+using Fields = std::map<std::string, std::string>;
+using nlohmann::json;
+
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/vigil-hub-test.XXXXXX";
+        if (::mkdtemp(tmpl)) path_ = tmpl;
+    }
+    ~TempDir() {
+        if (!path_.empty()) (void)fs::removeAll(path_);
+    }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+std::string sourceDir() {
+    const char* s = std::getenv("VIGIL_SOURCE_DIR");
+    return s ? s : ".";
+}
+
+std::string mqData(const std::string& agent, int32_t data_type, int64_t time, const Fields& f) {
+    wire::Buffer body;
+    wire::encodePayload(body, f);
+    vigil::bus::MQData mq;
+    mq.set_data_type(data_type);
+    mq.set_agent_time(time);
+    mq.set_agent_id(agent);
+    mq.set_hostname("host-" + agent);
+    mq.set_body(std::string(body.data(), body.size()));
+    return mq.SerializeAsString();
+}
+
+struct Rec {
+    std::string agent;
+    int32_t data_type;
+    Fields fields;
+};
+
+void appendRecords(const std::string& dir, const std::vector<Rec>& recs,
+                   int64_t time = 1700000000) {
+    metrics::Registry reg;
+    bus::BusOptions o;
+    o.dir = dir;
+    o.partitions = 4;
+    auto b = bus::Bus::open(o, reg);
+    ASSERT_TRUE(b.ok()) << b.message();
+    std::vector<std::string> values;
+    for (const auto& r : recs) values.push_back(mqData(r.agent, r.data_type, time, r.fields));
+    std::vector<bus::Message> msgs;
+    for (size_t i = 0; i < recs.size(); ++i) {
+        msgs.push_back({recs[i].agent, recs[i].data_type, values[i]});
+    }
+    auto st = (*b)->producer().append(msgs);
+    ASSERT_TRUE(st.ok()) << st.message();
+}
+
+std::vector<json> readAlerts(const std::string& path) {
+    std::vector<json> out;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty()) out.push_back(json::parse(line));
+    }
+    return out;
+}
+
+std::vector<json> withRule(const std::vector<json>& alerts, const std::string& id) {
+    std::vector<json> out;
+    for (const auto& a : alerts) {
+        if (a.value("rule_id", "") == id) out.push_back(a);
+    }
+    return out;
+}
+
+HubConfig makeConfig(const TempDir& tmp, const std::string& rules) {
+    std::string text = "bus: {dir: " + (tmp / "bus") +
+                       ", partitions: 4}\n"
+                       "rules: [" +
+                       rules +
+                       "]\n"
+                       "group: hub\n"
+                       "poll_timeout: 100ms\n"
+                       "alerts: {jsonl: " +
+                       (tmp / "out/alerts.jsonl") +
+                       ", bus: true, bus_dir: " + (tmp / "alerts-bus") + "}\n";
+    auto c = parseHubConfig(text, "test");
+    EXPECT_TRUE(c.ok()) << c.message();
+    return *c;
+}
+
+// Polls until `n` records have been processed (bounded).
+void drain(HubService& s, uint64_t n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (s.stats().records < n && std::chrono::steady_clock::now() < deadline) {
+        auto r = s.pollOnce(std::chrono::milliseconds(100));
+        ASSERT_TRUE(r.ok()) << r.message();
+    }
+    ASSERT_EQ(s.stats().records.load(), n);
+}
+
+const Fields kSshd{
+    {"exe", "/usr/sbin/sshd"}, {"pid", "200"}, {"ppid", "1"}, {"argv", "sshd: root"}};
+const Fields kHarmless{{"exe", "/usr/bin/ls"}, {"pid", "100"},          {"ppid", "1"},
+                       {"argv", "ls -l"},      {"stdin", "/dev/pts/0"}, {"stdout", "/dev/pts/0"}};
+const Fields kReverse{
+    {"exe", "/bin/bash"},   {"pid", "201"},          {"ppid", "200"},
+    {"argv", "bash -i"},    {"stdin", "socket:[1]"}, {"stdout", "socket:[1]"},
+    {"dip", "203.0.113.7"}, {"dport", "4444"},       {"pid_tree", "201.bash<200.sshd<1.systemd"}};
+
+TEST(HubService, ReverseShellAlertInJsonLinesAndBusNoLossOnRestart) {
+    TempDir tmp;
+    const std::string rules = sourceDir() + "/hub/rules";
+    appendRecords(tmp / "bus",
+                  {{"agent-1", 59, kHarmless}, {"agent-1", 59, kSshd}, {"agent-1", 59, kReverse}});
+    HubConfig cfg = makeConfig(tmp, rules);
+    {
+        metrics::Registry reg;
+        std::string diags;
+        auto s = HubService::create(cfg, reg, &diags);
+        ASSERT_TRUE(s.ok()) << s.message();
+        EXPECT_GT((*s)->ruleCount(), 0u);
+        drain(**s, 3);
+        EXPECT_EQ((*s)->stats().bad_records.load(), 0u);
+    }
+    auto alerts = readAlerts(tmp / "out/alerts.jsonl");
+    auto rs = withRule(alerts, "reverse_shell_socket_stdio");
+    ASSERT_EQ(rs.size(), 1u) << json(alerts).dump(2);
+    const json& a = rs[0];
+    EXPECT_EQ(a["severity"], "critical");
+    EXPECT_EQ(a["agent_id"], "agent-1");
+    EXPECT_EQ(a["hostname"], "host-agent-1");
+    EXPECT_EQ(a["data_type"], 59);
+    EXPECT_EQ(a["time"], 1700000000);
+    EXPECT_EQ(a["rule_name"], "Shell with a network socket on stdin");
+    EXPECT_EQ(a["mitre"], json::array({"T1059.004"}));
+    EXPECT_EQ(a["pid_tree"], "201.bash<200.sshd<1.systemd");
+    EXPECT_FALSE(a["alert_id"].get<std::string>().empty());
+    EXPECT_GT(a["hub_time"].get<int64_t>(), 0);
+    EXPECT_EQ(a["fields"]["exe"], "/bin/bash");
+    EXPECT_EQ(a["fields"]["stdin"], "socket:[1]");
+    EXPECT_EQ(a["fields"]["dip"], "203.0.113.7");
+    EXPECT_EQ(a["fields"]["agent_id"], "agent-1");
+    EXPECT_EQ(a["fields"]["parent_exe"], "/usr/sbin/sshd");  // from the context
+    for (const auto& other : alerts) {
+        EXPECT_NE(other["fields"].value("exe", ""), "/usr/bin/ls") << other.dump();
+    }
+
+    // The alerts bus holds the same alert: key agent_id, data_type 9000.
+    {
+        metrics::Registry reg;
+        bus::BusOptions o;
+        o.dir = tmp / "alerts-bus";
+        o.partitions = 4;
+        o.writer = false;
+        auto b = bus::Bus::open(o, reg);
+        ASSERT_TRUE(b.ok()) << b.message();
+        auto c = (*b)->consumer({.group = "check"});
+        ASSERT_TRUE(c.ok()) << c.message();
+        std::vector<bus::Delivery> got;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (got.size() < alerts.size() && std::chrono::steady_clock::now() < deadline) {
+            auto f = (*c)->fetch(100, std::chrono::milliseconds(100));
+            ASSERT_TRUE(f.ok()) << f.message();
+            got.insert(got.end(), f->begin(), f->end());
+        }
+        ASSERT_EQ(got.size(), alerts.size());
+        size_t reverse = 0;
+        for (const auto& d : got) {
+            EXPECT_EQ(d.data_type, kAlertDataType);
+            EXPECT_EQ(d.key, "agent-1");
+            if (json::parse(d.value)["rule_id"] == "reverse_shell_socket_stdio") ++reverse;
+        }
+        EXPECT_EQ(reverse, 1u);
+    }
+
+    // Restart: the group resumes after its commit; the new record alerts, the old ones are
+    // not lost (and, after a clean stop, not repeated).
+    appendRecords(tmp / "bus", {{"agent-2", 59, kReverse}});
+    {
+        metrics::Registry reg;
+        auto s = HubService::create(cfg, reg);
+        ASSERT_TRUE(s.ok()) << s.message();
+        (*s)->start();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while ((*s)->stats().records < 1 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        (*s)->stop();
+        EXPECT_EQ((*s)->stats().records.load(), 1u);
+    }
+    rs = withRule(readAlerts(tmp / "out/alerts.jsonl"), "reverse_shell_socket_stdio");
+    ASSERT_EQ(rs.size(), 2u);
+    EXPECT_EQ(rs[0]["agent_id"], "agent-1");
+    EXPECT_EQ(rs[1]["agent_id"], "agent-2");
+    EXPECT_NE(rs[0]["alert_id"], rs[1]["alert_id"]);
+}
+
+TEST(HubService, FrequencyRuleThroughTheService) {
+    TempDir tmp;
+    ASSERT_TRUE(fs::makeDirs(tmp / "rules").ok());
+    ASSERT_TRUE(fs::writeFileAtomic(tmp / "rules/freq.yaml", R"(rules:
+  - id: curl_burst
+    name: Many curl runs
+    data_type: 59
+    severity: medium
+    checks:
+      curl: {field: exe, ends_with: /curl}
+    frequency: {window: 60s, group_by: [agent_id], count: 3}
+)")
+                    .ok());
+    std::vector<Rec> recs;
+    for (int i = 0; i < 7; ++i) {
+        recs.push_back(
+            {"agent-1", 59, {{"exe", "/usr/bin/curl"}, {"pid", std::to_string(300 + i)}}});
+    }
+    recs.push_back({"agent-2", 59, {{"exe", "/usr/bin/curl"}, {"pid", "400"}}});
+    appendRecords(tmp / "bus", recs);
+    HubConfig cfg = makeConfig(tmp, tmp / "rules");
+    metrics::Registry reg;
+    auto s = HubService::create(cfg, reg);
+    ASSERT_TRUE(s.ok()) << s.message();
+    drain(**s, 8);
+    auto alerts = withRule(readAlerts(tmp / "out/alerts.jsonl"), "curl_burst");
+    ASSERT_EQ(alerts.size(), 2u);  // at the 3rd and 6th of agent-1; agent-2 has one
+    for (const auto& a : alerts) EXPECT_EQ(a["agent_id"], "agent-1");
+}
+
+TEST(HubContext, ParentExeFromExecRecordsExitRemovesLruBounded) {
+    Context ctx(ContextOptions{2});
+    auto exec = [&](std::string pid, std::string ppid, std::string exe) {
+        Fields f{{"agent_id", "a"}, {"pid", pid}, {"ppid", ppid}, {"exe", exe}};
+        Event ev;
+        ev.data_type = 59;
+        for (const auto& [k, v] : f) ev.set(k, v);
+        std::string storage;
+        ctx.enrich(ev, storage);
+        ctx.observe(ev);
+        const std::string_view* pe = ev.get("parent_exe");
+        return pe ? std::string(*pe) : std::string("<none>");
+    };
+    EXPECT_EQ(exec("10", "1", "/sbin/init2"), "<none>");
+    EXPECT_EQ(exec("11", "10", "/bin/sh"), "/sbin/init2");
+    Event exit_ev;
+    exit_ev.data_type = 60;
+    exit_ev.set("agent_id", "a");
+    exit_ev.set("pid", "10");
+    ctx.observe(exit_ev);
+    EXPECT_EQ(ctx.stats().removed, 1u);
+    EXPECT_EQ(exec("12", "10", "/bin/true"), "<none>");
+    EXPECT_EQ(ctx.size(), 2u);
+    exec("13", "12", "/bin/false");  // evicts pid 11 (least recently used)
+    EXPECT_EQ(ctx.stats().evicted, 1u);
+    EXPECT_EQ(ctx.find("a", "11"), nullptr);
+    EXPECT_EQ(ctx.find("b", "12"), nullptr);  // per agent
+    ASSERT_NE(ctx.find("a", "12"), nullptr);
+}
+
+TEST(HubConfig, ProblemsAreReported) {
+    auto c = parseHubConfig("bus: {dir: /x}\nrules: [/r]\nalerts: {bus: true}\n", "t");
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.message().find("alerts.bus_dir"), std::string::npos) << c.message();
+    c = parseHubConfig("bus: {dir: /x}\nrules: [/r]\n", "t");
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.message().find("no sink"), std::string::npos) << c.message();
+    c = parseHubConfig(exampleHubConfig(), "example");
+    ASSERT_TRUE(c.ok()) << c.message();
+    EXPECT_FALSE(c->bus.writer);
+    EXPECT_EQ(c->alerts_bus_options.dir, "/var/lib/vigil-hub/alerts-bus");
+}
+
+}  // namespace
+}  // namespace vigil::hub
