@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git clang lld libclang-rt-14-dev python3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libssl-dev zlib1g-dev libre2-dev libc-ares-dev
+  libssl-dev zlib1g-dev libre2-dev libc-ares-dev libhyperscan-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libcpp-httplib-dev libarchive-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev

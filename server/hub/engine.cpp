@@ -5,19 +5,75 @@
 
 namespace vigil::hub {
 
-void Event::set(std::string_view key, std::string_view value) {
-    for (auto& kv : fields_) {
-        if (kv.first == key) {
-            kv.second = value;
+namespace {
+
+// Keys are short: a byte loop beats a call to memcmp once the tags agree.
+bool sameKey(std::string_view a, std::string_view b) {
+    if (a.size() > 64) return a == b;
+    for (size_t i = 1; i + 1 < a.size(); ++i) {
+        if (a[i] != b[i]) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+size_t Event::find(std::string_view key, uint32_t tag) const {
+    if (slots_.empty()) return std::string_view::npos;
+    const size_t mask = slots_.size() - 1;
+    for (size_t h = (tag * 0x9E3779B1u) >> 16 & mask;; h = (h + 1) & mask) {
+        const uint16_t slot = slots_[h];
+        if (slot == 0) return std::string_view::npos;
+        const size_t i = slot - 1u;
+        const std::string_view k = fields_[i].first;
+        // Equal tags mean equal first and last bytes; lengths are compared in full.
+        if (tags_[i] == tag && k.size() == key.size() && sameKey(k, key)) return i;
+    }
+}
+
+void Event::index(size_t i) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t h = (tags_[i] * 0x9E3779B1u) >> 16 & mask;; h = (h + 1) & mask) {
+        if (slots_[h] == 0) {
+            slots_[h] = static_cast<uint16_t>(i + 1);
             return;
         }
     }
+}
+
+void Event::set(std::string_view key, std::string_view value) {
+    const uint32_t tag = tagOf(key);
+    const size_t found = find(key, tag);
+    if (found != std::string_view::npos) {
+        fields_[found].second = value;
+        return;
+    }
+    if (fields_.size() >= 0xFFFF) {  // beyond the index: never expected of a record
+        for (auto& kv : fields_) {
+            if (kv.first == key) {
+                kv.second = value;
+                return;
+            }
+        }
+    }
     fields_.emplace_back(key, value);
+    tags_.push_back(tag);
+    if (fields_.size() >= 0xFFFF) return;
+    if (fields_.size() * 2 > slots_.size()) {
+        slots_.assign(std::max<size_t>(64, slots_.size() * 2), 0);
+        for (size_t i = 0; i < fields_.size(); ++i) index(i);
+    } else {
+        index(fields_.size() - 1);
+    }
 }
 
 const std::string_view* Event::get(std::string_view key) const {
-    for (const auto& kv : fields_) {
-        if (kv.first == key) return &kv.second;
+    const size_t i = find(key, tagOf(key));
+    if (i != std::string_view::npos) return &fields_[i].second;
+    if (fields_.size() >= 0xFFFF) {
+        for (const auto& kv : fields_) {
+            if (kv.first == key) return &kv.second;
+        }
     }
     return nullptr;
 }
@@ -101,13 +157,20 @@ bool FrequencyState::hit(const Rule& rule, const Event& event) {
     return true;
 }
 
-Engine::Engine(std::vector<Rule> rules) : rules_(std::move(rules)) {
+Engine::Engine(std::vector<Rule> rules) : Engine(std::move(rules), EngineOptions{}) {}
+
+Engine::Engine(std::vector<Rule> rules, EngineOptions options) : rules_(std::move(rules)) {
     for (size_t i = 0; i < rules_.size(); ++i) {
         for (int32_t dt : rules_[i].data_types) by_type_[dt].push_back(i);
     }
     for (auto& [dt, list] : by_type_) {
         std::stable_partition(list.begin(), list.end(),
                               [this](size_t i) { return rules_[i].whitelist; });
+    }
+    if (options.prefilter) {
+        for (const auto& [dt, list] : by_type_) {
+            if (auto pf = Prefilter::build(rules_, list)) prefilters_.emplace(dt, std::move(pf));
+        }
     }
 }
 
@@ -117,14 +180,26 @@ bool Engine::matches(const Rule& rule, const Event& event) const {
         [&](size_t i) { return selectionMatches(rule.selections[i], event); });
 }
 
+size_t Engine::prefilteredRules(int32_t data_type) const {
+    auto it = prefilters_.find(data_type);
+    return it == prefilters_.end() ? 0 : it->second->skippable();
+}
+
 std::vector<const Rule*> Engine::evaluate(const Event& event, FrequencyState* freq) const {
     std::vector<const Rule*> hits;
     auto it = by_type_.find(event.data_type);
     if (it == by_type_.end()) return hits;
+    const uint8_t* candidates = nullptr;
+    if (!prefilters_.empty()) {
+        auto pf = prefilters_.find(event.data_type);
+        if (pf != prefilters_.end()) candidates = pf->second->candidates(event);
+    }
     std::vector<const Rule*> whitelisted;
     bool all_whitelisted = false;
-    for (size_t idx : it->second) {
-        const Rule& rule = rules_[idx];
+    const std::vector<size_t>& order = it->second;
+    for (size_t pos = 0; pos < order.size(); ++pos) {
+        if (candidates && !candidates[pos]) continue;
+        const Rule& rule = rules_[order[pos]];
         if (rule.whitelist) {
             if (matches(rule, event)) {
                 if (rule.applies_to.empty()) {

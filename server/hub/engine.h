@@ -5,15 +5,18 @@
 // the engine itself is immutable and shared by all threads).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "server/hub/prefilter.h"
 #include "server/hub/rule.h"
 
 namespace vigil::hub {
@@ -31,11 +34,28 @@ public:
     const std::vector<std::pair<std::string_view, std::string_view>>& fields() const {
         return fields_;
     }
-    void clear() { fields_.clear(); }
+    void clear() {
+        fields_.clear();
+        tags_.clear();
+        std::fill(slots_.begin(), slots_.end(), uint16_t{0});
+    }
 
 private:
+    // Length and first/last bytes of a key: get() compares bytes only where the tag agrees.
+    static uint32_t tagOf(std::string_view key) {
+        if (key.empty()) return 0;
+        return static_cast<uint32_t>(key.size()) << 16 |
+               static_cast<uint32_t>(static_cast<unsigned char>(key.front())) << 8 |
+               static_cast<unsigned char>(key.back());
+    }
+    size_t find(std::string_view key, uint32_t tag) const;  // index into fields_, or npos
+    void index(size_t i);                                   // adds fields_[i] to slots_
+
     // Views into storage the caller keeps alive for the evaluation (the decoded message).
     std::vector<std::pair<std::string_view, std::string_view>> fields_;
+    std::vector<uint32_t> tags_;  // parallel to fields_
+    // Open-addressing index over tags_: 1 + field index, 0 free; at most half full.
+    std::vector<uint16_t> slots_;
 };
 
 struct FrequencyOptions {
@@ -68,15 +88,30 @@ private:
     uint64_t evictions_ = 0;
 };
 
+struct EngineOptions {
+    // Skip rules that a Hyperscan scan of the event's fields proves false (prefilter.h). The
+    // results are the same either way; false is for comparison and benchmarks.
+    bool prefilter = true;
+};
+
 class Engine {
 public:
     explicit Engine(std::vector<Rule> rules);
+    Engine(std::vector<Rule> rules, EngineOptions options);
 
     // The rules that fire for `event` (whitelists applied). `freq` may be null when no rule
     // has a frequency (then frequency rules never fire).
     std::vector<const Rule*> evaluate(const Event& event, FrequencyState* freq) const;
     // The condition alone (no whitelist, no frequency): `vigil-hub test` and tests.
     bool matches(const Rule& rule, const Event& event) const;
+
+    // Rules of `data_type` that the prefilter may skip (0 without a prefilter).
+    size_t prefilteredRules(int32_t data_type) const;
+    // Rules evaluated for `data_type` (all of them without a prefilter).
+    size_t rulesFor(int32_t data_type) const {
+        auto it = by_type_.find(data_type);
+        return it == by_type_.end() ? 0 : it->second.size();
+    }
 
     const std::vector<Rule>& rules() const { return rules_; }
     size_t ruleCount() const { return rules_.size(); }
@@ -85,6 +120,8 @@ private:
     std::vector<Rule> rules_;
     // data_type -> indexes into rules_: whitelists first, then the others.
     std::unordered_map<int32_t, std::vector<size_t>> by_type_;
+    // data_type -> prefilter over by_type_[data_type] (absent: evaluate every rule).
+    std::unordered_map<int32_t, std::shared_ptr<const Prefilter>> prefilters_;
 };
 
 }  // namespace vigil::hub

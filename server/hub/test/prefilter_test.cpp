@@ -1,0 +1,148 @@
+// The Hyperscan prefilter never changes a verdict: synthetic events through the default pack and
+// the bench Sigma rules give the same hits with and without it.
+#include "server/hub/prefilter.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "server/hub/engine.h"
+#include "server/hub/rule_loader.h"
+
+namespace vigil::hub {
+namespace {
+
+std::string sourceDir() {
+    const char* dir = std::getenv("VIGIL_SOURCE_DIR");
+    return dir ? dir : ".";
+}
+
+std::vector<Rule> load(const std::vector<std::string>& paths) {
+    LoadResult r = loadRules(paths);
+    EXPECT_EQ(r.failed, 0u);
+    return std::move(r.rules);
+}
+
+TEST(PrefilterTest, SkipsOnlyRulesThatCannotMatch) {
+    LoadResult r = loadRulesFromText(R"(
+- id: need_curl
+  data_type: 59
+  checks:
+    c: {field: argv, contains: curl}
+  condition: c
+- id: not_curl
+  data_type: 59
+  checks:
+    c: {field: argv, not_contains: curl}
+  condition: c
+)",
+                                     "t.yaml");
+    ASSERT_EQ(r.failed, 0u) << (r.diagnostics.empty() ? "" : r.diagnostics[0].toString());
+    Engine engine(std::move(r.rules));
+    Event ev;
+    ev.data_type = 59;
+    ev.set("argv", "wget http://x");
+    auto hits = engine.evaluate(ev, nullptr);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0]->id, "not_curl");
+    ev.set("argv", "CURL http://x");
+    hits = engine.evaluate(ev, nullptr);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0]->id, "not_curl");
+    ev.set("argv", "curl http://x");
+    hits = engine.evaluate(ev, nullptr);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0]->id, "need_curl");
+}
+
+// Values drawn from the rules' own literals (so that rules fire) mixed with ordinary text.
+TEST(PrefilterTest, SameVerdictsAsWithoutPrefilter) {
+    const std::string src = sourceDir();
+    const std::vector<std::string> paths = {src + "/hub/rules", src + "/hub/rules/sigma",
+                                            src + "/bench/hub/sigma"};
+    Engine with(load(paths), EngineOptions{true});
+    Engine without(load(paths), EngineOptions{false});
+    ASSERT_GT(with.ruleCount(), 100u);
+
+    std::vector<std::string> words = {"/usr/bin/bash",
+                                      "-c",
+                                      "ls",
+                                      "/tmp/x",
+                                      "curl",
+                                      "http://a",
+                                      "|",
+                                      "sh",
+                                      "10.0.0.1",
+                                      "443",
+                                      "root",
+                                      "/etc/passwd",
+                                      " ",
+                                      "nc",
+                                      "-e",
+                                      "python3",
+                                      "base64",
+                                      "-d",
+                                      "/dev/tcp/1.2.3.4/80"};
+    std::vector<std::string> fields = {
+        "exe",   "argv", "comm",      "ppid_argv", "parent_exe",   "pid_tree", "username", "dip",
+        "dport", "sip",  "file_path", "run_path",  "container_id", "exe_hash", "uid"};
+    for (const auto& rule : with.rules()) {
+        for (const auto& sel : rule.selections) {
+            for (const auto& alt : sel.any) {
+                for (const auto& fm : alt.all) {
+                    fields.push_back(fm.field);
+                    for (const auto& l : fm.matcher.literals()) {
+                        if (!l.is_regex) words.push_back(l.text);
+                    }
+                }
+            }
+        }
+    }
+    std::mt19937 rng(42);
+    auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+    const int32_t types[] = {59, 42, 43, 602, 82, 605, 601, 2};
+    std::vector<std::string> storage;
+    size_t total_hits = 0;
+    for (int i = 0; i < 20000; ++i) {
+        storage.clear();
+        storage.reserve(64);
+        Event ev;
+        ev.data_type = types[rng() % std::size(types)];
+        ev.time_ms = i * 10;
+        const int n = 3 + static_cast<int>(rng() % 12);
+        for (int f = 0; f < n; ++f) {
+            std::string value;
+            const int parts = static_cast<int>(rng() % 4);
+            for (int p = 0; p < parts; ++p) {
+                std::string w = pick(words);
+                if (rng() % 3 == 0) {
+                    for (auto& c : w) c = static_cast<char>(std::toupper(c));
+                }
+                value += w;
+                if (rng() % 2) value += ' ';
+            }
+            storage.push_back(pick(fields));
+            storage.push_back(std::move(value));
+        }
+        for (size_t k = 0; k + 1 < storage.size(); k += 2) ev.set(storage[k], storage[k + 1]);
+        FrequencyState fa, fb;
+        auto a = with.evaluate(ev, &fa);
+        auto b = without.evaluate(ev, &fb);
+        std::vector<std::string> ia, ib;
+        for (auto* r : a) ia.push_back(r->id);
+        for (auto* r : b) ib.push_back(r->id);
+        ASSERT_EQ(ia, ib) << "event " << i;
+        for (const auto& rule : with.rules()) {
+            ASSERT_EQ(with.matches(rule, ev), without.matches(rule, ev));
+        }
+        total_hits += a.size();
+    }
+    // The events must exercise the rules, or the comparison proves nothing.
+    EXPECT_GT(total_hits, 1000u);
+}
+
+}  // namespace
+}  // namespace vigil::hub
