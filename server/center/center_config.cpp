@@ -1,6 +1,8 @@
 // vigil-center configuration parsing.
 #include "server/center/center_config.h"
 
+#include "server/bus/bus_config.h"
+
 #include "libs/common/config.h"
 #include "libs/common/fs.h"
 
@@ -51,25 +53,7 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
         t.duration("ticket_key_max_age", c.ticket_key_max_age, std::chrono::seconds(0)));
     c.release_idle_tls_buffers = t.boolean("release_idle_buffers", true);
 
-    Node b = root.child("bus");
-    b.allowOnly({"backend", "dir", "partitions", "segment_size", "retention_size", "retention_age",
-                 "fsync_interval", "nats_url", "stream", "nats_max_age", "nats_max_bytes", "nats_replicas",
-                 "nats_subject_prefix"});
-    c.bus.backend = b.oneOf("backend", "embedded", {"embedded", "nats"});
-    c.bus.dir = b.str("dir");
-    c.bus.partitions = static_cast<uint32_t>(b.integer("partitions", 8, 1, 1024));
-    c.bus.segment_bytes = b.size("segment_size", c.bus.segment_bytes, 1 << 20);
-    c.bus.retention_bytes = b.size("retention_size", c.bus.retention_bytes, 1 << 20);
-    c.bus.retention_age = std::chrono::duration_cast<std::chrono::seconds>(
-        b.duration("retention_age", c.bus.retention_age, std::chrono::seconds(60)));
-    c.bus.fsync_interval = b.duration("fsync_interval", c.bus.fsync_interval);
-    c.bus.nats_url = b.str("nats_url", c.bus.nats_url);
-    c.bus.stream = b.str("stream", c.bus.stream);
-    c.bus.nats_max_age = std::chrono::duration_cast<std::chrono::seconds>(
-        b.duration("nats_max_age", c.bus.nats_max_age, std::chrono::seconds(60)));
-    c.bus.nats_max_bytes = b.integer("nats_max_bytes", -1, -1, INT64_MAX);
-    c.bus.nats_replicas = static_cast<int>(b.integer("nats_replicas", 1, 1, 5));
-    c.bus.nats_subject_prefix = b.str("nats_subject_prefix", c.bus.nats_subject_prefix);
+    bus::readBusOptions(root.child("bus"), c.bus);
 
     Node d = root.child("discovery");
     d.allowOnly({"addresses", "advertise", "name", "interval", "access_key"});

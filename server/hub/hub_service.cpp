@@ -1,6 +1,8 @@
 // vigil-hub run: configuration, the consume-evaluate-alert-commit loop.
 #include "server/hub/hub_service.h"
 
+#include "server/bus/bus_config.h"
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -25,28 +27,9 @@ Result<HubConfig> parseHubConfig(const std::string& text, const std::string& nam
     HubConfig c;
     c.config_file = name;
 
-    // Same keys as the center's bus section (server/center/center_config.cpp); the writer-only
-    // keys (segment_size, retention_*, fsync_interval, nats_max_*) are accepted and ignored.
-    Node b = root.child("bus");
-    b.allowOnly({"backend", "dir", "partitions", "segment_size", "retention_size", "retention_age",
-                 "fsync_interval", "nats_url", "stream", "nats_max_age", "nats_max_bytes",
-                 "nats_replicas", "nats_subject_prefix", "nats_timeout"});
-    c.bus.backend = b.oneOf("backend", "embedded", {"embedded", "nats"});
-    c.bus.dir = b.str("dir");
-    c.bus.partitions = static_cast<uint32_t>(b.integer("partitions", 8, 1, 1024));
-    c.bus.segment_bytes = b.size("segment_size", c.bus.segment_bytes, 1 << 20);
-    c.bus.retention_bytes = b.size("retention_size", c.bus.retention_bytes, 1 << 20);
-    c.bus.retention_age = std::chrono::duration_cast<std::chrono::seconds>(
-        b.duration("retention_age", c.bus.retention_age, std::chrono::seconds(60)));
-    c.bus.fsync_interval = b.duration("fsync_interval", c.bus.fsync_interval);
-    c.bus.nats_url = b.str("nats_url", c.bus.nats_url);
-    c.bus.stream = b.str("stream", c.bus.stream);
-    c.bus.nats_max_age = std::chrono::duration_cast<std::chrono::seconds>(
-        b.duration("nats_max_age", c.bus.nats_max_age, std::chrono::seconds(60)));
-    c.bus.nats_max_bytes = b.integer("nats_max_bytes", -1, -1, INT64_MAX);
-    c.bus.nats_replicas = static_cast<int>(b.integer("nats_replicas", 1, 1, 5));
-    c.bus.nats_subject_prefix = b.str("nats_subject_prefix", c.bus.nats_subject_prefix);
-    c.bus.nats_timeout = b.duration("nats_timeout", c.bus.nats_timeout, std::chrono::seconds(1));
+    // The same keys as the center's bus section; the writer-only ones (segment_size,
+    // retention_*, fsync_interval, nats_max_*) are accepted and ignored.
+    bus::readBusOptions(root.child("bus"), c.bus);
     c.bus.writer = false;
 
     c.rules = root.strList("rules");
