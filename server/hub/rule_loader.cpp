@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
+
+#include "libs/common/fs.h"
 
 namespace vigil::hub {
 
@@ -630,15 +631,13 @@ LoadResult loadRules(const std::vector<std::string>& paths) {
         }
     }
     for (const auto& f : files) {
-        std::ifstream in(f);
-        if (!in) {
+        auto text = vigil::fs::readFile(f);
+        if (!text.ok()) {
             out.diagnostics.push_back({SourceLoc{f, 0, 0}, "", "cannot read the file", false});
             ++out.failed;
             continue;
         }
-        std::stringstream ss;
-        ss << in.rdbuf();
-        loadText(ss.str(), f, out, ids);
+        loadText(*text, f, out, ids);
     }
     return out;
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "libs/common/fs.h"
 #include "plugins/driver/src/dns.h"
 
 namespace vigil::driver {
@@ -27,13 +28,9 @@ bool underSystemDir(std::string_view exe) {
 }
 
 // A path argument resolved against its base directory ("" for an absolute path).
-std::string joinPath(std::string_view base, std::string_view path) {
-    if (base.empty() || (!path.empty() && path[0] == '/')) return std::string(path);
-    std::string out(base);
-    if (out.empty() || out.back() != '/') out += '/';
-    if (path.substr(0, 2) == "./") path.remove_prefix(2);
-    out += path;
-    return out;
+std::string resolvePath(std::string_view base, std::string_view path) {
+    if (!base.empty() && path.substr(0, 2) == "./") path.remove_prefix(2);
+    return fs::joinPath(base, path);
 }
 
 const char* fdKindText(uint8_t kind) {
@@ -274,27 +271,25 @@ const EventFormatter::Common& EventFormatter::common(const DecodedEvent& ev) {
     fresh.pgid = h.pgid;
     fresh.uid = h.uid;
     fresh.comm = std::string(commOf(h));
-    if (const ProcessInfo* self = processes_.findOrLoad(h.tgid, h.start_time)) {
+    const bool exec_ok = h.type == VG_EXECVE && h.ret == 0;
+    if (exec_ok) {
+        fresh.exe = std::string(ev.str(0));
+        fresh.argv = joinArgv(ev.str(1));
+        fresh.nodename = std::string(ev.str(7));
+    } else if (const ProcessInfo* self = processes_.findOrLoad(h.tgid, h.start_time)) {
         fresh.exe = self->exe;
         fresh.argv = self->argv;
         fresh.nodename = self->nodename;
     }
-    if (fresh.exe.empty() && h.ppid != 0) {
-        // Gone before /proc could be read, or never exec'ed since we started: a forked child
-        // runs its parent's program (had it exec'ed, the exec event would have named it).
-        const ProcessInfo* parent = processes_.findOrLoad(h.ppid);
-        if (parent && (h.exe_ino == 0 || parent->exe_ino == h.exe_ino)) {
+    // The parent, looked up once: its argv, and its program for a process we cannot name.
+    if (const ProcessInfo* parent = h.ppid != 0 ? processes_.findOrLoad(h.ppid) : nullptr) {
+        fresh.ppid_argv = parent->argv;
+        if (fresh.exe.empty() && (h.exe_ino == 0 || parent->exe_ino == h.exe_ino)) {
+            // Gone before /proc could be read, or never exec'ed since we started: a forked
+            // child runs its parent's program (had it exec'ed, the exec event would name it).
             fresh.exe = parent->exe;
             fresh.argv = parent->argv;
         }
-    }
-    if (h.type == VG_EXECVE && h.ret == 0) {
-        fresh.exe = std::string(ev.str(0));
-        fresh.argv = joinArgv(ev.str(1));
-        fresh.nodename = std::string(ev.str(7));
-    }
-    if (h.ppid != 0) {
-        if (const ProcessInfo* p = processes_.findOrLoad(h.ppid)) fresh.ppid_argv = p->argv;
     }
     if (h.pgid == h.tgid) {
         fresh.pgid_argv = fresh.argv;
@@ -304,7 +299,7 @@ const EventFormatter::Common& EventFormatter::common(const DecodedEvent& ev) {
     if (fresh.nodename.empty()) fresh.nodename = enricher_.nodename(h.uts_ns, h.tgid);
     fresh.username = enricher_.username(h.uid);
     fresh.pid_tree = processes_.pidTree(h.tgid, fresh.comm, h.ppid);
-    if (h.type == VG_EXECVE && h.ret == 0) {
+    if (exec_ok) {
         const auto body = ev.bodyAs<vg_exec>();
         fresh.exe_hash = enricher_.exeHash(fresh.exe, h.exe_ino, h.exe_dev, body.exe_mtime,
                                            body.exe_size, h.tgid);
@@ -481,12 +476,12 @@ void EventFormatter::writeEvent(const DecodedEvent& ev) {
         }
         case VG_RENAME:
         case VG_LINK:
-            w.field("old_name", joinPath(ev.str(2), ev.str(0)))
-                .field("new_name", joinPath(ev.str(3), ev.str(1)))
+            w.field("old_name", resolvePath(ev.str(2), ev.str(0)))
+                .field("new_name", resolvePath(ev.str(3), ev.str(1)))
                 .field("res", h.ret);
             break;
         case VG_UNLINK:
-            w.field("file_path", joinPath(ev.str(1), ev.str(0))).field("res", h.ret);
+            w.field("file_path", resolvePath(ev.str(1), ev.str(0))).field("res", h.ret);
             break;
         case VG_OPEN:
         case VG_FILE_CREATE:
