@@ -105,13 +105,42 @@ double numberOf(const std::string_view* v) {
 
 }  // namespace
 
-bool FrequencyState::hit(const Rule& rule, const Event& event) {
-    const Frequency& f = *rule.frequency;
-    std::string key = rule.id;
-    for (const auto& g : f.group_by) {
+std::string groupKey(const std::string& rule_id, const std::vector<std::string>& fields,
+                     const Event& event) {
+    std::string key = rule_id;
+    for (const auto& g : fields) {
         key += '\x1f';
         if (const std::string_view* v = event.get(g)) key.append(v->data(), v->size());
     }
+    return key;
+}
+
+void FrequencyState::remember(const std::string& key, int64_t time) {
+    auto it = fired_index_.find(key);
+    if (it != fired_index_.end()) {
+        it->second->second = std::max(it->second->second, time);
+        fired_lru_.splice(fired_lru_.begin(), fired_lru_, it->second);
+        return;
+    }
+    if (fired_index_.size() >= options_.max_groups && !fired_lru_.empty()) {
+        fired_index_.erase(fired_lru_.back().first);
+        fired_lru_.pop_back();
+        ++evictions_;
+    }
+    fired_lru_.emplace_front(key, time);
+    fired_index_.emplace(key, fired_lru_.begin());
+}
+
+bool FrequencyState::firedWithin(const std::string& key, int64_t now, int64_t within_ms) {
+    auto it = fired_index_.find(key);
+    if (it == fired_index_.end()) return false;
+    const int64_t t = it->second->second;
+    return t <= now && now - t <= within_ms;
+}
+
+bool FrequencyState::hit(const Rule& rule, const Event& event) {
+    const Frequency& f = *rule.frequency;
+    const std::string key = groupKey(rule.id, f.group_by, event);
     auto it = index_.find(key);
     if (it == index_.end()) {
         if (index_.size() >= options_.max_groups && !lru_.empty()) {
@@ -167,6 +196,15 @@ Engine::Engine(std::vector<Rule> rules, EngineOptions options) : rules_(std::mov
         std::stable_partition(list.begin(), list.end(),
                               [this](size_t i) { return rules_[i].whitelist; });
     }
+    followers_.resize(rules_.size());
+    std::unordered_map<std::string, size_t> by_id;
+    for (size_t i = 0; i < rules_.size(); ++i) by_id.emplace(rules_[i].id, i);
+    for (size_t i = 0; i < rules_.size(); ++i) {
+        if (!rules_[i].after) continue;
+        // The loader drops a rule whose `after` names no rule; one built by hand never fires.
+        if (auto it = by_id.find(rules_[i].after->rule); it != by_id.end())
+            followers_[it->second].push_back(i);
+    }
     if (options.prefilter) {
         for (const auto& [dt, list] : by_type_) {
             if (auto pf = Prefilter::build(rules_, list)) prefilters_.emplace(dt, std::move(pf));
@@ -220,8 +258,17 @@ std::vector<const Rule*> Engine::evaluate(const Event& event, FrequencyState* fr
             }
         }
         if (dropped) continue;
+        if (rule.after && !(freq && freq->firedWithin(groupKey(rule.id, rule.after->same, event),
+                                                      event.time_ms, rule.after->within_ms)))
+            continue;
         if (rule.frequency && !(freq && freq->hit(rule, event))) continue;
         hits.push_back(&rule);
+        if (freq) {
+            for (size_t f : followers_[order[pos]]) {
+                const Rule& follower = rules_[f];
+                freq->remember(groupKey(follower.id, follower.after->same, event), event.time_ms);
+            }
+        }
     }
     if (all_whitelisted) hits.clear();
     return hits;

@@ -67,8 +67,12 @@ public:
     explicit FrequencyState(FrequencyOptions options = {}) : options_(options) {}
     // Records a condition hit of `rule` for `event`; true when the rule fires now.
     bool hit(const Rule& rule, const Event& event);
+    // `after` correlation: remembers that a rule fired at `time` for the group `key`, and asks
+    // whether it did no more than `within_ms` before `now`. Same LRU cap, its own list.
+    void remember(const std::string& key, int64_t time);
+    bool firedWithin(const std::string& key, int64_t now, int64_t within_ms);
     uint64_t evictions() const { return evictions_; }
-    size_t groups() const { return index_.size(); }
+    size_t groups() const { return index_.size() + fired_index_.size(); }
 
 private:
     struct Point {
@@ -85,8 +89,15 @@ private:
     FrequencyOptions options_;
     std::list<Entry> lru_;
     std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+    std::list<std::pair<std::string, int64_t>> fired_lru_;
+    std::unordered_map<std::string, std::list<std::pair<std::string, int64_t>>::iterator>
+        fired_index_;
     uint64_t evictions_ = 0;
 };
+
+// The key of a rule's group: rule id, then the values of `fields` in `event`.
+std::string groupKey(const std::string& rule_id, const std::vector<std::string>& fields,
+                     const Event& event);
 
 struct EngineOptions {
     // Skip rules that a Hyperscan scan of the event's fields proves false (prefilter.h). The
@@ -120,6 +131,8 @@ private:
     std::vector<Rule> rules_;
     // data_type -> indexes into rules_: whitelists first, then the others.
     std::unordered_map<int32_t, std::vector<size_t>> by_type_;
+    // rule index -> indexes of the rules whose `after` names it.
+    std::vector<std::vector<size_t>> followers_;
     // data_type -> prefilter over by_type_[data_type] (absent: evaluate every rule).
     std::unordered_map<int32_t, std::shared_ptr<const Prefilter>> prefilters_;
 };

@@ -64,6 +64,15 @@ struct Frequency {
     bool reset_on_hit = true;
 };
 
+// Correlation: the rule fires only when rule `rule` fired for an earlier record (or this one)
+// with the same values of the `same` fields no more than `within_ms` before this record.
+struct After {
+    std::string rule;
+    int64_t within_ms = 0;
+    std::vector<std::string> same;
+    SourceLoc loc;
+};
+
 struct Rule {
     enum class Kind : uint8_t { kVigil, kSigma } kind = Kind::kVigil;
     std::string id;
@@ -80,6 +89,7 @@ struct Rule {
     bool whitelist = false;
     std::vector<std::string> applies_to;
     std::optional<Frequency> frequency;
+    std::optional<After> after;  // checked after the condition, before frequency counting
     std::map<std::string, std::string> append;  // fields added to the alert
     std::vector<Sample> samples;
     SourceLoc loc;

@@ -213,12 +213,47 @@ void commonMeta(const std::string& file, const YAML::Node& n, Rule& r) {
     r.suggestion = scalar(n["suggestion"]);
 }
 
+// A misspelt key (`frequncy:`) would otherwise change a rule's meaning without a word.
+void vigilRuleKeys(const std::string& file, const YAML::Node& n) {
+    static const std::set<std::string> kKeys = {
+        "id",          "name",       "data_type", "data_types", "severity",  "mitre",
+        "description", "suggestion", "checks",    "condition",  "whitelist", "applies_to",
+        "frequency",   "after",      "append",    "samples"};
+    for (const auto& kv : n) {
+        const std::string key = kv.first.Scalar();
+        if (!kKeys.count(key))
+            throw RuleError{locOf(file, kv.first),
+                            "unknown key '" + key + "' (see docs/hub.md: Vigil rules)"};
+    }
+}
+
+std::optional<After> afterOf(const std::string& file, const YAML::Node& a) {
+    if (!a) return std::nullopt;
+    if (!a.IsMap())
+        throw RuleError{locOf(file, a), "after: expected {rule: ID, within: 10m, same: [fields]}"};
+    for (const auto& kv : a) {
+        const std::string key = kv.first.Scalar();
+        if (key != "rule" && key != "within" && key != "same")
+            throw RuleError{locOf(file, kv.first),
+                            "after: unknown key '" + key + "' (rule, within, same)"};
+    }
+    After after;
+    after.loc = locOf(file, a);
+    after.rule = scalar(a["rule"]);
+    if (after.rule.empty()) throw RuleError{after.loc, "after: needs rule: <rule id>"};
+    if (!a["within"]) throw RuleError{after.loc, "after: needs within: <duration>"};
+    after.within_ms = durationMs(file, a["within"]);
+    after.same = scalarList(file, a["same"], "same");
+    return after;
+}
+
 Rule vigilRule(const std::string& file, const YAML::Node& n) {
     Rule r;
     r.kind = Rule::Kind::kVigil;
     r.loc = locOf(file, n);
     r.id = scalar(n["id"]);
     if (r.id.empty()) throw RuleError{r.loc, "rule without an id"};
+    vigilRuleKeys(file, n);
     r.name = n["name"] ? scalar(n["name"]) : r.id;
     for (const char* key : {"data_type", "data_types"}) {
         for (const auto& v : scalarList(file, n[key], key)) {
@@ -280,6 +315,9 @@ Rule vigilRule(const std::string& file, const YAML::Node& n) {
         fr.reset_on_hit = f["reset_on_hit"].as<bool>(true);
         r.frequency = fr;
     }
+    r.after = afterOf(file, n["after"]);
+    if (r.after && r.whitelist)
+        throw RuleError{r.after->loc, "after: not allowed in a whitelist rule"};
     if (const YAML::Node a = n["append"]) {
         if (!a.IsMap()) throw RuleError{locOf(file, a), "append: expected {field: value}"};
         for (const auto& kv : a) r.append[kv.first.Scalar()] = scalar(kv.second);
@@ -527,6 +565,25 @@ void loadText(std::string_view text, const std::string& file, LoadResult& out,
     for (const auto& doc : docs) loadDocument(file, doc, out, ids);
 }
 
+// The collect step across files: a rule whose `after` names no loaded rule fails (and so,
+// in turn, do the rules that name it).
+void resolveAfter(LoadResult& out) {
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::set<std::string> ids;
+        for (const auto& r : out.rules) ids.insert(r.id);
+        for (auto it = out.rules.begin(); it != out.rules.end(); ++it) {
+            if (!it->after || ids.count(it->after->rule)) continue;
+            out.diagnostics.push_back(
+                {it->after->loc, it->id, "after: no loaded rule has id " + it->after->rule, false});
+            ++out.failed;
+            out.rules.erase(it);
+            changed = true;
+            break;
+        }
+    }
+}
+
 }  // namespace
 
 std::string SourceLoc::toString() const {
@@ -608,6 +665,7 @@ LoadResult loadRulesFromText(std::string_view yaml, const std::string& file_name
     LoadResult out;
     std::set<std::string> ids;
     loadText(yaml, file_name, out, ids);
+    resolveAfter(out);
     return out;
 }
 
@@ -639,6 +697,7 @@ LoadResult loadRules(const std::vector<std::string>& paths) {
         }
         loadText(*text, f, out, ids);
     }
+    resolveAfter(out);
     return out;
 }
 

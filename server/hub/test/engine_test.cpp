@@ -141,5 +141,58 @@ TEST(Engine, FrequencyStateIsBoundedAndCountsEvictions) {
     EXPECT_EQ(st.evictions(), 15u);
 }
 
+TEST(Engine, AfterFiresOnlyWhenTheNamedRuleFiredForTheSameGroupWithinTheWindow) {
+    Engine e = load(R"(- id: brute
+  data_type: 4000
+  checks: {failed: {field: status, equals: Failed}}
+  frequency: {window: 60s, group_by: [agent_id, sip], count: 3}
+- id: brute_then_success
+  data_type: 4000
+  checks: {ok: {field: status, equals: Accepted}}
+  after: {rule: brute, within: 10m, same: [agent_id, sip]}
+)");
+    FrequencyState st;
+    auto login = [&](const char* status, const char* sip, int64_t t) {
+        Ev ev{{{"agent_id", "a1"}, {"status", status}, {"sip", sip}}};
+        return ids(e.evaluate(ev.event(4000, t), &st));
+    };
+    // A success with no brute force before it: nothing.
+    EXPECT_TRUE(login("Accepted", "203.0.113.9", 1'000).empty());
+    EXPECT_TRUE(login("Failed", "203.0.113.9", 2'000).empty());
+    EXPECT_TRUE(login("Failed", "203.0.113.9", 3'000).empty());
+    EXPECT_EQ(login("Failed", "203.0.113.9", 4'000), std::vector<std::string>{"brute"});
+    // Another address logging in: not correlated.
+    EXPECT_TRUE(login("Accepted", "198.51.100.4", 5'000).empty());
+    // The brute-forcing address gets in within 10 minutes.
+    EXPECT_EQ(login("Accepted", "203.0.113.9", 60'000),
+              std::vector<std::string>{"brute_then_success"});
+    // ... and not once the window has passed.
+    EXPECT_TRUE(login("Accepted", "203.0.113.9", 4'000 + 10 * 60'000 + 1).empty());
+    // Without a state, correlations never fire.
+    Ev ok{{{"agent_id", "a1"}, {"status", "Accepted"}, {"sip", "203.0.113.9"}}};
+    EXPECT_TRUE(e.evaluate(ok.event(4000, 5'000), nullptr).empty());
+}
+
+TEST(Engine, AfterMemoryIsBoundedByTheSameCap) {
+    Engine e = load(R"(- id: seen
+  data_type: 1
+  checks: {x: {field: k, not_null: true}}
+- id: again
+  data_type: 2
+  checks: {x: {field: k, not_null: true}}
+  after: {rule: seen, within: 1h, same: [k]}
+)");
+    FrequencyState st(FrequencyOptions{.max_groups = 4});
+    for (int i = 0; i < 10; ++i) {
+        Ev ev{{{"k", std::to_string(i)}}};
+        e.evaluate(ev.event(1, i), &st);
+    }
+    EXPECT_EQ(st.groups(), 4u);
+    EXPECT_EQ(st.evictions(), 6u);
+    Ev old{{{"k", "0"}}}, recent{{{"k", "9"}}};
+    EXPECT_TRUE(e.evaluate(old.event(2, 100), &st).empty());  // evicted: forgotten
+    EXPECT_EQ(ids(e.evaluate(recent.event(2, 100), &st)), std::vector<std::string>{"again"});
+}
+
 }  // namespace
 }  // namespace vigil::hub

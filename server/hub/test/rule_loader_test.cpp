@@ -125,6 +125,27 @@ INSTANTIATE_TEST_SUITE_P(
   frequency: {window: 5y, count: 3}
 )",
                "t.yaml:5:23: error: [r1] window: unknown unit 'y' (ms, s, m, h)"},
+        Golden{"unknown_rule_key", R"(- id: r1
+  data_type: 59
+  checks:
+    a: {field: exe, equals: x}
+  frequncy: {window: 5s, count: 3}
+)",
+               "t.yaml:5:3: error: [r1] unknown key 'frequncy' (see docs/hub.md: Vigil rules)"},
+        Golden{"after_unknown_rule", R"(- id: r1
+  data_type: 4000
+  checks:
+    a: {field: status, equals: Accepted}
+  after: {rule: brute, within: 10m, same: [sip]}
+)",
+               "t.yaml:5:10: error: [r1] after: no loaded rule has id brute"},
+        Golden{"after_without_within", R"(- id: r1
+  data_type: 4000
+  checks:
+    a: {field: status, equals: Accepted}
+  after: {rule: r1, same: [sip]}
+)",
+               "t.yaml:5:10: error: [r1] after: needs within: <duration>"},
         Golden{"yaml_syntax", "- id: r1\n  data_type: [59\n",
                "t.yaml:3:1: error: end of sequence flow not found"},
         Golden{"sigma_modifier", R"(title: t
