@@ -13,6 +13,7 @@
 #include "libs/common/metrics.h"
 #include "libs/common/result.h"
 #include "server/bus/bus.h"
+#include "server/hub/rule.h"
 
 namespace vigil::hub {
 
@@ -20,6 +21,8 @@ namespace vigil::hub {
 struct Alert {
     std::string agent_id;  // the bus key
     std::string json;      // one line, no newline
+    std::string rule_id;   // the rule that fired (syslog MSGID and structured data)
+    Severity severity = Severity::kMedium;
 };
 
 // Data type of alert messages on the bus (value = the alert JSON, key = agent_id).

@@ -8,6 +8,7 @@ namespace vigil::hub {
 namespace {
 constexpr int32_t kExec = 59;
 constexpr int32_t kExit = 60;
+constexpr int32_t kProcessAsset = 5050;
 
 std::string_view field(const Event& event, std::string_view name) {
     const std::string_view* v = event.get(name);
@@ -30,9 +31,14 @@ const ProcessInfo* Context::find(std::string_view agent_id, std::string_view pid
     return &it->second->second;
 }
 
-void Context::enrich(Event& event, std::string& storage) {
+void Context::enrich(Event& event, ContextAdditions& storage) {
     const std::string_view* pe = event.get("parent_exe");
-    if (pe && !pe->empty()) return;
+    const std::string_view* pa = event.get("ppid_argv");
+    const std::string_view* pt = event.get("pid_tree");
+    const bool need_exe = !pe || pe->empty();
+    const bool need_argv = !pa || pa->empty();
+    const bool need_tree = !pt || pt->empty();
+    if (!need_exe && !need_argv && !need_tree) return;
     const std::string_view ppid = field(event, "ppid");
     if (ppid.empty()) return;
     const ProcessInfo* parent = find(field(event, "agent_id"), ppid);
@@ -40,17 +46,59 @@ void Context::enrich(Event& event, std::string& storage) {
         ++stats_.parent_misses;
         return;
     }
-    storage = parent->exe;
-    event.set("parent_exe", storage);
+    if (need_exe && !parent->exe.empty()) {
+        storage.parent_exe = parent->exe;
+        event.set("parent_exe", storage.parent_exe);
+    }
+    if (need_argv && !parent->argv.empty()) {
+        storage.parent_argv = parent->argv;
+        event.set("ppid_argv", storage.parent_argv);
+    }
+    if (need_tree) {
+        // The driver's form: pid.comm<ppid.comm<... (comm: the exe's base name here).
+        for (const auto& n : lineage(event, 12)) {
+            if (!storage.pid_tree.empty()) storage.pid_tree += '<';
+            const size_t slash = n.exe.rfind('/');
+            storage.pid_tree +=
+                n.pid + "." + (slash == std::string::npos ? n.exe : n.exe.substr(slash + 1));
+        }
+        event.set("pid_tree", storage.pid_tree);
+    }
     ++stats_.enriched;
 }
 
+std::vector<LineageNode> Context::lineage(const Event& event, size_t max_depth) {
+    std::vector<LineageNode> out;
+    const std::string_view agent = field(event, "agent_id");
+    std::string pid(field(event, "pid"));
+    if (pid.empty() || max_depth == 0) return out;
+    out.push_back({pid, std::string(field(event, "exe")), std::string(field(event, "argv"))});
+    std::string ppid(field(event, "ppid"));
+    while (out.size() < max_depth && !ppid.empty() && ppid != "0" && ppid != pid) {
+        const ProcessInfo* p = find(agent, ppid);
+        if (!p) break;
+        bool loop = false;
+        for (const auto& n : out) loop = loop || n.pid == ppid;
+        if (loop) break;
+        out.push_back({ppid, p->exe, p->argv});
+        pid = ppid;
+        ppid = p->ppid;
+    }
+    return out;
+}
+
 void Context::observe(const Event& event) {
-    if (event.data_type != kExec && event.data_type != kExit) return;
+    if (event.data_type != kExec && event.data_type != kExit && event.data_type != kProcessAsset)
+        return;
     const std::string_view pid = field(event, "pid");
     if (pid.empty()) return;
     std::string k = key(field(event, "agent_id"), pid);
     auto it = index_.find(k);
+    if (event.data_type == kProcessAsset) {
+        // A snapshot: what an exec record said is newer and stays.
+        if (it != index_.end()) return;
+        ++stats_.assets;
+    }
     if (event.data_type == kExit) {
         if (it != index_.end()) {
             lru_.erase(it->second);
@@ -59,7 +107,9 @@ void Context::observe(const Event& event) {
         }
         return;
     }
-    ProcessInfo info{std::string(field(event, "exe")), std::string(field(event, "argv")),
+    std::string_view argv = field(event, "argv");
+    if (argv.empty()) argv = field(event, "cmdline");  // the collector's name for it
+    ProcessInfo info{std::string(field(event, "exe")), std::string(argv),
                      std::string(field(event, "ppid"))};
     if (it != index_.end()) {  // exec over an existing pid: the new image replaces the old
         it->second->second = std::move(info);

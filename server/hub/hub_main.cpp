@@ -120,7 +120,12 @@ int run(const std::string& config_path, const vigil::cli::StandardFlags& std_fla
     for (;;) {
         int sig = vigil::server::waitForTerminationSignal();
         if (sig == SIGHUP) {
-            logger->info("SIGHUP: rule reload is not supported yet; restart to reload");
+            auto st = (*service)->reload();
+            if (st.ok()) {
+                logger->info("SIGHUP: rules reloaded: {} rules", (*service)->ruleCount());
+            } else {
+                logger->error("SIGHUP: {}", st.message());
+            }
             continue;
         }
         logger->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -4,6 +4,7 @@
 #include "server/bus/bus_config.h"
 
 #include <algorithm>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -23,7 +24,7 @@ Result<HubConfig> parseHubConfig(const std::string& text, const std::string& nam
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
     root.allowOnly({"bus", "rules", "group", "from_latest", "alerts", "max_frequency_groups",
-                    "max_processes", "fetch_max", "poll_timeout", "log"});
+                    "max_processes", "fetch_max", "workers", "poll_timeout", "log"});
     HubConfig c;
     c.config_file = name;
 
@@ -39,6 +40,7 @@ Result<HubConfig> parseHubConfig(const std::string& text, const std::string& nam
         static_cast<size_t>(root.integer("max_frequency_groups", 100000, 1, 100'000'000));
     c.max_processes = static_cast<size_t>(root.integer("max_processes", 200000, 1, 100'000'000));
     c.fetch_max = static_cast<size_t>(root.integer("fetch_max", 1000, 1, 1'000'000));
+    c.workers = static_cast<size_t>(root.integer("workers", 0, 0, 256));
     c.poll_timeout = root.duration("poll_timeout", c.poll_timeout, std::chrono::milliseconds(1));
 
     Node a = root.child("alerts");
@@ -109,6 +111,7 @@ alerts:
 max_frequency_groups: 100000           # per partition: LRU of frequency rule groups
 max_processes: 200000                  # per partition: LRU of the process table
 fetch_max: 1000                        # records per fetch (one alert write + commit each)
+workers: 0                             # evaluation threads (0: one per core, <= partitions)
 log:
   level: info
   file: "-"                            # "-": stderr
@@ -129,7 +132,7 @@ Result<std::unique_ptr<HubService>> HubService::create(const HubConfig& config,
         for (const auto& d : loaded.diagnostics) rule_errors->append(d.toString()).push_back('\n');
     }
     if (loaded.rules.empty()) return Error{"no rule loaded from the configured rules"};
-    s->engine_ = std::make_unique<Engine>(std::move(loaded.rules));
+    s->engine_ = std::make_shared<const Engine>(std::move(loaded.rules));
 
     if (!config.alerts_jsonl.empty()) {
         auto sink = openJsonLinesSink(config.alerts_jsonl);
@@ -154,6 +157,14 @@ Result<std::unique_ptr<HubService>> HubService::create(const HubConfig& config,
     if (!c.ok()) return Error{"records bus consumer: " + c.message()};
     s->consumer_ = std::move(*c);
 
+    size_t workers = config.workers;
+    if (workers == 0) {
+        workers = std::max(1u, std::thread::hardware_concurrency());
+        workers = std::min<size_t>(workers, std::max<uint32_t>(1, s->bus_->partitions()));
+    }
+    s->slots_.resize(workers);
+    s->pool_ = std::make_unique<WorkerPool>(workers);
+
     s->m_records_ = &metrics.counter("vigil_hub_records_total", "Records evaluated");
     s->m_alerts_ = &metrics.counter("vigil_hub_alerts_total", "Alerts written");
     s->m_bad_ = &metrics.counter("vigil_hub_bad_records_total",
@@ -163,11 +174,39 @@ Result<std::unique_ptr<HubService>> HubService::create(const HubConfig& config,
     return s;
 }
 
+std::shared_ptr<const Engine> HubService::engine() const {
+    std::lock_guard<std::mutex> lock(engine_mu_);
+    return engine_;
+}
+
+size_t HubService::ruleCount() const {
+    return engine()->ruleCount();
+}
+
+Status HubService::reload() {
+    LoadResult loaded = loadRules(config_.rules);
+    if (loaded.failed > 0 || loaded.rules.empty()) {
+        ++stats_.reload_failures;
+        std::string msg = loaded.rules.empty() && loaded.failed == 0
+                              ? std::string("no rule in the configured rules")
+                              : std::to_string(loaded.failed) + " rule(s) failed to load";
+        for (const auto& d : loaded.diagnostics) msg += "\n" + d.toString();
+        return Error{"reload refused, the running rules stay: " + msg};
+    }
+    auto next = std::make_shared<const Engine>(std::move(loaded.rules));
+    {
+        std::lock_guard<std::mutex> lock(engine_mu_);
+        engine_ = std::move(next);
+    }
+    ++stats_.reloads;
+    return Status{};
+}
+
 std::string HubService::describe() const {
     std::string sinks;
     for (const auto& s : sinks_) sinks += std::string(sinks.empty() ? "" : ",") + s->name();
-    return bus_->describe() + ", group " + config_.group + ", " +
-           std::to_string(engine_->ruleCount()) + " rules, sinks " + sinks;
+    return bus_->describe() + ", group " + config_.group + ", " + std::to_string(ruleCount()) +
+           " rules, " + std::to_string(slots_.size()) + " workers, sinks " + sinks;
 }
 
 void HubService::start() {
@@ -192,7 +231,8 @@ void HubService::run() {
     }
 }
 
-Alert HubService::makeAlert(const Rule& rule, const Event& event, const bus::Delivery& d,
+Alert HubService::makeAlert(const Rule& rule, const Event& event,
+                            const std::vector<LineageNode>& lineage, const bus::Delivery& d,
                             int64_t agent_time) const {
     using nlohmann::json;
     auto get = [&](std::string_view k) {
@@ -201,6 +241,8 @@ Alert HubService::makeAlert(const Rule& rule, const Event& event, const bus::Del
     };
     Alert a;
     a.agent_id = get("agent_id");
+    a.rule_id = rule.id;
+    a.severity = rule.severity;
     json j;
     j["alert_id"] = a.agent_id + "-" + std::to_string(d.partition) + "-" +
                     std::to_string(d.offset) + "-" + rule.id;
@@ -221,6 +263,10 @@ Alert HubService::makeAlert(const Rule& rule, const Event& event, const bus::Del
     for (const auto& [k, v] : event.fields()) fields[std::string(k)] = std::string(v);
     j["fields"] = std::move(fields);
     j["pid_tree"] = get("pid_tree");
+    json tree = json::array();
+    for (const auto& n : lineage)
+        tree.push_back({{"pid", n.pid}, {"exe", n.exe}, {"argv", n.argv}});
+    j["process_tree"] = std::move(tree);
     for (const auto& [k, v] : rule.append) {
         if (!j.contains(k)) j[k] = v;  // never overrides the alert's own keys
     }
@@ -228,17 +274,14 @@ Alert HubService::makeAlert(const Rule& rule, const Event& event, const bus::Del
     return a;
 }
 
-Result<size_t> HubService::pollOnce(std::chrono::milliseconds timeout) {
-    auto fetched = consumer_->fetch(config_.fetch_max, timeout);
-    if (!fetched.ok()) return fetched.error();
-    const std::vector<bus::Delivery>& ds = *fetched;
-    if (ds.empty()) return size_t{0};
-
-    std::vector<Alert> alerts;
+void HubService::evaluateSlot(const Engine& engine, const std::vector<bus::Delivery>& ds,
+                              Slot& slot) const {
     vigil::bus::MQData mq;
     Event ev;
-    std::string data_type, parent_exe;
-    for (const auto& d : ds) {
+    std::string data_type;
+    ContextAdditions added;
+    for (size_t i : slot.items) {
+        const bus::Delivery& d = ds[i];
         mq.Clear();
         ev.clear();
         bool ok = mq.ParseFromString(d.value);
@@ -247,8 +290,7 @@ Result<size_t> HubService::pollOnce(std::chrono::milliseconds timeout) {
                                     [&](std::string_view k, std::string_view v) { ev.set(k, v); });
         }
         if (!ok) {
-            ++stats_.bad_records;
-            m_bad_->inc();
+            ++slot.bad;
             continue;
         }
         ev.data_type = mq.data_type();
@@ -261,18 +303,54 @@ Result<size_t> HubService::pollOnce(std::chrono::milliseconds timeout) {
         ev.set("hostname", mq.hostname());
         ev.set("data_type", data_type);
 
-        auto& ctx = context_[d.partition];
-        if (!ctx) ctx = std::make_unique<Context>(ContextOptions{config_.max_processes});
-        auto& freq = freq_[d.partition];
-        if (!freq) {
-            freq = std::make_unique<FrequencyState>(FrequencyOptions{config_.max_frequency_groups});
+        PartitionState& ps = slot.partitions[d.partition];
+        if (!ps.context) {
+            ps.context = std::make_unique<Context>(ContextOptions{config_.max_processes});
+            ps.freq =
+                std::make_unique<FrequencyState>(FrequencyOptions{config_.max_frequency_groups});
         }
-        parent_exe.clear();
-        ctx->enrich(ev, parent_exe);
-        ctx->observe(ev);
-        for (const Rule* rule : engine_->evaluate(ev, freq.get())) {
-            alerts.push_back(makeAlert(*rule, ev, d, t));
+        added.clear();
+        ps.context->enrich(ev, added);
+        ps.context->observe(ev);
+        auto hits = engine.evaluate(ev, ps.freq.get());
+        if (hits.empty()) continue;
+        const std::vector<LineageNode> lineage = ps.context->lineage(ev);
+        for (const Rule* rule : hits) {
+            slot.alerts.emplace_back(i, makeAlert(*rule, ev, lineage, d, t));
         }
+    }
+}
+
+Result<size_t> HubService::pollOnce(std::chrono::milliseconds timeout) {
+    auto fetched = consumer_->fetch(config_.fetch_max, timeout);
+    if (!fetched.ok()) return fetched.error();
+    const std::vector<bus::Delivery>& ds = *fetched;
+    if (ds.empty()) return size_t{0};
+
+    // Each partition's records in order on its own worker; alerts merged in fetch order.
+    const std::shared_ptr<const Engine> rules = engine();
+    for (auto& slot : slots_) {
+        slot.items.clear();
+        slot.alerts.clear();
+        slot.bad = 0;
+    }
+    for (size_t i = 0; i < ds.size(); ++i)
+        slots_[ds[i].partition % slots_.size()].items.push_back(i);
+    pool_->run([&](size_t k) { evaluateSlot(*rules, ds, slots_[k]); });
+    std::vector<std::pair<size_t, Alert>> merged;
+    uint64_t bad = 0;
+    for (auto& slot : slots_) {
+        bad += slot.bad;
+        for (auto& a : slot.alerts) merged.push_back(std::move(a));
+    }
+    std::stable_sort(merged.begin(), merged.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Alert> alerts;
+    alerts.reserve(merged.size());
+    for (auto& a : merged) alerts.push_back(std::move(a.second));
+    if (bad > 0) {
+        stats_.bad_records += bad;
+        m_bad_->inc(bad);
     }
 
     // Durable in every sink before the commit; a failing sink is retried until it works or

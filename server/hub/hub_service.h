@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -21,6 +22,7 @@
 #include "server/hub/alert_sink.h"
 #include "server/hub/context.h"
 #include "server/hub/engine.h"
+#include "server/hub/worker_pool.h"
 
 namespace vigil::hub {
 
@@ -39,6 +41,9 @@ struct HubConfig {
     size_t max_frequency_groups = 100000;
     size_t max_processes = 200000;
     size_t fetch_max = 1000;
+    // Evaluation threads; a bus partition is always evaluated by the same one (its frequency
+    // state and process table are its own). 0: one per core, at most one per partition.
+    size_t workers = 0;
     std::chrono::milliseconds poll_timeout{500};
     std::string log_level = "info";
     std::string log_file = "-";  // "-": stderr
@@ -54,6 +59,8 @@ struct HubStats {
     std::atomic<uint64_t> alerts{0};
     std::atomic<uint64_t> sink_errors{0};
     std::atomic<uint64_t> commits{0};
+    std::atomic<uint64_t> reloads{0};
+    std::atomic<uint64_t> reload_failures{0};
 };
 
 class HubService {
@@ -72,24 +79,46 @@ public:
     // One fetch, evaluation, alert write and commit: the number of records processed.
     Result<size_t> pollOnce(std::chrono::milliseconds timeout);
 
+    // Loads the configured rule paths again and, when every rule loads, swaps them in before
+    // the next fetch (frequency and correlation state is kept: it is keyed by rule id). Any
+    // rule failing leaves the running rules in place: the error lists every diagnostic.
+    // Thread-safe (SIGHUP, the API).
+    Status reload();
+
     const HubStats& stats() const { return stats_; }
-    size_t ruleCount() const { return engine_->ruleCount(); }
+    size_t ruleCount() const;
+    size_t workers() const { return slots_.size(); }
     std::string describe() const;
 
 private:
+    // One evaluation worker: the partitions it owns and the current fetch's share.
+    struct PartitionState {
+        std::unique_ptr<Context> context;
+        std::unique_ptr<FrequencyState> freq;
+    };
+    struct Slot {
+        std::unordered_map<uint32_t, PartitionState> partitions;
+        std::vector<size_t> items;                     // indexes into the fetch
+        std::vector<std::pair<size_t, Alert>> alerts;  // (fetch index, alert)
+        uint64_t bad = 0;
+    };
+
     HubService() = default;
     void run();
+    std::shared_ptr<const Engine> engine() const;
+    void evaluateSlot(const Engine& engine, const std::vector<bus::Delivery>& ds, Slot& slot) const;
     // Builds the alert of `rule` firing on `event`.
-    Alert makeAlert(const Rule& rule, const Event& event, const bus::Delivery& d,
-                    int64_t agent_time) const;
+    Alert makeAlert(const Rule& rule, const Event& event, const std::vector<LineageNode>& lineage,
+                    const bus::Delivery& d, int64_t agent_time) const;
 
     HubConfig config_;
-    std::unique_ptr<Engine> engine_;
+    mutable std::mutex engine_mu_;
+    std::shared_ptr<const Engine> engine_;
     std::unique_ptr<bus::Bus> bus_;
     std::unique_ptr<bus::Consumer> consumer_;
     std::vector<std::unique_ptr<AlertSink>> sinks_;
-    std::unordered_map<uint32_t, std::unique_ptr<FrequencyState>> freq_;  // per partition
-    std::unordered_map<uint32_t, std::unique_ptr<Context>> context_;      // per partition
+    std::vector<Slot> slots_;  // partition p belongs to slots_[p % slots_.size()]
+    std::unique_ptr<WorkerPool> pool_;
     HubStats stats_;
     metrics::Counter* m_records_ = nullptr;
     metrics::Counter* m_alerts_ = nullptr;

@@ -2,6 +2,7 @@
 // service consuming them with the default rule pack, alerts in a JSON lines file and a bus.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -169,6 +170,14 @@ TEST(HubService, ReverseShellAlertInJsonLinesAndBusNoLossOnRestart) {
     EXPECT_EQ(a["fields"]["dip"], "203.0.113.7");
     EXPECT_EQ(a["fields"]["agent_id"], "agent-1");
     EXPECT_EQ(a["fields"]["parent_exe"], "/usr/sbin/sshd");  // from the context
+    EXPECT_EQ(a["fields"]["ppid_argv"], "sshd: root");       // from the context
+    // The lineage the hub's process table knows: the shell, then sshd.
+    ASSERT_EQ(a["process_tree"].size(), 2u) << a.dump(2);
+    EXPECT_EQ(a["process_tree"][0]["pid"], "201");
+    EXPECT_EQ(a["process_tree"][0]["exe"], "/bin/bash");
+    EXPECT_EQ(a["process_tree"][0]["argv"], "bash -i");
+    EXPECT_EQ(a["process_tree"][1]["pid"], "200");
+    EXPECT_EQ(a["process_tree"][1]["exe"], "/usr/sbin/sshd");
     for (const auto& other : alerts) {
         EXPECT_NE(other["fields"].value("exe", ""), "/usr/bin/ls") << other.dump();
     }
@@ -253,6 +262,143 @@ TEST(HubService, FrequencyRuleThroughTheService) {
     for (const auto& a : alerts) EXPECT_EQ(a["agent_id"], "agent-1");
 }
 
+// Many agents over every partition, evaluated by 1 and by 3 workers: the same alerts (each
+// agent's frequency window and process table stay on one worker), in fetch order.
+TEST(HubService, PartitionWorkersGiveTheSameAlertsAsOne) {
+    std::vector<Rec> recs;
+    for (int round = 0; round < 4; ++round) {
+        for (int agent = 0; agent < 16; ++agent) {
+            const std::string id = "agent-" + std::to_string(agent);
+            const std::string pid = std::to_string(1000 + round * 10);
+            recs.push_back({id, 59, {{"exe", "/usr/sbin/sshd"}, {"pid", pid}, {"ppid", "1"}}});
+            Fields sh = kReverse;
+            sh["pid"] = std::to_string(1001 + round * 10);
+            sh["ppid"] = pid;
+            sh.erase("pid_tree");
+            if (agent % 2 == 0) recs.push_back({id, 59, sh});
+            recs.push_back({id, 59, {{"exe", "/usr/bin/curl"}, {"pid", "7"}}});
+        }
+    }
+    std::map<size_t, std::vector<std::string>> by_workers;
+    for (size_t workers : {size_t{1}, size_t{3}}) {
+        TempDir tmp;
+        ASSERT_TRUE(fs::makeDirs(tmp / "rules").ok());
+        ASSERT_TRUE(fs::writeFileAtomic(tmp / "rules/r.yaml", R"(rules:
+  - id: curl_burst
+    data_type: 59
+    checks: {curl: {field: exe, ends_with: /curl}}
+    frequency: {window: 60s, group_by: [agent_id], count: 2}
+  - id: shell_under_sshd
+    data_type: 59
+    checks:
+      sh: {field: exe, ends_with: /bash}
+      parent: {field: parent_exe, equals: /usr/sbin/sshd}
+)")
+                        .ok());
+        appendRecords(tmp / "bus", recs);
+        HubConfig cfg = makeConfig(tmp, tmp / "rules");
+        cfg.workers = workers;
+        cfg.fetch_max = 50;
+        metrics::Registry reg;
+        auto s = HubService::create(cfg, reg);
+        ASSERT_TRUE(s.ok()) << s.message();
+        EXPECT_EQ((*s)->workers(), workers);
+        drain(**s, recs.size());
+        std::vector<std::string> got;
+        for (const auto& a : readAlerts(tmp / "out/alerts.jsonl")) {
+            got.push_back(a["alert_id"].get<std::string>());
+            if (a["rule_id"] == "shell_under_sshd") {
+                EXPECT_EQ(a["fields"]["pid_tree"].get<std::string>().find(
+                              a["fields"]["pid"].get<std::string>() + ".bash<"),
+                          0u)
+                    << a.dump();
+            }
+        }
+        std::sort(got.begin(), got.end());
+        by_workers[workers] = got;
+    }
+    // 16 agents x 2 curl bursts + 8 agents x 4 shells.
+    EXPECT_EQ(by_workers[1].size(), 16u * 2 + 8u * 4);
+    EXPECT_EQ(by_workers[1], by_workers[3]);
+}
+
+TEST(HubService, ReloadSwapsRulesAndRefusesABrokenSet) {
+    TempDir tmp;
+    ASSERT_TRUE(fs::makeDirs(tmp / "rules").ok());
+    const std::string file = tmp / "rules/r.yaml";
+    ASSERT_TRUE(fs::writeFileAtomic(file, R"(- id: curl_seen
+  data_type: 59
+  checks: {c: {field: exe, ends_with: /curl}}
+)")
+                    .ok());
+    appendRecords(tmp / "bus", {{"a", 59, {{"exe", "/usr/bin/wget"}, {"pid", "1"}}}});
+    HubConfig cfg = makeConfig(tmp, tmp / "rules");
+    metrics::Registry reg;
+    auto s = HubService::create(cfg, reg);
+    ASSERT_TRUE(s.ok()) << s.message();
+    drain(**s, 1);
+    EXPECT_TRUE(readAlerts(tmp / "out/alerts.jsonl").empty());
+
+    // A broken file: refused with its diagnostic; the running rule stays.
+    ASSERT_TRUE(fs::writeFileAtomic(file, R"(- id: wget_seen
+  data_type: 59
+  checks: {c: {field: exe, ends_wiht: /wget}}
+)")
+                    .ok());
+    auto st = (*s)->reload();
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("r.yaml:3:"), std::string::npos) << st.message();
+    EXPECT_EQ((*s)->stats().reload_failures.load(), 1u);
+
+    ASSERT_TRUE(fs::writeFileAtomic(file, R"(- id: wget_seen
+  data_type: 59
+  checks: {c: {field: exe, ends_with: /wget}}
+)")
+                    .ok());
+    ASSERT_TRUE((*s)->reload().ok());
+    EXPECT_EQ((*s)->stats().reloads.load(), 1u);
+    appendRecords(tmp / "bus", {{"a", 59, {{"exe", "/usr/bin/wget"}, {"pid", "2"}}}});
+    drain(**s, 2);
+    auto alerts = readAlerts(tmp / "out/alerts.jsonl");
+    ASSERT_EQ(alerts.size(), 1u);
+    EXPECT_EQ(alerts[0]["rule_id"], "wget_seen");
+}
+
+TEST(HubContext, CollectorAssetsFillTheTableExecRecordsWin) {
+    Context ctx;
+    auto observe = [&](int32_t dt, Fields f) {
+        Event ev;
+        ev.data_type = dt;
+        f["agent_id"] = "a";
+        for (const auto& [k, v] : f) ev.set(k, v);
+        ctx.observe(ev);
+    };
+    observe(5050, {{"pid", "50"},
+                   {"ppid", "1"},
+                   {"exe", "/usr/sbin/nginx"},
+                   {"cmdline", "nginx: master process"}});
+    ASSERT_NE(ctx.find("a", "50"), nullptr);
+    EXPECT_EQ(ctx.find("a", "50")->argv, "nginx: master process");
+    EXPECT_EQ(ctx.stats().assets, 1u);
+    observe(59, {{"pid", "60"}, {"ppid", "50"}, {"exe", "/usr/sbin/php-fpm"}, {"argv", "php"}});
+    observe(5050, {{"pid", "60"}, {"ppid", "50"}, {"exe", "/old"}, {"cmdline", "old"}});
+    EXPECT_EQ(ctx.find("a", "60")->exe, "/usr/sbin/php-fpm");  // the exec record stays
+
+    const Fields child_fields{
+        {"agent_id", "a"}, {"pid", "70"}, {"ppid", "60"}, {"exe", "/bin/sh"}, {"argv", "sh -c id"}};
+    Event child;  // views into child_fields
+    child.data_type = 59;
+    for (const auto& [k, v] : child_fields) child.set(k, v);
+    ContextAdditions added;
+    ctx.enrich(child, added);
+    EXPECT_EQ(*child.get("parent_exe"), "/usr/sbin/php-fpm");
+    EXPECT_EQ(*child.get("ppid_argv"), "php");
+    EXPECT_EQ(*child.get("pid_tree"), "70.sh<60.php-fpm<50.nginx");
+    auto line = ctx.lineage(child);
+    ASSERT_EQ(line.size(), 3u);
+    EXPECT_EQ(line[2].exe, "/usr/sbin/nginx");
+}
+
 TEST(HubContext, ParentExeFromExecRecordsExitRemovesLruBounded) {
     Context ctx(ContextOptions{2});
     auto exec = [&](std::string pid, std::string ppid, std::string exe) {
@@ -260,7 +406,7 @@ TEST(HubContext, ParentExeFromExecRecordsExitRemovesLruBounded) {
         Event ev;
         ev.data_type = 59;
         for (const auto& [k, v] : f) ev.set(k, v);
-        std::string storage;
+        ContextAdditions storage;
         ctx.enrich(ev, storage);
         ctx.observe(ev);
         const std::string_view* pe = ev.get("parent_exe");
