@@ -11,7 +11,7 @@ PACKAGES=(
   libcpp-httplib-dev libarchive-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libbpf-dev bpftool
-  libnats-dev nats-server
+  libnats-dev nats-server librdkafka-dev
   openssl curl procps iproute2 util-linux
 )
 
