@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libbpf-dev bpftool
   libnats-dev nats-server librdkafka-dev
+  libsqlite3-dev libpqxx-dev postgresql
   openssl curl procps iproute2 util-linux
 )
 
