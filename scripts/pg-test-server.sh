@@ -81,6 +81,11 @@ start() {
     mkdir -p "$state"
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres: "$state"
+        if ! su postgres -s /bin/sh -c "test -w '$state'"; then
+            echo "pg-test-server: the postgres user cannot reach $state (a parent directory" \
+                 "is closed to it, e.g. mktemp's 0700): use a STATE_DIR it can reach" >&2
+            return 1
+        fi
     fi
     as_owner "$bin/initdb" -D "$state/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
         >>"$state/initdb.log" 2>&1 || {

@@ -11,22 +11,31 @@ namespace {
 
 // Most DDL is the same in both dialects; a template names what differs:
 //   ${SEQ}  an auto-assigned 64-bit primary key
+//   ${ROWID}  a 64-bit primary key given by the writer (SQLite: the rowid itself)
 //   ${KEY}  a text column that is compared or sorted: byte order in both (PostgreSQL's "C"
 //           collation is SQLite's BINARY), so keyset cursors and results agree
+//   ${CLUSTERED}  after a table stored in primary key order where the dialect can (SQLite's
+//           WITHOUT ROWID: a range of the key reads its rows without a second lookup)
 Migration forBothDialects(int version, std::string description, const std::string& sql) {
-    auto expand = [&](const char* seq, const char* key) {
+    using Words = std::vector<std::pair<std::string, std::string>>;
+    auto expand = [&](const Words& words) {
         std::string out = sql;
-        for (auto [from, to] : {std::pair{"${SEQ}", seq}, std::pair{"${KEY}", key}}) {
-            const std::string f(from);
-            for (size_t at = out.find(f); at != std::string::npos; at = out.find(f, at)) {
-                out.replace(at, f.size(), to);
+        for (const auto& [from, to] : words) {
+            for (size_t at = out.find(from); at != std::string::npos; at = out.find(from, at)) {
+                out.replace(at, from.size(), to);
             }
         }
         return out;
     };
-    return Migration{
-        version, std::move(description), expand("INTEGER PRIMARY KEY", "TEXT"),
-        expand("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "TEXT COLLATE \"C\"")};
+    return Migration{version, std::move(description),
+                     expand({{"${SEQ}", "INTEGER PRIMARY KEY"},
+                             {"${ROWID}", "INTEGER PRIMARY KEY"},
+                             {"${KEY}", "TEXT"},
+                             {"${CLUSTERED}", " WITHOUT ROWID"}}),
+                     expand({{"${SEQ}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
+                             {"${ROWID}", "BIGINT PRIMARY KEY"},
+                             {"${KEY}", "TEXT COLLATE \"C\""},
+                             {"${CLUSTERED}", ""}})};
 }
 
 const char* kSchemaV1 = R"SQL(
@@ -63,7 +72,10 @@ CREATE TABLE alerts (
     status SMALLINT NOT NULL DEFAULT 0 CHECK (status BETWEEN 0 AND 3),
     status_comment TEXT NOT NULL DEFAULT '',
     updated_by TEXT NOT NULL DEFAULT '',
-    updated_at_ms BIGINT NOT NULL DEFAULT 0,
+    updated_at_ms BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE alert_bodies (
+    seq ${ROWID} REFERENCES alerts (seq) ON DELETE CASCADE,
     body TEXT NOT NULL
 );
 CREATE INDEX alerts_by_time ON alerts (time_ms, seq);
@@ -77,27 +89,25 @@ CREATE TABLE alert_counts_hour (
     severity SMALLINT NOT NULL,
     n BIGINT NOT NULL,
     PRIMARY KEY (hour_ms, severity)
-);
+)${CLUSTERED};
 CREATE TABLE alert_counts_rule_day (
     day_ms BIGINT NOT NULL,
     rule_id ${KEY} NOT NULL,
-    rule_name TEXT NOT NULL,
     n BIGINT NOT NULL,
     PRIMARY KEY (day_ms, rule_id)
-);
+)${CLUSTERED};
 CREATE TABLE alert_counts_host_day (
     day_ms BIGINT NOT NULL,
     agent_id ${KEY} NOT NULL,
-    hostname TEXT NOT NULL,
     n BIGINT NOT NULL,
     PRIMARY KEY (day_ms, agent_id)
-);
+)${CLUSTERED};
 CREATE TABLE alert_counts_status (
     status SMALLINT NOT NULL,
     severity SMALLINT NOT NULL,
     n BIGINT NOT NULL,
     PRIMARY KEY (status, severity)
-);
+)${CLUSTERED};
 
 CREATE TABLE users (
     username ${KEY} PRIMARY KEY,

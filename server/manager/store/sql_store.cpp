@@ -90,16 +90,12 @@ Result<int64_t> insertRows(sql::Connection& c, std::string_view head, std::strin
 }
 
 Status addCounts(sql::Connection& c, std::string_view table, std::string_view keys,
-                 std::string_view label, const sql::Params& values) {
-    const size_t key_count = static_cast<size_t>(std::count(keys.begin(), keys.end(), ',')) + 1;
-    const size_t columns = key_count + (label.empty() ? 0 : 1) + 1;
-    const std::string t(table);
-    const std::string head = fmt::format("INSERT INTO {} ({}{}{}, n) VALUES ", t, keys,
-                                         label.empty() ? "" : ", ", label);
-    std::string tail =
-        fmt::format(" ON CONFLICT ({}) DO UPDATE SET n = {}.n + excluded.n", keys, t);
-    if (!label.empty()) tail += fmt::format(", {0} = excluded.{0}", label);
-    auto added = insertRows(c, head, tail, columns, values);
+                 const sql::Params& values) {
+    const size_t columns = static_cast<size_t>(std::count(keys.begin(), keys.end(), ',')) + 2;
+    auto added = insertRows(
+        c, fmt::format("INSERT INTO {} ({}, n) VALUES ", table, keys),
+        fmt::format(" ON CONFLICT ({}) DO UPDATE SET n = {}.n + excluded.n", keys, table), columns,
+        values);
     return added.ok() ? okStatus() : Status(added.error());
 }
 

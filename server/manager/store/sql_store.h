@@ -117,11 +117,10 @@ Result<int64_t> insertRows(sql::Connection& c, std::string_view head, std::strin
                            size_t columns, const sql::Params& values,
                            const std::function<void(const sql::Rows&)>& on_rows = {});
 
-// Adds to a summary table's counters: `values` are rows of (key columns..., [label], n); a key
-// already there gets n added (and its label replaced). `keys` names the key columns
-// ("hour_ms, severity"), `label` the label column or is empty.
+// Adds to a summary table's counters: `values` are rows of (key columns..., n); a key already
+// there gets n added. `keys` names the key columns ("hour_ms, severity").
 Status addCounts(sql::Connection& c, std::string_view table, std::string_view keys,
-                 std::string_view label, const sql::Params& values);
+                 const sql::Params& values);
 
 // Items of `rows` that fit a page of `limit` and the cursor of the next page when there are more
 // (the query asked for limit + 1 rows); `cursor_of` makes the cursor of an item.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include "server/manager/store/cursor.h"
 #include "server/manager/store/sql_store.h"
@@ -14,6 +15,8 @@ namespace {
 constexpr const char* kAlertColumns =
     "seq, alert_id, rule_id, rule_name, severity, mitre, agent_id, hostname, data_type, argv, "
     "time_ms, hub_time_ms, status, status_comment, updated_by, updated_at_ms";
+// The body, read only for the rows returned (alerts stay narrow for scans: the JSON is apart).
+constexpr const char* kBodyColumn = ", (SELECT body FROM alert_bodies b WHERE b.seq = alerts.seq)";
 constexpr const char* kTimeCursor = "alerts.time";
 constexpr const char* kSeverityCursor = "alerts.severity";
 constexpr int64_t kMaxBuckets = 10000;
@@ -66,13 +69,24 @@ sql::Where alertFilter(const AlertQuery& q, sql::Dialect dialect) {
     return where;
 }
 
+// Counters of a summary table by key (in key order: concurrent writers lock counter rows in the
+// same order), and as rows of (key, key, n) for addCounts.
+template <typename Second>
+using Counters = std::map<std::pair<int64_t, Second>, int64_t>;
+template <typename Second>
+sql::Params flatten(const Counters<Second>& counters) {
+    sql::Params rows;
+    for (const auto& [key, n] : counters) rows.insert(rows.end(), {key.first, key.second, n});
+    return rows;
+}
+
 // Up to `limit` alerts matching `where`, newest first, appended to `out`.
 Status queryAlerts(sql::Connection& c, sql::Where where, bool with_json, size_t limit,
                    std::vector<Alert>& out) {
     where.params().emplace_back(static_cast<int64_t>(limit));
     auto rows = c.query(fmt::format("SELECT {}{} FROM alerts{} "
                                     "ORDER BY time_ms DESC, seq DESC LIMIT ?",
-                                    kAlertColumns, with_json ? ", body" : "", where.sql()),
+                                    kAlertColumns, with_json ? kBodyColumn : "", where.sql()),
                         where.params());
     if (!rows.ok()) return rows.error();
     for (size_t r = 0; r < rows->size(); ++r) out.push_back(alertFromRow(*rows, r, with_json));
@@ -85,29 +99,29 @@ Status SqlStore::insertAlertRows(sql::Connection& c, const std::vector<Alert>& a
                                  IngestResult& result) {
     if (alerts.empty()) return okStatus();
     sql::Params values;
-    values.reserve(alerts.size() * 16);
+    values.reserve(alerts.size() * 15);
+    std::unordered_map<std::string_view, const std::string*> bodies;
     for (const auto& a : alerts) {
         values.insert(values.end(),
                       {a.alert_id, a.rule_id, a.rule_name, int64_t{static_cast<int>(a.severity)},
                        joinList(a.mitre), a.agent_id, a.hostname, int64_t{a.data_type}, a.argv,
                        a.time_ms, a.hub_time_ms, int64_t{static_cast<int>(a.status)},
-                       a.status_comment, a.updated_by, a.updated_at_ms, a.json});
+                       a.status_comment, a.updated_by, a.updated_at_ms});
+        bodies.try_emplace(a.alert_id, &a.json);
     }
-    // The summary counters grow by what was really inserted (RETURNING skips the duplicates).
-    std::map<std::pair<int64_t, int64_t>, int64_t> by_hour;  // (hour, severity)
-    std::map<std::pair<int64_t, std::string>, std::pair<std::string, int64_t>> by_rule, by_host;
-    std::map<std::pair<int64_t, int64_t>, int64_t> by_status;  // (status, severity)
-    auto count = [&](const sql::Rows& rows) {
+    // What was really inserted (RETURNING skips the duplicates) gets its body and grows the
+    // summary counters.
+    sql::Params body_rows;
+    Counters<int64_t> by_hour, by_status;    // (hour, severity), (status, severity)
+    Counters<std::string> by_rule, by_host;  // (day, rule_id), (day, agent_id)
+    auto inserted_rows = [&](const sql::Rows& rows) {
         for (size_t r = 0; r < rows.size(); ++r) {
-            const int64_t severity = rows.integer(r, 0), time_ms = rows.integer(r, 1);
+            body_rows.insert(body_rows.end(), {rows.integer(r, 0), *bodies.at(rows.text(r, 1))});
+            const int64_t severity = rows.integer(r, 2), time_ms = rows.integer(r, 3);
             const int64_t day = floorTo(time_ms, kDayMs);
             ++by_hour[{floorTo(time_ms, kHourMs), severity}];
-            auto& rule = by_rule[{day, rows.text(r, 2)}];
-            rule.first = rows.text(r, 3);
-            ++rule.second;
-            auto& host = by_host[{day, rows.text(r, 4)}];
-            host.first = rows.text(r, 5);
-            ++host.second;
+            ++by_rule[{day, rows.text(r, 4)}];
+            ++by_host[{day, rows.text(r, 5)}];
             ++by_status[{rows.integer(r, 6), severity}];
         }
     };
@@ -115,30 +129,19 @@ Status SqlStore::insertAlertRows(sql::Connection& c, const std::vector<Alert>& a
         c,
         "INSERT INTO alerts (alert_id, rule_id, rule_name, severity, mitre, agent_id, hostname, "
         "data_type, argv, time_ms, hub_time_ms, status, status_comment, updated_by, "
-        "updated_at_ms, body) VALUES ",
+        "updated_at_ms) VALUES ",
         " ON CONFLICT (alert_id) DO NOTHING "
-        "RETURNING severity, time_ms, rule_id, rule_name, agent_id, hostname, status",
-        16, values, count);
+        "RETURNING seq, alert_id, severity, time_ms, rule_id, agent_id, status",
+        15, values, inserted_rows);
     if (!inserted.ok()) return inserted.error();
     result.alerts_inserted += static_cast<size_t>(*inserted);
     result.alerts_duplicate += alerts.size() - static_cast<size_t>(*inserted);
-
-    // Keys in sorted order (std::map): concurrent writers lock counter rows in the same order.
-    sql::Params hour_rows, rule_rows, host_rows, status_rows;
-    for (const auto& [k, n] : by_hour) hour_rows.insert(hour_rows.end(), {k.first, k.second, n});
-    for (const auto& [k, v] : by_rule) {
-        rule_rows.insert(rule_rows.end(), {k.first, k.second, v.first, v.second});
-    }
-    for (const auto& [k, v] : by_host) {
-        host_rows.insert(host_rows.end(), {k.first, k.second, v.first, v.second});
-    }
-    for (const auto& [k, n] : by_status) {
-        status_rows.insert(status_rows.end(), {k.first, k.second, n});
-    }
-    VIGIL_TRY(addCounts(c, "alert_counts_hour", "hour_ms, severity", "", hour_rows));
-    VIGIL_TRY(addCounts(c, "alert_counts_rule_day", "day_ms, rule_id", "rule_name", rule_rows));
-    VIGIL_TRY(addCounts(c, "alert_counts_host_day", "day_ms, agent_id", "hostname", host_rows));
-    return addCounts(c, "alert_counts_status", "status, severity", "", status_rows);
+    auto stored = insertRows(c, "INSERT INTO alert_bodies (seq, body) VALUES ", "", 2, body_rows);
+    if (!stored.ok()) return stored.error();
+    VIGIL_TRY(addCounts(c, "alert_counts_hour", "hour_ms, severity", flatten(by_hour)));
+    VIGIL_TRY(addCounts(c, "alert_counts_rule_day", "day_ms, rule_id", flatten(by_rule)));
+    VIGIL_TRY(addCounts(c, "alert_counts_host_day", "day_ms, agent_id", flatten(by_host)));
+    return addCounts(c, "alert_counts_status", "status, severity", flatten(by_status));
 }
 
 Result<Page<Alert>> SqlStore::listAlerts(const AlertQuery& q) {
@@ -208,8 +211,8 @@ Result<Page<Alert>> SqlStore::listAlerts(const AlertQuery& q) {
 
 Result<std::optional<Alert>> SqlStore::getAlert(const std::string& alert_id) {
     return readOne<Alert>(
-        fmt::format("SELECT {}, body FROM alerts WHERE alert_id = ?", kAlertColumns), {alert_id},
-        [](const sql::Rows& rows, size_t r) { return alertFromRow(rows, r, true); });
+        fmt::format("SELECT {}{} FROM alerts WHERE alert_id = ?", kAlertColumns, kBodyColumn),
+        {alert_id}, [](const sql::Rows& rows, size_t r) { return alertFromRow(rows, r, true); });
 }
 
 Result<bool> SqlStore::updateAlertStatus(const AlertStatusUpdate& u) {
@@ -232,7 +235,7 @@ Result<bool> SqlStore::updateAlertStatus(const AlertStatusUpdate& u) {
             {status, u.comment, u.updated_by, at, u.alert_id});
         if (!updated.ok()) return updated.error();
         if (was == status) return okStatus();
-        return addCounts(c, "alert_counts_status", "status, severity", "",
+        return addCounts(c, "alert_counts_status", "status, severity",
                          {was, severity, int64_t{-1}, status, severity, int64_t{1}});
     }));
     return found;
@@ -277,17 +280,26 @@ Result<AlertStats> SqlStore::alertStats(const AlertStatsQuery& q) {
             stats.buckets[bucket].counts[severity] += hours->integer(r, 2);
             stats.by_severity[severity] += hours->integer(r, 2);
         }
+        // The label of a top entry is the one its newest alert carries (an index lookup each):
+        // the summary rows stay narrow, and the sum needs no label to carry along.
         auto topList = [&](const char* table, const char* key, const char* label,
                            std::vector<TopEntry>& out) -> Status {
-            auto rows = c.query(fmt::format("SELECT {1}, MAX({2}), SUM(n) AS total FROM {0} "
+            auto rows = c.query(fmt::format("SELECT {1}, SUM(n) AS total FROM {0} "
                                             "WHERE day_ms >= ? AND day_ms < ? GROUP BY {1} "
                                             "ORDER BY total DESC, {1} LIMIT ?",
-                                            table, key, label),
+                                            table, key),
                                 {stats.top_from_ms, stats.top_to_ms, top});
             if (!rows.ok()) return rows.error();
             out.clear();
+            const std::string label_query = fmt::format(
+                "SELECT {} FROM alerts WHERE {} = ? ORDER BY time_ms DESC, seq DESC "
+                "LIMIT 1",
+                label, key);
             for (size_t r = 0; r < rows->size(); ++r) {
-                out.push_back({rows->text(r, 0), rows->text(r, 1), rows->integer(r, 2)});
+                auto named = c.query(label_query, {rows->text(r, 0)});
+                if (!named.ok()) return named.error();
+                out.push_back({rows->text(r, 0), named->empty() ? "" : named->text(0, 0),
+                               rows->integer(r, 1)});
             }
             return okStatus();
         };
