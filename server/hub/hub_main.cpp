@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,12 @@
 #include "libs/common/cli.h"
 #include "libs/common/fs.h"
 #include "libs/common/log.h"
+#include "server/common/api_server.h"
+#include "server/common/registrar.h"
+#include "server/common/service_config.h"
 #include "server/common/signal_wait.h"
 #include "server/hub/engine.h"
+#include "server/hub/hub_api.h"
 #include "server/hub/hub_service.h"
 #include "server/hub/rule_loader.h"
 
@@ -114,9 +119,49 @@ int run(const std::string& config_path, const vigil::cli::StandardFlags& std_fla
         std::fprintf(stderr, "vigil-hub: %s\n", service.message().c_str());
         return 1;
     }
+    namespace server = vigil::server;
+    std::unique_ptr<server::ApiServer> api;
+    std::unique_ptr<server::Registrar> registrar;
+    if (!cfg->http_listen.empty()) {
+        auto hp = server::parseHostPort(cfg->http_listen, true);
+        server::ApiServerOptions ao;
+        ao.name = "hub";
+        ao.host = hp->host;
+        ao.port = hp->port;
+        ao.threads = 2;
+        ao.verifier = server::makeVerifier(cfg->auth);
+        ao.auth_disabled = cfg->auth.disabled;
+        if (cfg->auth.disabled) {
+            logger->warn("AK/SK authentication is DISABLED: anyone who reaches {} can reload rules",
+                         cfg->http_listen);
+        }
+        api = std::make_unique<server::ApiServer>(ao, metrics);
+        addHubRoutes(api->router(), **service);
+        if (auto st = api->start(); !st.ok()) {
+            logger->critical("http: {}", st.message());
+            std::fprintf(stderr, "vigil-hub: http: %s\n", st.message().c_str());
+            return 1;
+        }
+        if (!cfg->discovery.empty()) {
+            server::RegistrarOptions ro;
+            ro.discovery = cfg->discovery;
+            ro.name = cfg->discovery_name;
+            ro.ip = hp->host == "0.0.0.0" || hp->host.empty() ? "127.0.0.1" : hp->host;
+            ro.port = api->port();
+            ro.interval = cfg->register_interval;
+            if (auto key = server::signingKey(cfg->auth.keys, cfg->signing_access_key); key.ok()) {
+                ro.key = *key;
+            }
+            registrar = std::make_unique<server::Registrar>(
+                ro, [] { return 1; }, metrics);
+            registrar->start();
+        }
+    }
     (*service)->start();
-    logger->info("vigil-hub {} running: {}", VIGIL_VERSION, (*service)->describe());
-    std::fprintf(stderr, "vigil-hub running: %s\n", (*service)->describe().c_str());
+    const std::string where =
+        (*service)->describe() + (api ? ", http " + api->address() : std::string(", no http"));
+    logger->info("vigil-hub {} running: {}", VIGIL_VERSION, where);
+    std::fprintf(stderr, "vigil-hub running: %s\n", where.c_str());
     for (;;) {
         int sig = vigil::server::waitForTerminationSignal();
         if (sig == SIGHUP) {
@@ -131,7 +176,9 @@ int run(const std::string& config_path, const vigil::cli::StandardFlags& std_fla
         logger->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    if (registrar) registrar->stop();
     (*service)->stop();
+    if (api) api->stop();
     const auto& st = (*service)->stats();
     logger->info("vigil-hub stopped: {} records, {} alerts, {} bad records", st.records.load(),
                  st.alerts.load(), st.bad_records.load());

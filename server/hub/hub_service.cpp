@@ -24,7 +24,8 @@ Result<HubConfig> parseHubConfig(const std::string& text, const std::string& nam
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
     root.allowOnly({"bus", "rules", "group", "from_latest", "alerts", "max_frequency_groups",
-                    "max_processes", "fetch_max", "workers", "poll_timeout", "log"});
+                    "max_processes", "fetch_max", "workers", "poll_timeout", "http", "auth",
+                    "discovery", "log"});
     HubConfig c;
     c.config_file = name;
 
@@ -44,7 +45,9 @@ Result<HubConfig> parseHubConfig(const std::string& text, const std::string& nam
     c.poll_timeout = root.duration("poll_timeout", c.poll_timeout, std::chrono::milliseconds(1));
 
     Node a = root.child("alerts");
-    a.allowOnly({"jsonl", "bus", "bus_dir", "stream", "subject_prefix"});
+    a.allowOnly(
+        {"jsonl", "bus", "bus_dir", "stream", "subject_prefix", "syslog", "webhook", "kafka"});
+    readOutputs(a, c.outputs);
     c.alerts_jsonl = a.str("jsonl");
     c.alerts_bus = a.boolean("bus", false);
     c.alerts_bus_options = c.bus;
@@ -52,6 +55,26 @@ Result<HubConfig> parseHubConfig(const std::string& text, const std::string& nam
     c.alerts_bus_options.dir = a.str("bus_dir");
     c.alerts_bus_options.stream = a.str("stream", "VIGIL_ALERTS");
     c.alerts_bus_options.nats_subject_prefix = a.str("subject_prefix", "vigil.alert");
+
+    Node h = root.child("http");
+    h.allowOnly({"listen"});
+    c.http_listen = h.str("listen", c.http_listen);
+    if (!c.http_listen.empty() && !server::parseHostPort(c.http_listen, true).ok()) {
+        h.problem("listen", "'" + c.http_listen + "' is not host:port (\"\" turns it off)");
+    }
+    c.auth = server::readAuthSettings(root.child("auth"));
+    Node d = root.child("discovery");
+    d.allowOnly({"addresses", "name", "interval", "access_key"});
+    c.discovery = d.strList("addresses");
+    for (const auto& a : c.discovery) {
+        if (!server::parseHostPort(a).ok()) d.problem("addresses", "'" + a + "' is not host:port");
+    }
+    c.discovery_name = d.str("name", c.discovery_name);
+    c.register_interval = d.duration("interval", c.register_interval, std::chrono::seconds(1));
+    c.signing_access_key = d.str("access_key");
+    if (!c.discovery.empty() && c.http_listen.empty()) {
+        d.problem("addresses", "registering needs http.listen (discovery hands out that address)");
+    }
 
     Node l = root.child("log");
     l.allowOnly({"level", "file"});
@@ -63,8 +86,9 @@ Result<HubConfig> parseHubConfig(const std::string& text, const std::string& nam
     }
     if (c.rules.empty()) root.problem("rules", "is required: rule files or directories");
     if (auto st = bus::checkGroupName(c.group); !st.ok()) root.problem("group", st.message());
-    if (c.alerts_jsonl.empty() && !c.alerts_bus) {
-        root.problem("alerts", "no sink: set alerts.jsonl and/or alerts.bus: true");
+    if (c.alerts_jsonl.empty() && !c.alerts_bus && c.outputs.empty()) {
+        root.problem("alerts",
+                     "no sink: set alerts.jsonl, alerts.bus: true, syslog, webhook or kafka");
     }
     if (c.alerts_bus && c.bus.backend == "embedded") {
         if (c.alerts_bus_options.dir.empty()) {
@@ -108,10 +132,19 @@ alerts:
   bus_dir: /var/lib/vigil-hub/alerts-bus   # embedded: a directory of its own
   # stream: VIGIL_ALERTS               # nats: stream and subject prefix of the alerts
   # subject_prefix: vigil.alert
-max_frequency_groups: 100000           # per partition: LRU of frequency rule groups
+)" + exampleOutputsConfig() +
+           R"(max_frequency_groups: 100000           # per partition: LRU of frequency rule groups
 max_processes: 200000                  # per partition: LRU of the process table
 fetch_max: 1000                        # records per fetch (one alert write + commit each)
 workers: 0                             # evaluation threads (0: one per core, <= partitions)
+http:
+  listen: 127.0.0.1:8091               # /metrics, /healthz (open); /hub/stats, /hub/rules,
+                                       # POST /hub/reload (AK/SK signed); "" turns it off
+# auth:                                # keys accepted on /hub/* (as the center's auth section)
+#   keys_file: /etc/vigil/keys.yaml      # without keys, /hub/* answers 401 (SIGHUP still reloads)
+# discovery:                           # register with vigil-discovery (the manager finds the hub)
+#   addresses: [127.0.0.1:8088]
+#   name: vigil_hub
 log:
   level: info
   file: "-"                            # "-": stderr
@@ -144,6 +177,10 @@ Result<std::unique_ptr<HubService>> HubService::create(const HubConfig& config,
         if (!sink.ok()) return sink.error();
         s->sinks_.push_back(std::move(*sink));
     }
+
+    auto outputs = openOutputs(config.outputs, metrics);
+    if (!outputs.ok()) return outputs.error();
+    for (auto& o : *outputs) s->sinks_.push_back(std::move(o));
 
     bus::BusOptions bo = config.bus;
     bo.writer = false;
@@ -202,6 +239,45 @@ Status HubService::reload() {
     return Status{};
 }
 
+std::string HubService::lastError() const {
+    std::lock_guard<std::mutex> lock(error_mu_);
+    return last_error_;
+}
+
+nlohmann::json HubService::statsJson() const {
+    const auto rules = engine();
+    return {{"records", stats_.records.load()},
+            {"alerts", stats_.alerts.load()},
+            {"bad_records", stats_.bad_records.load()},
+            {"sink_errors", stats_.sink_errors.load()},
+            {"commits", stats_.commits.load()},
+            {"reloads", stats_.reloads.load()},
+            {"reload_failures", stats_.reload_failures.load()},
+            {"lag_ms", stats_.lag_ms.load()},
+            {"healthy", healthy_.load()},
+            {"rules", rules->ruleCount()},
+            {"workers", slots_.size()},
+            {"group", config_.group},
+            {"bus", bus_->describe()}};
+}
+
+nlohmann::json HubService::rulesJson() const {
+    const auto rules = engine();
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : rules->rules()) {
+        out.push_back({{"id", r.id},
+                       {"name", r.name},
+                       {"kind", r.kind == Rule::Kind::kSigma ? "sigma" : "vigil"},
+                       {"severity", severityName(r.severity)},
+                       {"data_types", r.data_types},
+                       {"mitre", r.mitre},
+                       {"whitelist", r.whitelist},
+                       {"file", r.loc.file},
+                       {"line", r.loc.line}});
+    }
+    return out;
+}
+
 std::string HubService::describe() const {
     std::string sinks;
     for (const auto& s : sinks_) sinks += std::string(sinks.empty() ? "" : ",") + s->name();
@@ -223,7 +299,12 @@ void HubService::run() {
     auto logger = log::get("hub");
     while (!stopping_) {
         auto n = pollOnce(config_.poll_timeout);
+        healthy_ = n.ok();
         if (!n.ok()) {
+            {
+                std::lock_guard<std::mutex> lock(error_mu_);
+                last_error_ = n.message();
+            }
             if (stopping_) break;
             VIGIL_LOG_RATE_LIMITED(logger, spdlog::level::err, "hub: {}", n.message());
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -326,6 +407,13 @@ Result<size_t> HubService::pollOnce(std::chrono::milliseconds timeout) {
     if (!fetched.ok()) return fetched.error();
     const std::vector<bus::Delivery>& ds = *fetched;
     if (ds.empty()) return size_t{0};
+
+    int64_t oldest = ds.front().bus_time_ns;
+    for (const auto& d : ds) oldest = std::min(oldest, d.bus_time_ns);
+    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    stats_.lag_ms = oldest > 0 ? std::max<int64_t>(0, (now_ns - oldest) / 1'000'000) : 0;
 
     // Each partition's records in order on its own worker; alerts merged in fetch order.
     const std::shared_ptr<const Engine> rules = engine();

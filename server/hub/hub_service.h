@@ -16,12 +16,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "libs/common/metrics.h"
 #include "libs/common/result.h"
 #include "server/bus/bus.h"
+#include "server/common/service_config.h"
 #include "server/hub/alert_sink.h"
 #include "server/hub/context.h"
 #include "server/hub/engine.h"
+#include "server/hub/output_sinks.h"
 #include "server/hub/worker_pool.h"
 
 namespace vigil::hub {
@@ -38,6 +42,7 @@ struct HubConfig {
     std::string alerts_jsonl;
     bool alerts_bus = false;
     bus::BusOptions alerts_bus_options;  // derived from bus + alerts.*
+    OutputsConfig outputs;               // alerts.syslog, alerts.webhook, alerts.kafka
     size_t max_frequency_groups = 100000;
     size_t max_processes = 200000;
     size_t fetch_max = 1000;
@@ -45,6 +50,15 @@ struct HubConfig {
     // state and process table are its own). 0: one per core, at most one per partition.
     size_t workers = 0;
     std::chrono::milliseconds poll_timeout{500};
+    // The hub's HTTP endpoint (hub_api.h): /metrics and /healthz open, /hub/* signed.
+    // "" turns it off.
+    std::string http_listen = "127.0.0.1:8091";
+    server::AuthSettings auth;
+    std::string signing_access_key;  // the key signing discovery registrations
+    // Discovery replicas (host:port) to register with as `discovery_name`; none: no registration.
+    std::vector<std::string> discovery;
+    std::string discovery_name = "vigil_hub";
+    std::chrono::milliseconds register_interval{30000};
     std::string log_level = "info";
     std::string log_file = "-";  // "-": stderr
 };
@@ -61,6 +75,7 @@ struct HubStats {
     std::atomic<uint64_t> commits{0};
     std::atomic<uint64_t> reloads{0};
     std::atomic<uint64_t> reload_failures{0};
+    std::atomic<int64_t> lag_ms{0};  // last fetch: now - bus time of its oldest record
 };
 
 class HubService {
@@ -89,6 +104,13 @@ public:
     size_t ruleCount() const;
     size_t workers() const { return slots_.size(); }
     std::string describe() const;
+    // False while the loop's last fetch, sink write or commit failed (lastError() says why).
+    bool healthy() const { return healthy_.load(); }
+    std::string lastError() const;
+    // Counters and settings for /hub/stats.
+    nlohmann::json statsJson() const;
+    // The loaded rules, for /hub/rules.
+    nlohmann::json rulesJson() const;
 
 private:
     // One evaluation worker: the partitions it owns and the current fetch's share.
@@ -125,6 +147,9 @@ private:
     metrics::Counter* m_bad_ = nullptr;
     metrics::Counter* m_sink_errors_ = nullptr;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> healthy_{true};
+    mutable std::mutex error_mu_;
+    std::string last_error_;
     std::thread thread_;
 };
 

@@ -1,5 +1,6 @@
 #include "server/hub/rule_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -551,11 +552,75 @@ void loadDocument(const std::string& file, const YAML::Node& doc, LoadResult& ou
     }
 }
 
+// yaml-cpp 0.7 (Debian 12) loops for ever in LoadAll, allocating a null document per turn,
+// on some malformed streams (a stray ',' at the top level; fixed upstream in 0.8 by
+// jbeder/yaml-cpp#1319). This pass walks the same events without building nodes and stops at
+// the first document that is a lone null at the position of the previous one: no token was
+// consumed, the parser is stuck there.
+class StuckParserCheck : public YAML::EventHandler {
+public:
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        events_ = 0;
+        null_only_ = true;
+        start_ = mark;
+    }
+    void OnDocumentEnd() override {
+        if (null_only_ && events_ <= 1) {
+            if (have_last_ && start_.pos == last_.pos) {
+                throw YAML::ParserException(start_,
+                                            "unexpected character here (a stray ',' "
+                                            "or a flow collection that is not closed?)");
+            }
+            last_ = start_;
+            have_last_ = true;
+        } else {
+            have_last_ = false;
+        }
+    }
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override { ++events_; }
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override { other(); }
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        other();
+    }
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        other();
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        other();
+    }
+    void OnMapEnd() override {}
+
+private:
+    void other() {
+        ++events_;
+        null_only_ = false;
+    }
+    size_t events_ = 0;
+    bool null_only_ = true;
+    YAML::Mark start_, last_;
+    bool have_last_ = false;
+};
+
+std::vector<YAML::Node> loadAllDocuments(const std::string& text) {
+    {
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        StuckParserCheck check;
+        while (parser.HandleNextDocument(check)) {
+        }
+    }
+    return YAML::LoadAll(text);
+}
+
 void loadText(std::string_view text, const std::string& file, LoadResult& out,
               std::set<std::string>& ids) {
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(std::string(text));
+        docs = loadAllDocuments(std::string(text));
     } catch (const YAML::Exception& e) {
         out.diagnostics.push_back(
             {SourceLoc{file, e.mark.line + 1, e.mark.column + 1}, "", e.msg, false});

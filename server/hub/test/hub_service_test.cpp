@@ -19,6 +19,7 @@
 #include "proto/bus.pb.h"
 #include "server/bus/bus.h"
 #include "server/hub/context.h"
+#include "server/hub/hub_api.h"
 #include "server/hub/hub_service.h"
 
 namespace vigil::hub {
@@ -364,6 +365,73 @@ TEST(HubService, ReloadSwapsRulesAndRefusesABrokenSet) {
     EXPECT_EQ(alerts[0]["rule_id"], "wget_seen");
 }
 
+TEST(HubApi, StatsRulesReloadAndHealth) {
+    TempDir tmp;
+    ASSERT_TRUE(fs::makeDirs(tmp / "rules").ok());
+    ASSERT_TRUE(fs::writeFileAtomic(tmp / "rules/r.yaml", R"(- id: curl_seen
+  data_type: 59
+  severity: high
+  checks: {c: {field: exe, ends_with: /curl}}
+)")
+                    .ok());
+    appendRecords(tmp / "bus", {{"a", 59, {{"exe", "/usr/bin/curl"}, {"pid", "1"}}}});
+    HubConfig cfg = makeConfig(tmp, tmp / "rules");
+    metrics::Registry reg;
+    auto s = HubService::create(cfg, reg);
+    ASSERT_TRUE(s.ok()) << s.message();
+    drain(**s, 1);
+
+    auto call = [&](bool signed_off, const std::string& method, const std::string& target) {
+        server::ApiOptions o;
+        o.name = "hub";
+        o.auth_disabled = signed_off;
+        server::ApiRouter router(o, reg);
+        addHubRoutes(router, **s);
+        server::HttpRequest req;
+        req.method = method;
+        req.target = target;
+        return router.dispatch(req);
+    };
+    // Signed routes: refused without a key.
+    EXPECT_EQ(call(false, "GET", "/hub/stats").status, 401);
+    EXPECT_EQ(call(false, "POST", "/hub/reload").status, 401);
+    EXPECT_EQ(call(false, "GET", "/healthz").status, 200);
+    auto metrics = call(false, "GET", "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("vigil_hub_records_total 1"), std::string::npos) << metrics.body;
+
+    auto stats = call(true, "GET", "/hub/stats");
+    ASSERT_EQ(stats.status, 200) << stats.body;
+    json st = json::parse(stats.body)["data"];
+    EXPECT_EQ(st["records"], 1);
+    EXPECT_EQ(st["alerts"], 1);
+    EXPECT_EQ(st["rules"], 1);
+    EXPECT_EQ(st["healthy"], true);
+    EXPECT_GE(st["lag_ms"].get<int64_t>(), 0);
+
+    json rules = json::parse(call(true, "GET", "/hub/rules").body)["data"];
+    ASSERT_EQ(rules.size(), 1u);
+    EXPECT_EQ(rules[0]["id"], "curl_seen");
+    EXPECT_EQ(rules[0]["severity"], "high");
+    EXPECT_EQ(rules[0]["line"], 1);
+
+    ASSERT_TRUE(fs::writeFileAtomic(tmp / "rules/r.yaml", "- id: x\n  data_type: 59\n").ok());
+    auto bad = call(true, "POST", "/hub/reload");
+    EXPECT_EQ(bad.status, 422);
+    EXPECT_NE(bad.body.find("rule needs checks"), std::string::npos) << bad.body;
+    ASSERT_TRUE(fs::writeFileAtomic(tmp / "rules/r.yaml", R"(- id: a
+  data_type: 59
+  checks: {c: {field: exe, ends_with: /a}}
+- id: b
+  data_type: 59
+  checks: {c: {field: exe, ends_with: /b}}
+)")
+                    .ok());
+    auto good = call(true, "POST", "/hub/reload");
+    ASSERT_EQ(good.status, 200) << good.body;
+    EXPECT_EQ(json::parse(good.body)["data"]["rules"], 2);
+}
+
 TEST(HubContext, CollectorAssetsFillTheTableExecRecordsWin) {
     Context ctx;
     auto observe = [&](int32_t dt, Fields f) {
@@ -436,6 +504,18 @@ TEST(HubConfig, ProblemsAreReported) {
     c = parseHubConfig("bus: {dir: /x}\nrules: [/r]\n", "t");
     ASSERT_FALSE(c.ok());
     EXPECT_NE(c.message().find("no sink"), std::string::npos) << c.message();
+    // An output alone is a sink; its own problems are reported with the others.
+    c = parseHubConfig(
+        "bus: {dir: /x}\nrules: [/r]\nalerts: {webhook: {url: http://127.0.0.1:9/h}}\n", "t");
+    ASSERT_TRUE(c.ok()) << c.message();
+    ASSERT_EQ(c->outputs.webhook.size(), 1u);
+    c = parseHubConfig(
+        "bus: {dir: /x}\nrules: [/r]\nalerts: {syslog: {address: ftp://x}}\n"
+        "http: {listen: nowhere}\n",
+        "t");
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.message().find("alerts.syslog"), std::string::npos) << c.message();
+    EXPECT_NE(c.message().find("http.listen"), std::string::npos) << c.message();
     c = parseHubConfig(exampleHubConfig(), "example");
     ASSERT_TRUE(c.ok()) << c.message();
     EXPECT_FALSE(c->bus.writer);

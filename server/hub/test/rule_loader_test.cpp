@@ -146,6 +146,10 @@ INSTANTIATE_TEST_SUITE_P(
   after: {rule: r1, same: [sip]}
 )",
                "t.yaml:5:10: error: [r1] after: needs within: <duration>"},
+        // yaml-cpp 0.7's LoadAll would loop for ever here (rule_loader.cpp StuckParserCheck).
+        Golden{"stray_comma", "- id: r1\n  data_type: 1\n,\n",
+               "t.yaml:3:1: error: unexpected character here (a stray ',' or a flow collection "
+               "that is not closed?)"},
         Golden{"yaml_syntax", "- id: r1\n  data_type: [59\n",
                "t.yaml:3:1: error: end of sequence flow not found"},
         Golden{"sigma_modifier", R"(title: t
