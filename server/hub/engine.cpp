@@ -105,6 +105,12 @@ double numberOf(const std::string_view* v) {
 
 }  // namespace
 
+void addDerivedFields(Event& event) {
+    if ((event.data_type == 42 || event.data_type == 43) && !event.get("initiated")) {
+        event.set("initiated", event.data_type == 42 ? "true" : "false");  // static storage
+    }
+}
+
 std::string groupKey(const std::string& rule_id, const std::vector<std::string>& fields,
                      const Event& event) {
     std::string key = rule_id;

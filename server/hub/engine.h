@@ -58,6 +58,10 @@ private:
     std::vector<uint16_t> slots_;
 };
 
+// Fields the hub derives from a record before evaluation (absent ones only): `initiated`
+// ("true" on connect 42, "false" on accept 43: Sigma's network_connection Initiated).
+void addDerivedFields(Event& event);
+
 struct FrequencyOptions {
     size_t max_groups = 100000;  // LRU cap over all frequency rules' groups; evictions counted
 };

@@ -67,6 +67,7 @@ int test(const std::vector<std::string>& paths) {
             Event ev;
             ev.data_type = s.data_type;
             for (const auto& [k, v] : s.fields) ev.set(k, v);
+            addDerivedFields(ev);
             const bool in_type = std::find(rule.data_types.begin(), rule.data_types.end(),
                                            s.data_type) != rule.data_types.end();
             const bool got = in_type && engine.matches(rule, ev);

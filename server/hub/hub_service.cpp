@@ -383,6 +383,7 @@ void HubService::evaluateSlot(const Engine& engine, const std::vector<bus::Deliv
         ev.set("agent_id", mq.agent_id());
         ev.set("hostname", mq.hostname());
         ev.set("data_type", data_type);
+        addDerivedFields(ev);
 
         PartitionState& ps = slot.partitions[d.partition];
         if (!ps.context) {

@@ -507,6 +507,17 @@ Rule sigmaRule(const std::string& file, const YAML::Node& n) {
         cond = scalar(cond_node);
     }
     r.condition = compileCondition(file, cond_node, cond, names);
+    // A rename record names its target new_name: Sigma's TargetFilename is that file there.
+    if (category == "file_rename") {
+        for (auto& sel : r.selections) {
+            for (auto& alt : sel.any) {
+                for (auto& fm : alt.all) {
+                    if (fm.field == "file_path") fm.field = "new_name";
+                    if (fm.other == "file_path") fm.other = "new_name";
+                }
+            }
+        }
+    }
     r.samples = samples(file, n["samples"], r.data_types);
     return r;
 }
@@ -711,6 +722,7 @@ std::string sigmaField(std::string_view name) {
         {"QueryType", "type"},
         {"Hashes", "exe_hash"},
         {"Container", "container_id"},
+        {"Initiated", "initiated"},  // derived by the hub: 42 connect "true", 43 accept "false"
     };
     auto it = kMap.find(name);
     return it == kMap.end() ? std::string() : it->second;

@@ -1,6 +1,7 @@
 // Rule loading (rule_loader.h): what loads, and every diagnostic with its exact position.
 #include <gtest/gtest.h>
 
+#include "server/hub/engine.h"
 #include "server/hub/rule_loader.h"
 
 namespace vigil::hub {
@@ -214,6 +215,42 @@ TEST(RuleLoader, DuplicateIdsAndOneBadRuleDoNotStopTheOthers) {
     EXPECT_EQ(r.diagnostics[0].toString(), "t.yaml:4:3: error: [a] duplicate rule id a");
     EXPECT_EQ(r.diagnostics[1].toString(),
               "t.yaml:9:35: error: [b] check x: regex '(' does not compile: missing ): (");
+}
+
+TEST(RuleLoader, SigmaRenameTargetIsTheNewNameAndInitiatedIsDerived) {
+    auto r = loadRulesFromText(R"(title: Renamed to a script in the web root
+id: r1
+logsource: {product: linux, category: file_rename}
+detection:
+  sel: {TargetFilename|endswith: .php, SourceFilename|startswith: /tmp/}
+  condition: sel
+---
+title: Outbound to 4444
+id: r2
+logsource: {product: linux, category: network_connection}
+detection:
+  sel: {DestinationPort: 4444, Initiated: 'true'}
+  condition: sel
+)",
+                               "t.yaml");
+    ASSERT_EQ(r.errors(), 0u) << firstError(r);
+    ASSERT_EQ(r.rules.size(), 2u);
+    EXPECT_EQ(r.rules[0].selections[0].any[0].all[0].field, "new_name");
+    EXPECT_EQ(r.rules[0].selections[0].any[0].all[1].field, "old_name");
+    Engine engine(std::move(r.rules));
+    auto event = [](int32_t dt, std::vector<std::pair<std::string, std::string>>& kv) {
+        Event e;
+        e.data_type = dt;
+        for (const auto& [k, v] : kv) e.set(k, v);
+        addDerivedFields(e);
+        return e;
+    };
+    std::vector<std::pair<std::string, std::string>> rename{{"old_name", "/tmp/x"},
+                                                            {"new_name", "/var/www/s.php"}};
+    EXPECT_EQ(engine.evaluate(event(82, rename), nullptr).size(), 1u);
+    std::vector<std::pair<std::string, std::string>> conn{{"dport", "4444"}};
+    EXPECT_EQ(engine.evaluate(event(42, conn), nullptr).size(), 1u);  // connect: initiated
+    EXPECT_EQ(engine.evaluate(event(43, conn), nullptr).size(), 0u);  // accept: not
 }
 
 TEST(RuleLoader, SigmaRuleMapsFieldsCategoryLevelAndTags) {
