@@ -75,3 +75,32 @@ function(vigil_compact_executable target)
     set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${C_ORDER})
   endif()
 endfunction()
+
+# libFuzzer builds (`cmake --preset fuzz`): the sanitizers every fuzz binary and the code it
+# drives are built with.
+set(VIGIL_FUZZ_SANITIZERS -fsanitize=address,undefined -fno-sanitize-recover=undefined
+    -fno-omit-frame-pointer)
+
+# vigil_fuzz_target(NAME name [SOURCE file.cpp] LIBS ...): a libFuzzer binary in <build>/fuzz/
+# (SOURCE defaults to <name>.cpp).
+function(vigil_fuzz_target)
+  cmake_parse_arguments(F "" "NAME;SOURCE" "LIBS" ${ARGN})
+  if(NOT F_SOURCE)
+    set(F_SOURCE ${F_NAME}.cpp)
+  endif()
+  add_executable(${F_NAME} ${F_SOURCE})
+  target_compile_options(${F_NAME} PRIVATE -fsanitize=fuzzer ${VIGIL_FUZZ_SANITIZERS})
+  target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(${F_NAME} PRIVATE ${F_LIBS})
+  set_target_properties(${F_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/fuzz)
+endfunction()
+
+# vigil_fuzzable_library(NAME name SOURCES ... LIBS ...): the code under test, instrumented for
+# coverage feedback (static, includes from the repository root).
+function(vigil_fuzzable_library)
+  cmake_parse_arguments(F "" "NAME" "SOURCES;LIBS" ${ARGN})
+  add_library(${F_NAME} STATIC ${F_SOURCES})
+  target_include_directories(${F_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${F_NAME} PUBLIC ${F_LIBS})
+  target_compile_options(${F_NAME} PRIVATE -fsanitize=fuzzer-no-link ${VIGIL_FUZZ_SANITIZERS})
+endfunction()

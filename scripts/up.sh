@@ -14,6 +14,7 @@ DATA="${VIGIL_DATA:-$ROOT/.vigil}"
 LISTEN="${VIGIL_CENTER_LISTEN:-127.0.0.1:6751}"
 CENTER_HTTP="${VIGIL_CENTER_HTTP:-127.0.0.1:6752}"
 DISCOVERY="${VIGIL_DISCOVERY_LISTEN:-127.0.0.1:8088}"
+HUB_HTTP="${VIGIL_HUB_HTTP:-127.0.0.1:8091}"
 
 for bin in vigil-agent vigil-fetch vigil-center vigil-discovery vigilctl vigil-hub plugins/example/example \
   plugins/driver/driver; do
@@ -22,7 +23,7 @@ for bin in vigil-agent vigil-fetch vigil-center vigil-discovery vigilctl vigil-h
     exit 1
   fi
 done
-for addr in "$LISTEN" "$CENTER_HTTP" "$DISCOVERY"; do
+for addr in "$LISTEN" "$CENTER_HTTP" "$DISCOVERY" "$HUB_HTTP"; do
   if ss -ltn 2>/dev/null | awk '{print $4}' | grep -qx "$addr"; then
     echo "up: $addr is already in use (another stack running? see the VIGIL_*_LISTEN variables in scripts/up.sh)" >&2
     exit 1
@@ -93,10 +94,14 @@ bus: {backend: embedded, dir: $DATA/center/bus}
 rules: [$ROOT/hub/rules, $ROOT/hub/rules/sigma]
 group: hub
 alerts: {jsonl: $DATA/alerts.jsonl, bus: true, bus_dir: $DATA/hub/alerts-bus}
+http: {listen: "$HUB_HTTP"}
+auth: {keys_file: $DATA/keys.yaml}
+discovery: {addresses: ["$DISCOVERY"]}
 log: {level: info, file: $DATA/log/hub.log}
 YAML
 "$BUILD/bin/vigil-hub" run --config "$DATA/hub.yaml" >"$DATA/log/hub.stderr" 2>&1 &
 pids+=($!)
+wait_for "$HUB_HTTP" "$DATA/log/hub.stderr" vigil-hub
 
 # The plugins, installed where the agent expects them; their sha256 goes in the config. The
 # driver needs root (eBPF); without it, it reports 901 and falls back to the proc connector.
@@ -145,7 +150,8 @@ Vigil is running (development stack).
   agent                   pid ${pids[-1]}, id $(cat "$DATA/agent/agent-id" 2>/dev/null || echo '?'), log $DATA/log/vigil-agent.log
   agent metrics           http://127.0.0.1:9201/metrics
   records                 tail -f $DATA/records.jsonl
-  hub (rules)             alerts in $DATA/alerts.jsonl, log $DATA/log/hub.log
+  hub (rules)             alerts in $DATA/alerts.jsonl, metrics http://$HUB_HTTP/metrics, log $DATA/log/hub.log
+                          (reload rules: kill -HUP the hub, or POST /hub/reload signed with $DATA/keys.yaml)
 Ctrl-C stops the stack.
 MSG
 wait -n "${pids[@]}" || true
