@@ -1,6 +1,8 @@
 // The store suite's fixture: a database per test on the backend of the test's parameter.
 #include "server/manager/store/test/store_fixture.h"
 
+#include <cstdlib>
+
 namespace vigil::manager::testing {
 
 void StoreTest::SetUp() {
@@ -29,7 +31,12 @@ std::string StoreTest::freshUrl() {
     }
     auto schema = PgSchema::create(*server);
     if (!schema.ok()) {
-        ADD_FAILURE() << schema.message();
+        const char* env = std::getenv("VIGIL_TEST_PG_URL");
+        ADD_FAILURE() << schema.message()
+                      << (env && *env ? "\nVIGIL_TEST_PG_URL names this server: start it (eval "
+                                        "\"$(scripts/pg-test-server.sh start)\"), or unset "
+                                        "VIGIL_TEST_PG_URL to let the test start its own"
+                                      : "");
         return "";
     }
     schemas_.push_back(std::move(*schema));
