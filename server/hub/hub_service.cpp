@@ -208,6 +208,16 @@ Result<std::unique_ptr<HubService>> HubService::create(const HubConfig& config,
                                  "Bus messages skipped: not MQData or a malformed Payload");
     s->m_sink_errors_ =
         &metrics.counter("vigil_hub_sink_errors_total", "Failed alert writes (retried)");
+    s->m_lag_ = &metrics.gauge("vigil_hub_lag_ms",
+                               "Now minus the bus time of the oldest record of the last fetch");
+    s->m_freq_groups_ = &metrics.gauge("vigil_hub_frequency_groups",
+                                       "Frequency and correlation groups held (all workers)");
+    s->m_freq_evictions_ =
+        &metrics.gauge("vigil_hub_frequency_evictions", "Frequency groups evicted by the LRU cap");
+    s->m_processes_ =
+        &metrics.gauge("vigil_hub_context_processes", "Process-table entries held (all workers)");
+    s->m_process_evictions_ = &metrics.gauge("vigil_hub_context_evictions",
+                                             "Process-table entries evicted by the LRU cap");
     return s;
 }
 
@@ -255,6 +265,10 @@ nlohmann::json HubService::statsJson() const {
             {"reload_failures", stats_.reload_failures.load()},
             {"lag_ms", stats_.lag_ms.load()},
             {"healthy", healthy_.load()},
+            {"frequency_groups", stats_.frequency_groups.load()},
+            {"frequency_evictions", stats_.frequency_evictions.load()},
+            {"processes", stats_.processes.load()},
+            {"process_evictions", stats_.process_evictions.load()},
             {"rules", rules->ruleCount()},
             {"workers", slots_.size()},
             {"group", config_.group},
@@ -441,6 +455,24 @@ Result<size_t> HubService::pollOnce(std::chrono::milliseconds timeout) {
         stats_.bad_records += bad;
         m_bad_->inc(bad);
     }
+    uint64_t groups = 0, freq_evictions = 0, processes = 0, process_evictions = 0;
+    for (const auto& slot : slots_) {
+        for (const auto& [p, ps] : slot.partitions) {
+            groups += ps.freq->groups();
+            freq_evictions += ps.freq->evictions();
+            processes += ps.context->size();
+            process_evictions += ps.context->stats().evicted;
+        }
+    }
+    stats_.frequency_groups = groups;
+    stats_.frequency_evictions = freq_evictions;
+    stats_.processes = processes;
+    stats_.process_evictions = process_evictions;
+    m_lag_->set(static_cast<double>(stats_.lag_ms.load()));
+    m_freq_groups_->set(static_cast<double>(groups));
+    m_freq_evictions_->set(static_cast<double>(freq_evictions));
+    m_processes_->set(static_cast<double>(processes));
+    m_process_evictions_->set(static_cast<double>(process_evictions));
 
     // Durable in every sink before the commit; a failing sink is retried until it works or
     // the service stops (then nothing is committed: redelivered on restart).

@@ -76,6 +76,11 @@ struct HubStats {
     std::atomic<uint64_t> reloads{0};
     std::atomic<uint64_t> reload_failures{0};
     std::atomic<int64_t> lag_ms{0};  // last fetch: now - bus time of its oldest record
+    // Bounded state, summed over the workers after each fetch.
+    std::atomic<uint64_t> frequency_groups{0};     // frequency + correlation groups held
+    std::atomic<uint64_t> frequency_evictions{0};  // LRU evictions (cap max_frequency_groups)
+    std::atomic<uint64_t> processes{0};            // process-table entries held
+    std::atomic<uint64_t> process_evictions{0};    // LRU evictions (cap max_processes)
 };
 
 class HubService {
@@ -146,6 +151,11 @@ private:
     metrics::Counter* m_alerts_ = nullptr;
     metrics::Counter* m_bad_ = nullptr;
     metrics::Counter* m_sink_errors_ = nullptr;
+    metrics::Gauge* m_lag_ = nullptr;
+    metrics::Gauge* m_freq_groups_ = nullptr;
+    metrics::Gauge* m_freq_evictions_ = nullptr;
+    metrics::Gauge* m_processes_ = nullptr;
+    metrics::Gauge* m_process_evictions_ = nullptr;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> healthy_{true};
     mutable std::mutex error_mu_;

@@ -408,6 +408,9 @@ TEST(HubApi, StatsRulesReloadAndHealth) {
     EXPECT_EQ(st["rules"], 1);
     EXPECT_EQ(st["healthy"], true);
     EXPECT_GE(st["lag_ms"].get<int64_t>(), 0);
+    EXPECT_EQ(st["processes"], 1);  // the curl exec
+    EXPECT_EQ(st["process_evictions"], 0);
+    EXPECT_NE(metrics.body.find("vigil_hub_context_processes 1"), std::string::npos);
 
     json rules = json::parse(call(true, "GET", "/hub/rules").body)["data"];
     ASSERT_EQ(rules.size(), 1u);
