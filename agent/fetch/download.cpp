@@ -11,6 +11,8 @@
 #include <httplib.h>
 
 #include "libs/common/crypto.h"
+#include "libs/common/httplib_error.h"
+#include "libs/common/url.h"
 
 namespace vigil::agent::fetch {
 namespace {
@@ -28,68 +30,17 @@ Status writeAll(int fd, const char* data, size_t n) {
     return okStatus();
 }
 
-std::string describe(httplib::Error e) {
-    switch (e) {
-        case httplib::Error::Connection:
-            return "cannot connect";
-        case httplib::Error::ConnectionTimeout:
-            return "connection timed out";
-        case httplib::Error::Read:
-            return "reading the response failed (closed or timed out)";
-        case httplib::Error::Write:
-            return "sending the request failed";
-        case httplib::Error::ExceedRedirectCount:
-            return "too many redirects";
-        case httplib::Error::SSLConnection:
-            return "TLS handshake failed";
-        case httplib::Error::SSLLoadingCerts:
-            return "cannot load the CA certificates";
-        case httplib::Error::SSLServerVerification:
-            return "TLS server certificate verification failed (wrong CA or host name)";
-        default:
-            return httplib::to_string(e);
-    }
-}
-
 }  // namespace
 
-Result<ParsedUrl> parseUrl(const std::string& url) {
-    ParsedUrl out;
-    size_t sep = url.find("://");
-    if (sep == std::string::npos) return makeError("'{}' is not an http(s) URL", url);
-    out.scheme = url.substr(0, sep);
-    for (char& c : out.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (out.scheme != "http" && out.scheme != "https") {
-        return makeError("unsupported URL scheme '{}' in {} (http or https only)", out.scheme, url);
-    }
-    size_t host_start = sep + 3;
-    size_t path_start = url.find_first_of("/?#", host_start);
-    std::string authority = url.substr(
-        host_start, path_start == std::string::npos ? std::string::npos : path_start - host_start);
-    if (authority.empty()) return makeError("no host in URL {}", url);
-    if (authority.find('@') != std::string::npos) {
-        return makeError("user info in URLs is not supported: {}", url);
-    }
-    for (char c : authority) {
-        if (std::isspace(static_cast<unsigned char>(c)) ||
-            std::iscntrl(static_cast<unsigned char>(c))) {
-            return makeError("bad character in the host of {}", url);
-        }
-    }
-    out.origin = out.scheme + "://" + authority;
-    out.target = path_start == std::string::npos ? "/" : url.substr(path_start);
-    if (out.target.front() != '/') out.target.insert(0, "/");
-    if (auto hash = out.target.find('#'); hash != std::string::npos) out.target.resize(hash);
-    return out;
-}
-
 Result<std::string> downloadTo(const std::string& url, int fd, const DownloadOptions& options) {
-    auto parsed = parseUrl(url);
+    auto parsed = url::parseHttp(url);
     if (!parsed.ok()) return parsed.error();
     const auto deadline = std::chrono::steady_clock::now() + options.timeout;
     try {
-        httplib::Client cli(parsed->origin);
-        if (!cli.is_valid()) return makeError("cannot make an HTTP client for {}", parsed->origin);
+        httplib::Client cli(parsed->origin());
+        if (!cli.is_valid()) {
+            return makeError("cannot make an HTTP client for {}", parsed->origin());
+        }
         cli.set_follow_location(true);
         cli.set_connection_timeout(options.timeout);
         cli.set_read_timeout(options.timeout);
@@ -142,7 +93,9 @@ Result<std::string> downloadTo(const std::string& url, int fd, const DownloadOpt
                 return true;
             });
         if (!failure.empty()) return Error{failure};
-        if (!res) return makeError("{}", describe(res.error()));
+        if (!res) {
+            return Error{http::describeClientError(res.error(), cli.get_openssl_verify_result())};
+        }
         if (res->status != 200) return makeError("HTTP status {}", res->status);
         return hash.finalHex();
     } catch (const std::exception& e) {

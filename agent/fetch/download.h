@@ -11,23 +11,15 @@
 
 namespace vigil::agent::fetch {
 
-struct ParsedUrl {
-    std::string scheme;  // "http" or "https"
-    std::string origin;  // scheme://host[:port], as cpp-httplib's Client wants it
-    std::string target;  // path and query, at least "/"
-};
-
-// Accepts only http:// and https:// URLs without user info.
-Result<ParsedUrl> parseUrl(const std::string& url);
-
 struct DownloadOptions {
     uint64_t max_bytes = 256ull << 20;
     std::chrono::milliseconds timeout{60000};  // connect + whole body
     std::string ca_file;                       // empty: the system CA store
 };
 
-// Writes the body of `url` into `fd` (from its current offset) and returns the body's sha256.
-// Non-200 final statuses, bodies above max_bytes and timeouts are errors.
+// Writes the body of `url` (http or https, as url::parseHttp takes it) into `fd` (from its
+// current offset) and returns the body's sha256. Non-200 final statuses, bodies above max_bytes
+// and timeouts are errors.
 Result<std::string> downloadTo(const std::string& url, int fd, const DownloadOptions& options);
 
 }  // namespace vigil::agent::fetch

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <string_view>
 
 namespace vigil::hub {
@@ -24,70 +23,6 @@ OutputMetrics::OutputMetrics(metrics::Registry& registry, const std::string& out
                                  "Syslog datagrams cut to the datagram size limit",
                                  {{"output", output}, {"target", target}})) {}
 
-std::string OutputAddress::origin() const {
-    const bool v6 = host.find(':') != std::string::npos;
-    return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-namespace {
-
-// Splits scheme://authority[rest]; the authority into host and port (default_port when absent).
-Result<OutputAddress> splitAddress(const std::string& text, int default_port) {
-    const size_t sep = text.find("://");
-    if (sep == std::string::npos || sep == 0) {
-        return makeError("'{}' is not an address of the form scheme://host:port", text);
-    }
-    OutputAddress a;
-    a.scheme = text.substr(0, sep);
-    for (char& c : a.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const size_t host_start = sep + 3;
-    const size_t rest = text.find_first_of("/?#", host_start);
-    const std::string authority =
-        text.substr(host_start, rest == std::string::npos ? std::string::npos : rest - host_start);
-    a.target = rest == std::string::npos ? std::string() : text.substr(rest);
-    if (authority.empty()) return makeError("no host in '{}'", text);
-    if (authority.find('@') != std::string::npos) {
-        return makeError("user info in '{}' is not supported (use headers)", text);
-    }
-    for (char c : authority) {
-        if (std::isspace(static_cast<unsigned char>(c)) ||
-            std::iscntrl(static_cast<unsigned char>(c))) {
-            return makeError("bad character in the host of '{}'", text);
-        }
-    }
-    std::string_view port_text;
-    if (authority.front() == '[') {
-        const size_t close = authority.find(']');
-        if (close == std::string::npos) return makeError("unclosed '[' in '{}'", text);
-        a.host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size()) {
-            if (authority[close + 1] != ':') return makeError("bad host in '{}'", text);
-            port_text = std::string_view(authority).substr(close + 2);
-        }
-    } else {
-        const size_t colon = authority.rfind(':');
-        a.host = authority.substr(0, colon);
-        if (colon != std::string::npos) port_text = std::string_view(authority).substr(colon + 1);
-        if (a.host.find(':') != std::string::npos) {
-            return makeError("IPv6 address without brackets in '{}'", text);
-        }
-    }
-    if (a.host.empty()) return makeError("no host in '{}'", text);
-    a.port = default_port;
-    if (!port_text.empty() || authority.back() == ':') {
-        int port = 0;
-        auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 1 ||
-            port > 65535) {
-            return makeError("bad port '{}' in '{}'", port_text, text);
-        }
-        a.port = port;
-    }
-    return a;
-}
-
-}  // namespace
-
 Result<OutputAddress> parseSyslogAddress(const std::string& address) {
     constexpr std::string_view kUnix = "unix://";
     if (address.compare(0, kUnix.size(), kUnix) == 0) {
@@ -100,24 +35,12 @@ Result<OutputAddress> parseSyslogAddress(const std::string& address) {
         if (a.target.size() >= 108) return makeError("'{}': socket path too long", address);
         return a;
     }
-    auto a = splitAddress(address, 514);
+    auto a = url::split(address, 514);
     if (!a.ok()) return a;
     if (a->scheme != "udp" && a->scheme != "tcp") {
         return makeError("unsupported scheme '{}' in '{}' (udp, tcp or unix)", a->scheme, address);
     }
     if (!a->target.empty()) return makeError("'{}': no path after host:port", address);
-    return a;
-}
-
-Result<OutputAddress> parseWebhookUrl(const std::string& url) {
-    auto a = splitAddress(url, 0);
-    if (!a.ok()) return a;
-    if (a->scheme != "http" && a->scheme != "https") {
-        return makeError("unsupported URL scheme '{}' in '{}' (http or https)", a->scheme, url);
-    }
-    if (a->port == 0) a->port = a->scheme == "https" ? 443 : 80;
-    if (auto hash = a->target.find('#'); hash != std::string::npos) a->target.resize(hash);
-    if (a->target.empty() || a->target.front() != '/') a->target.insert(0, "/");
     return a;
 }
 
@@ -229,7 +152,7 @@ bool readWebhook(const Node& n, WebhookOutput& o) {
     o.url = n.str("url");
     if (o.url.empty()) {
         n.problem("", "url is required (http:// or https://)");
-    } else if (auto a = parseWebhookUrl(o.url); !a.ok()) {
+    } else if (auto a = url::parseHttp(o.url); !a.ok()) {
         n.problem("url", a.message());
     }
     o.headers = readStringMap(n, "headers", headerProblem);

@@ -17,6 +17,7 @@
 #include "libs/common/config.h"
 #include "libs/common/metrics.h"
 #include "libs/common/result.h"
+#include "libs/common/url.h"
 #include "server/hub/alert_sink.h"
 
 namespace vigil::hub {
@@ -113,19 +114,11 @@ std::string exampleOutputsConfig();
 
 // Pieces shared by the config reader and the sinks.
 
-// An output address split up: scheme://host[:port][target], or unix://<path> (path in target).
-struct OutputAddress {
-    std::string scheme;  // lower case
-    std::string host;    // a name or an address, IPv6 without brackets
-    int port = 0;
-    std::string target;  // path and query ("/" at least) for http(s); the socket path for unix
-    // scheme://host:port (brackets around IPv6), as cpp-httplib's Client wants it.
-    std::string origin() const;
-};
+// An output address split up (libs/common/url.h): scheme://host[:port][target], or, for
+// unix://<path>, scheme "unix" and the socket path in target. Webhook URLs: url::parseHttp.
+using OutputAddress = url::Url;
 // udp://host[:port], tcp://host[:port] (port 514 by default) or unix:///absolute/path.
 Result<OutputAddress> parseSyslogAddress(const std::string& address);
-// http://host[:port][/path][?query] or https://..., without user info.
-Result<OutputAddress> parseWebhookUrl(const std::string& url);
 // Why librdkafka, or the Kafka output's contract, refuses property `name` = `value`; empty
 // when it is accepted.
 std::string kafkaPropertyProblem(const std::string& name, const std::string& value);

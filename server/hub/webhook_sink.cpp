@@ -1,6 +1,5 @@
 // Webhook output: POSTs alert batches as JSON arrays with cpp-httplib (http or https, keep-alive,
 // optional HMAC-SHA256 signature). Semantics in output_sinks.h.
-#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <exception>
@@ -8,33 +7,12 @@
 #include <httplib.h>
 
 #include "libs/common/crypto.h"
+#include "libs/common/httplib_error.h"
 #include "libs/common/log.h"
 #include "server/hub/output_sinks.h"
 
 namespace vigil::hub {
 namespace {
-
-std::string describe(httplib::Error e, long verify_result) {
-    switch (e) {
-        case httplib::Error::Connection:
-            return "cannot connect";
-        case httplib::Error::ConnectionTimeout:
-            return "connection timed out";
-        case httplib::Error::Read:
-            return "no answer (read failed or timed out)";
-        case httplib::Error::Write:
-            return "sending the request failed";
-        case httplib::Error::SSLConnection:
-            return "TLS handshake failed";
-        case httplib::Error::SSLLoadingCerts:
-            return "cannot load the CA certificates";
-        case httplib::Error::SSLServerVerification:
-            return std::string("server certificate not trusted: ") +
-                   X509_verify_cert_error_string(verify_result);
-        default:
-            return "request failed (" + httplib::to_string(e) + ")";
-    }
-}
 
 // A short, printable excerpt of a response body for an error message.
 std::string excerpt(const std::string& body) {
@@ -98,7 +76,10 @@ private:
         }
         try {
             auto res = client_.Post(url_.target, headers, body, "application/json");
-            if (!res) return Error{describe(res.error(), client_.get_openssl_verify_result())};
+            if (!res) {
+                return Error{
+                    http::describeClientError(res.error(), client_.get_openssl_verify_result())};
+            }
             if (res->status < 200 || res->status > 299) {
                 return makeError("HTTP {} {}", res->status, excerpt(res->body));
             }
@@ -121,24 +102,24 @@ private:
 
 Result<std::unique_ptr<AlertSink>> openWebhookSink(const WebhookOutput& output,
                                                    metrics::Registry& metrics) {
-    auto url = parseWebhookUrl(output.url);
-    if (!url.ok()) return Error{"webhook output: " + url.message()};
+    auto address = url::parseHttp(output.url);
+    if (!address.ok()) return Error{"webhook output: " + address.message()};
     if (output.max_batch == 0) {
-        return makeError("webhook output {}: max_batch is 0", url->origin());
+        return makeError("webhook output {}: max_batch is 0", address->origin());
     }
     if (!output.ca_file.empty() && ::access(output.ca_file.c_str(), R_OK) != 0) {
         return makeError("webhook output: cannot read ca_file {}", output.ca_file);
     }
-    if (url->scheme == "https" && output.insecure_skip_verify) {
+    if (address->scheme == "https" && output.insecure_skip_verify) {
         log::get("hub")->warn(
             "webhook output {}: insecure_skip_verify: the server's certificate is not checked",
-            url->origin());
+            address->origin());
     }
     try {
         return std::unique_ptr<AlertSink>(
-            std::make_unique<WebhookSink>(output, std::move(*url), metrics));
+            std::make_unique<WebhookSink>(output, std::move(*address), metrics));
     } catch (const std::exception& e) {
-        return makeError("webhook output {}: {}", url->origin(), e.what());
+        return makeError("webhook output {}: {}", address->origin(), e.what());
     }
 }
 
