@@ -38,10 +38,9 @@ void Context::enrich(Event& event, ContextAdditions& storage) {
     const bool need_exe = !pe || pe->empty();
     const bool need_argv = !pa || pa->empty();
     const bool need_tree = !pt || pt->empty();
-    if (!need_exe && !need_argv && !need_tree) return;
-    const std::string_view ppid = field(event, "ppid");
-    if (ppid.empty()) return;
-    const ProcessInfo* parent = find(field(event, "agent_id"), ppid);
+    const bool need_stdin = !event.get("parent_stdin");
+    if (!need_exe && !need_argv && !need_tree && !need_stdin) return;
+    const ProcessInfo* parent = nearestAncestor(event);
     if (!parent) {
         ++stats_.parent_misses;
         return;
@@ -53,6 +52,10 @@ void Context::enrich(Event& event, ContextAdditions& storage) {
     if (need_argv && !parent->argv.empty()) {
         storage.parent_argv = parent->argv;
         event.set("ppid_argv", storage.parent_argv);
+    }
+    if (need_stdin && !parent->stdin.empty()) {
+        storage.parent_stdin = parent->stdin;
+        event.set("parent_stdin", storage.parent_stdin);
     }
     if (need_tree) {
         // The driver's form: pid.comm<ppid.comm<... (comm: the exe's base name here).
@@ -67,13 +70,44 @@ void Context::enrich(Event& event, ContextAdditions& storage) {
     ++stats_.enriched;
 }
 
+const ProcessInfo* Context::nearestAncestor(const Event& event, std::string* found_pid) {
+    const std::string_view agent = field(event, "agent_id");
+    const std::string_view ppid = field(event, "ppid");
+    if (!ppid.empty()) {
+        if (const ProcessInfo* p = find(agent, ppid)) {
+            if (found_pid) found_pid->assign(ppid);
+            return p;
+        }
+    }
+    // The parent may be a fork that never exec'd (a subshell): no record of it, but the
+    // driver's pid_tree ("pid.comm<ppid.comm<...") names the ancestors; a fork runs its
+    // parent's image with its descriptors, so the nearest known one stands for it.
+    const std::string_view tree = field(event, "pid_tree");
+    size_t pos = tree.find('<');
+    for (int depth = 0; pos != std::string_view::npos && depth < 16; ++depth) {
+        const size_t start = pos + 1;
+        pos = tree.find('<', start);
+        std::string_view node =
+            tree.substr(start, pos == std::string_view::npos ? pos : pos - start);
+        const std::string_view pid = node.substr(0, node.find('.'));
+        if (pid.empty() || pid == ppid) continue;
+        if (const ProcessInfo* p = find(agent, pid)) {
+            if (found_pid) found_pid->assign(pid);
+            return p;
+        }
+    }
+    return nullptr;
+}
+
 std::vector<LineageNode> Context::lineage(const Event& event, size_t max_depth) {
     std::vector<LineageNode> out;
     const std::string_view agent = field(event, "agent_id");
     std::string pid(field(event, "pid"));
     if (pid.empty() || max_depth == 0) return out;
     out.push_back({pid, std::string(field(event, "exe")), std::string(field(event, "argv"))});
-    std::string ppid(field(event, "ppid"));
+    // The first step may skip forks that never exec'd (nearestAncestor); then the table's ppids.
+    std::string ppid;
+    if (!nearestAncestor(event, &ppid)) return out;
     while (out.size() < max_depth && !ppid.empty() && ppid != "0" && ppid != pid) {
         const ProcessInfo* p = find(agent, ppid);
         if (!p) break;
@@ -110,7 +144,7 @@ void Context::observe(const Event& event) {
     std::string_view argv = field(event, "argv");
     if (argv.empty()) argv = field(event, "cmdline");  // the collector's name for it
     ProcessInfo info{std::string(field(event, "exe")), std::string(argv),
-                     std::string(field(event, "ppid"))};
+                     std::string(field(event, "ppid")), std::string(field(event, "stdin"))};
     if (it != index_.end()) {  // exec over an existing pid: the new image replaces the old
         it->second->second = std::move(info);
         lru_.splice(lru_.begin(), lru_, it->second);

@@ -2,8 +2,8 @@
 // processes, used to enrich the records rules see. A process table per agent, built from exec
 // records (59), the collector's process assets (5050: a process running before the driver saw
 // it exec) and emptied by exit records (60): (agent_id, pid) -> {exe, argv, ppid}. Records
-// that lack `parent_exe`, `ppid_argv` or `pid_tree` get them from the table when it knows the
-// parent; an alert carries the process lineage the table knows (lineage()).
+// that lack `parent_exe`, `ppid_argv`, `parent_stdin` or `pid_tree` get them from the table when
+// it knows the parent; an alert carries the process lineage the table knows (lineage()).
 // Bounded: an LRU over all agents (evictions counted). Not thread-safe: one per partition
 // worker (an agent's records all go to one partition).
 #pragma once
@@ -24,13 +24,15 @@ struct ProcessInfo {
     std::string exe;
     std::string argv;
     std::string ppid;
+    std::string stdin;  // e.g. "socket:[123]": a descendant of a reverse shell inherits it
 };
 
 // Values the context added to an event (the event holds views into them).
 struct ContextAdditions {
-    std::string parent_exe, parent_argv, pid_tree;
+    std::string parent_exe, parent_argv, parent_stdin, pid_tree;
     void clear() {
         parent_exe.clear();
+        parent_stdin.clear();
         parent_argv.clear();
         pid_tree.clear();
     }
@@ -73,6 +75,10 @@ public:
     const ContextStats& stats() const { return stats_; }
 
 private:
+    // The parent's entry, else (a fork that never exec'd) the nearest ancestor in the event's
+    // pid_tree that the table knows; nullptr when none.
+    // `found_pid` (optional) gets its pid.
+    const ProcessInfo* nearestAncestor(const Event& event, std::string* found_pid = nullptr);
     static std::string key(std::string_view agent_id, std::string_view pid);
     using Entry = std::pair<std::string, ProcessInfo>;
     ContextOptions options_;

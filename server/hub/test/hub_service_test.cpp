@@ -465,6 +465,32 @@ TEST(HubContext, CollectorAssetsFillTheTableExecRecordsWin) {
     EXPECT_EQ(*child.get("parent_exe"), "/usr/sbin/php-fpm");
     EXPECT_EQ(*child.get("ppid_argv"), "php");
     EXPECT_EQ(*child.get("pid_tree"), "70.sh<60.php-fpm<50.nginx");
+    EXPECT_EQ(child.get("parent_stdin"), nullptr);  // php-fpm's exec record had none
+    observe(59, {{"pid", "80"}, {"ppid", "1"}, {"exe", "/bin/bash"}, {"stdin", "socket:[9]"}});
+    const Fields grandchild_fields{{"agent_id", "a"}, {"pid", "81"}, {"ppid", "80"}};
+    Event grandchild;
+    grandchild.data_type = 59;
+    for (const auto& [k, v] : grandchild_fields) grandchild.set(k, v);
+    ContextAdditions added2;
+    ctx.enrich(grandchild, added2);
+    ASSERT_NE(grandchild.get("parent_stdin"), nullptr);
+    EXPECT_EQ(*grandchild.get("parent_stdin"), "socket:[9]");
+    // A subshell (fork, no exec: 82 is unknown) between them: found through pid_tree.
+    const Fields sub_fields{{"agent_id", "a"},
+                            {"pid", "83"},
+                            {"ppid", "82"},
+                            {"pid_tree", "83.bash<82.bash<80.bash<1.systemd"}};
+    Event sub;
+    sub.data_type = 59;
+    for (const auto& [k, v] : sub_fields) sub.set(k, v);
+    ContextAdditions added3;
+    ctx.enrich(sub, added3);
+    ASSERT_NE(sub.get("parent_stdin"), nullptr);
+    EXPECT_EQ(*sub.get("parent_stdin"), "socket:[9]");
+    EXPECT_EQ(*sub.get("parent_exe"), "/bin/bash");
+    auto sub_line = ctx.lineage(sub);
+    ASSERT_EQ(sub_line.size(), 2u);
+    EXPECT_EQ(sub_line[1].pid, "80");
     auto line = ctx.lineage(child);
     ASSERT_EQ(line.size(), 3u);
     EXPECT_EQ(line[2].exe, "/usr/sbin/nginx");
