@@ -6,8 +6,10 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 #include "server/hub/engine.h"
@@ -36,40 +38,90 @@ std::string escapeLiteral(const std::string& text) {
     return out;
 }
 
-// RE2 (UTF-8, Unicode case folding) and Hyperscan in byte mode agree on a regex's matches only
-// when it cannot match a multi-byte character as one unit nor fold a non-ASCII letter; anything
-// else is not used as a guard (the rule is then evaluated as usual).
-bool regexUsable(const std::string& re, bool nocase) {
-    for (unsigned char c : re) {
-        if (c >= 0x80) return false;
-        if (c == '.') return false;
-        // RE2 folds k and s to the Kelvin sign and the long s; a class may hold either.
-        if (nocase && (c == 'k' || c == 'K' || c == 's' || c == 'S' || c == '[')) return false;
+// RE2 works on UTF-8 code points (and folds a few non-ASCII letters: K to the Kelvin sign, S to
+// the long s); Hyperscan here on bytes. A regex is used as a guard in a form whose byte matches
+// include every RE2 match: an atom that can match one non-ASCII code point (an unescaped `.`, a
+// negated class, \S \W \D) may match 1 to 4 bytes, `(?:ATOM{1,4})`. What cannot be rewritten that
+// way (non-ASCII bytes in the pattern, inline flags, \p, \C, \Q, case folding of classes, k or s
+// when case-insensitive) gives nullopt: that rule is evaluated as usual.
+std::optional<std::string> prefilterRegex(const std::string& re, bool nocase) {
+    std::string out;
+    out.reserve(re.size() + 16);
+    for (size_t i = 0; i < re.size();) {
+        const unsigned char c = static_cast<unsigned char>(re[i]);
+        if (c >= 0x80) return std::nullopt;
+        if (nocase && (c == 'k' || c == 'K' || c == 's' || c == 'S')) return std::nullopt;
+        if (c == '\\') {
+            if (i + 1 >= re.size()) return std::nullopt;
+            const char e = re[i + 1];
+            if (std::string_view("pPAzCXQEG").find(e) != std::string_view::npos ||
+                (nocase && e == 'w')) {
+                return std::nullopt;
+            }
+            if (static_cast<unsigned char>(e) >= 0x80) return std::nullopt;
+            if (e == 'S' || e == 'W' || e == 'D') {
+                out += "(?:\\";
+                out += e;
+                out += "{1,4})";
+            } else {
+                out += '\\';
+                out += e;
+            }
+            i += 2;
+            continue;
+        }
+        if (c == '[') {
+            if (nocase) return std::nullopt;
+            size_t j = i + 1;
+            const bool negated = j < re.size() && re[j] == '^';
+            if (negated) ++j;
+            if (j < re.size() && re[j] == ']') ++j;  // a leading ] is a member
+            for (; j < re.size() && re[j] != ']'; ++j) {
+                if (re[j] == '\\') {
+                    if (j + 1 >= re.size()) return std::nullopt;
+                    const char e = re[j + 1];
+                    if (e == 'p' || e == 'P' || e == 'Q' || e == 'C') return std::nullopt;
+                    ++j;
+                } else if (re[j] == '[' && j + 1 < re.size() && re[j + 1] == ':') {
+                    return std::nullopt;  // [[:alpha:]] and friends: not worth the care
+                }
+            }
+            if (j >= re.size()) return std::nullopt;
+            const std::string cls = re.substr(i, j + 1 - i);
+            // A negated class (or one holding \S \W \D) may match a whole non-ASCII code point.
+            const bool wide = negated || cls.find("\\S") != std::string::npos ||
+                              cls.find("\\W") != std::string::npos ||
+                              cls.find("\\D") != std::string::npos;
+            out += wide ? "(?:" + cls + "{1,4})" : cls;
+            i = j + 1;
+            continue;
+        }
+        if (c == '.') {
+            out += "(?:[^\\n]{1,4})";
+            ++i;
+            continue;
+        }
+        if (c == '(' && i + 1 < re.size() && re[i + 1] == '?') {
+            // Only non-capturing groups; flags, look-arounds and named groups are left to RE2.
+            if (i + 2 >= re.size() || re[i + 2] != ':') return std::nullopt;
+        }
+        out += static_cast<char>(c);
+        ++i;
     }
-    if (nocase && re.find("\\w") != std::string::npos) return false;
-    for (const char* bad : {"[^", "\\W", "\\S", "\\D", "\\B", "\\p", "\\P", "\\A", "\\z", "\\C",
-                            "\\X", "(?s", "(?i", "(?m", "(?U", "\\Q"}) {
-        if (re.find(bad) != std::string::npos) return false;
-    }
-    return true;
+    return out;
 }
 
-bool conditionHasNot(const Condition& cond) {
-    const std::string text = cond.toString();
-    std::string token;
-    auto flush = [&] {
-        const bool is_not = token == "not";
-        token.clear();
-        return is_not;
-    };
-    for (char c : text) {
-        if (c == ' ' || c == '(' || c == ')') {
-            if (flush()) return true;
-        } else {
-            token += c;
-        }
+// Whether `cond` is false for every value of the selections in `free` when all other
+// selections are false (enumerated: at most 2^12 combinations, else "no").
+bool falseWhenGuardsFalse(const Condition& cond, size_t selections,
+                          const std::vector<size_t>& free) {
+    if (free.size() > 12) return false;
+    std::vector<bool> values(selections, false);
+    for (uint32_t mask = 0; mask < (1u << free.size()); ++mask) {
+        for (size_t i = 0; i < free.size(); ++i) values[free[i]] = (mask >> i) & 1;
+        if (cond.eval(values)) return false;
     }
-    return flush();
+    return true;
 }
 
 struct PatternKey {
@@ -123,17 +175,18 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
     std::map<PatternKey, bool> regex_ok;
     for (size_t pos = 0; pos < order.size(); ++pos) {
         const Rule& rule = rules[order[pos]];
-        if (!rule.condition || conditionHasNot(*rule.condition)) continue;
-        if (rule.condition->eval(std::vector<bool>(rule.selections.size(), false))) continue;
-        // Guards chosen for this rule: (field, literals).
-        std::vector<std::pair<const std::string*, std::vector<Matcher::Literal>>> guards;
-        bool ok = true;
+        if (!rule.condition) continue;
+        // Guards per selection: every alternative needs one (field, literals), else the
+        // selection cannot be proven false by a scan.
+        using Guard = std::pair<const std::string*, std::vector<Matcher::Literal>>;
+        std::map<size_t, std::vector<Guard>> guardable;
         for (size_t s : rule.condition->referenced()) {
             if (s >= rule.selections.size()) continue;  // never true
+            std::vector<Guard> sel_guards;
+            bool ok = true;
             for (const auto& alt : rule.selections[s].any) {
-                const std::pair<const std::string*, std::vector<Matcher::Literal>>* best = nullptr;
+                std::optional<Guard> best;
                 size_t best_len = 0;
-                std::pair<const std::string*, std::vector<Matcher::Literal>> chosen;
                 for (const auto& fm : alt.all) {
                     if (fm.matcher.negated() || !fm.other.empty() ||
                         !fm.matcher.otherField().empty())
@@ -142,19 +195,23 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
                     if (lits.empty()) continue;
                     size_t min_len = SIZE_MAX;
                     bool usable = true;
-                    for (const auto& l : lits) {
+                    for (auto& l : lits) {
                         if (l.text.empty()) usable = false;
                         if (l.is_regex) {
-                            if (!regexUsable(l.text, l.nocase)) usable = false;
+                            auto rewritten = prefilterRegex(l.text, l.nocase);
+                            if (!rewritten) {
+                                usable = false;
+                            } else {
+                                l.text = std::move(*rewritten);
+                            }
                             min_len = std::min<size_t>(min_len, 1);
                         } else {
                             min_len = std::min(min_len, l.text.size());
                         }
                     }
                     if (!usable) continue;
-                    if ((!best || min_len > best_len)) {
-                        chosen = {&fm.field, std::move(lits)};
-                        best = &chosen;
+                    if (!best || min_len > best_len) {
+                        best = Guard{&fm.field, std::move(lits)};
                         best_len = min_len;
                     }
                 }
@@ -162,11 +219,34 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
                     ok = false;
                     break;
                 }
-                guards.push_back(std::move(chosen));
+                sel_guards.push_back(std::move(*best));
             }
-            if (!ok) break;
+            if (ok) guardable.emplace(s, std::move(sel_guards));
         }
-        if (!ok) continue;
+        // The guarded selections G: the condition must be false whatever the other selections
+        // are when every selection of G is false (checked over all their combinations, so `not`
+        // and filters are fine). Greedily drop selections from G that are not needed for that,
+        // so that a filter's literals do not make events candidates.
+        std::vector<size_t> g, u;
+        for (size_t s : rule.condition->referenced()) {
+            if (s >= rule.selections.size()) continue;
+            (guardable.count(s) ? g : u).push_back(s);
+        }
+        if (!falseWhenGuardsFalse(*rule.condition, rule.selections.size(), u)) continue;
+        for (size_t i = 0; i < g.size();) {
+            std::vector<size_t> more = u;
+            more.push_back(g[i]);
+            if (falseWhenGuardsFalse(*rule.condition, rule.selections.size(), more)) {
+                u = std::move(more);
+                g.erase(g.begin() + static_cast<std::ptrdiff_t>(i));
+            } else {
+                ++i;
+            }
+        }
+        std::vector<Guard> guards;
+        for (size_t sel : g) {
+            for (auto& gd : guardable[sel]) guards.push_back(std::move(gd));
+        }
         for (auto& [field, lits] : guards) {
             for (auto& l : lits) {
                 by_field[*field][PatternKey{l.text, l.nocase, l.is_regex}].insert(

@@ -16,10 +16,12 @@ namespace vigil::hub {
 class Event;
 
 // Built for one data_type over the rules in `order` (indexes into `rules`, evaluation order).
-// A rule is skippable when its condition has no `not`, is false with every selection false, and
-// every alternative of every selection it refers to has a guard: a non-negated matcher whose
-// literals (Matcher::literals()) can all be searched for; the rule is a candidate for an event as
-// soon as one guard literal is found in its field. Immutable and shared by all threads; the
+// A selection is guarded when every alternative has a guard: a non-negated matcher whose
+// literals (Matcher::literals()) can all be searched for. A rule is skippable when there is a
+// set G of guarded selections such that its condition is false whatever the other selections
+// are once every selection of G is false (checked by enumeration, so `not` and filters are
+// handled; G is made small greedily); the rule is a candidate for an event as soon as one guard
+// literal of G is found in its field. Immutable and shared by all threads; the
 // Hyperscan scratch space and hit marks are per thread (thread_local).
 class Prefilter {
 public:

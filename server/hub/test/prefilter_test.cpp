@@ -58,6 +58,68 @@ TEST(PrefilterTest, SkipsOnlyRulesThatCannotMatch) {
     EXPECT_EQ(hits[0]->id, "need_curl");
 }
 
+// Regex guards run on bytes while RE2 matches code points: an atom that can match one non-ASCII
+// character (`.`, a negated class, \S \W \D) must still let the rule through when that
+// character is 2-4 bytes long, and the rules must be behind the prefilter at all.
+TEST(PrefilterTest, RegexGuardsKeepMultibyteMatches) {
+    LoadResult r = loadRulesFromText(R"(
+- id: dot
+  data_type: 59
+  checks: {c: {field: argv, regex: 'a.b'}}
+- id: negated_class
+  data_type: 59
+  checks: {c: {field: argv, regex: 'x[^/]y'}}
+- id: not_space
+  data_type: 59
+  checks: {c: {field: argv, regex: 'p\Sq'}}
+- id: not_word
+  data_type: 59
+  checks: {c: {field: argv, regex: 'm\Wn'}}
+- id: dot_star
+  data_type: 59
+  checks: {c: {field: argv, regex: '^/opt/.*/run$'}}
+- id: escaped_dot_class
+  data_type: 59
+  checks: {c: {field: argv, regex: 'py[0-9.]+\.x'}}
+)",
+                                     "t.yaml");
+    ASSERT_EQ(r.failed, 0u) << (r.diagnostics.empty() ? "" : r.diagnostics[0].toString());
+    Engine with(r.rules, EngineOptions{true});
+    Engine without(std::move(r.rules), EngineOptions{false});
+    EXPECT_EQ(with.prefilteredRules(59), 6u);
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"a\xC3\xA9"
+         "b",
+         "dot"},  // e acute: 2 bytes
+        {"a\xE2\x82\xAC"
+         "b",
+         "dot"},  // euro sign: 3 bytes
+        {"a\xF0\x9F\x98\x80"
+         "b",
+         "dot"},  // emoji: 4 bytes
+        {"x\xC3\xA9y", "negated_class"},
+        {"p\xE2\x82\xACq", "not_space"},
+        {"m\xC2\xA0n", "not_word"},  // no-break space
+        {"/opt/\xC3\xA9t\xC3\xA9/run", "dot_star"},
+        {"py3.11.x", "escaped_dot_class"},
+        {"aXXb", ""},  // two bytes, two characters: no match
+        {"pyX.x", ""},
+    };
+    for (const auto& [argv, want] : cases) {
+        Event ev;
+        ev.data_type = 59;
+        ev.set("argv", argv);
+        auto a = with.evaluate(ev, nullptr);
+        auto b = without.evaluate(ev, nullptr);
+        std::vector<std::string> ia, ib;
+        for (auto* x : a) ia.push_back(x->id);
+        for (auto* x : b) ib.push_back(x->id);
+        EXPECT_EQ(ia, ib) << argv;
+        EXPECT_EQ(ia, want.empty() ? std::vector<std::string>{} : std::vector<std::string>{want})
+            << argv;
+    }
+}
+
 // Values drawn from the rules' own literals (so that rules fire) mixed with ordinary text.
 TEST(PrefilterTest, SameVerdictsAsWithoutPrefilter) {
     const std::string src = sourceDir();
