@@ -422,69 +422,13 @@ Result<Condition> Condition::parse(std::string_view text, const std::vector<std:
     return std::get<Condition>(std::move(parsed));
 }
 
-template <typename Leaf>
-bool Condition::evalNode(uint32_t id, Leaf& leaf) const {
-    const Node& node = nodes_[id];
-    switch (node.op) {
-        case Op::kName:
-            return leaf(node.a);
-        case Op::kNot:
-            return !evalNode(node.a, leaf);
-        case Op::kAnd:
-            for (uint32_t k = 0; k < node.n; ++k) {
-                if (!evalNode(edges_[node.a + k], leaf)) return false;
-            }
-            return true;
-        case Op::kOr:
-            for (uint32_t k = 0; k < node.n; ++k) {
-                if (evalNode(edges_[node.a + k], leaf)) return true;
-            }
-            return false;
-        case Op::kAnyOf:
-            for (uint32_t k = 0; k < node.n; ++k) {
-                if (leaf(edges_[node.a + k])) return true;
-            }
-            return false;
-        case Op::kAllOf:
-            for (uint32_t k = 0; k < node.n; ++k) {
-                if (!leaf(edges_[node.a + k])) return false;
-            }
-            return true;
-    }
-    return false;
-}
-
 bool Condition::eval(const std::vector<bool>& values) const {
     auto leaf = [&values](uint32_t i) { return i < values.size() && values[i]; };
     return evalNode(static_cast<uint32_t>(nodes_.size() - 1), leaf);
 }
 
 bool Condition::eval(const std::function<bool(size_t)>& value) const {
-    const auto root = static_cast<uint32_t>(nodes_.size() - 1);
-    if (!repeats_) {
-        auto leaf = [&value](uint32_t i) { return value(i); };
-        return evalNode(root, leaf);
-    }
-    // A name reachable twice is computed once: bit masks for the usual few names, else a vector.
-    if (names_.size() <= 64) {
-        uint64_t known = 0;
-        uint64_t set = 0;
-        auto leaf = [&](uint32_t i) {
-            uint64_t bit = uint64_t{1} << i;
-            if (!(known & bit)) {
-                known |= bit;
-                if (value(i)) set |= bit;
-            }
-            return (set & bit) != 0;
-        };
-        return evalNode(root, leaf);
-    }
-    std::vector<int8_t> memo(names_.size(), -1);
-    auto leaf = [&](uint32_t i) {
-        if (memo[i] < 0) memo[i] = value(i) ? 1 : 0;
-        return memo[i] == 1;
-    };
-    return evalNode(root, leaf);
+    return evalLazy([&value](size_t i) { return value(i); });
 }
 
 void Condition::print(uint32_t id, std::string& out) const {

@@ -219,9 +219,15 @@ Engine::Engine(std::vector<Rule> rules, EngineOptions options) : rules_(std::mov
 }
 
 bool Engine::matches(const Rule& rule, const Event& event) const {
+    return matchesKnowing(rule, event, 0);
+}
+
+bool Engine::matchesKnowing(const Rule& rule, const Event& event, uint64_t known_false) const {
     if (!rule.condition) return false;
-    return rule.condition->eval(
-        [&](size_t i) { return selectionMatches(rule.selections[i], event); });
+    return rule.condition->evalLazy([&](size_t i) {
+        if (i < 64 && (known_false >> i) & 1) return false;
+        return selectionMatches(rule.selections[i], event);
+    });
 }
 
 size_t Engine::prefilteredRules(int32_t data_type) const {
@@ -234,10 +240,20 @@ std::vector<const Rule*> Engine::evaluate(const Event& event, FrequencyState* fr
     auto it = by_type_.find(event.data_type);
     if (it == by_type_.end()) return hits;
     const uint8_t* candidates = nullptr;
+    const uint64_t* selection_hits = nullptr;
+    const Prefilter* prefilter = nullptr;
     if (!prefilters_.empty()) {
         auto pf = prefilters_.find(event.data_type);
-        if (pf != prefilters_.end()) candidates = pf->second->candidates(event);
+        if (pf != prefilters_.end()) {
+            prefilter = pf->second.get();
+            candidates = prefilter->candidates(event);
+            selection_hits = prefilter->selectionHits();
+        }
     }
+    // Selections the scan proved false (their guard literals are absent) are not evaluated.
+    auto knownFalse = [&](size_t pos) -> uint64_t {
+        return prefilter ? prefilter->guarded(pos) & ~selection_hits[pos] : 0;
+    };
     std::vector<const Rule*> whitelisted;
     bool all_whitelisted = false;
     const std::vector<size_t>& order = it->second;
@@ -245,7 +261,7 @@ std::vector<const Rule*> Engine::evaluate(const Event& event, FrequencyState* fr
         if (candidates && !candidates[pos]) continue;
         const Rule& rule = rules_[order[pos]];
         if (rule.whitelist) {
-            if (matches(rule, event)) {
+            if (matchesKnowing(rule, event, knownFalse(pos))) {
                 if (rule.applies_to.empty()) {
                     all_whitelisted = true;
                     break;
@@ -254,7 +270,7 @@ std::vector<const Rule*> Engine::evaluate(const Event& event, FrequencyState* fr
             }
             continue;
         }
-        if (!matches(rule, event)) continue;
+        if (!matchesKnowing(rule, event, knownFalse(pos))) continue;
         bool dropped = false;
         for (const Rule* w : whitelisted) {
             if (std::find(w->applies_to.begin(), w->applies_to.end(), rule.id) !=

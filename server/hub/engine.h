@@ -132,6 +132,9 @@ public:
     size_t ruleCount() const { return rules_.size(); }
 
 private:
+    // The condition with the selections of `known_false` (bit i = selection i) taken as false.
+    bool matchesKnowing(const Rule& rule, const Event& event, uint64_t known_false) const;
+
     std::vector<Rule> rules_;
     // data_type -> indexes into rules_: whitelists first, then the others.
     std::unordered_map<int32_t, std::vector<size_t>> by_type_;

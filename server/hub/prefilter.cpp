@@ -38,31 +38,43 @@ std::string escapeLiteral(const std::string& text) {
     return out;
 }
 
-// RE2 works on UTF-8 code points (and folds a few non-ASCII letters: K to the Kelvin sign, S to
-// the long s); Hyperscan here on bytes. A regex is used as a guard in a form whose byte matches
-// include every RE2 match: an atom that can match one non-ASCII code point (an unescaped `.`, a
-// negated class, \S \W \D) may match 1 to 4 bytes, `(?:ATOM{1,4})`. What cannot be rewritten that
-// way (non-ASCII bytes in the pattern, inline flags, \p, \C, \Q, case folding of classes, k or s
-// when case-insensitive) gives nullopt: that rule is evaluated as usual.
-std::optional<std::string> prefilterRegex(const std::string& re, bool nocase) {
+// RE2 works on UTF-8 code points and, case-insensitively, folds k to the Kelvin sign (U+212A)
+// and s to the long s (U+017F) besides ASCII case; Hyperscan here works on bytes with ASCII
+// case folding. A regex is used as a guard in a form whose byte matches include every RE2 match:
+// an atom that can match one non-ASCII code point (an unescaped `.`, a negated class, \S \W \D)
+// may match 1 to 4 bytes, `(?:ATOM{1,4})`; case-insensitively (nocase or a leading `(?i)`) k and
+// s also match their non-ASCII folds, and so does any class. What cannot be rewritten that way
+// (non-ASCII bytes in the pattern, other inline flags, \p, \C, \Q, \x escapes when
+// case-insensitive, POSIX classes) gives nullopt: that rule is evaluated as usual. The result
+// is compiled caseless when case-insensitive.
+constexpr const char* kFoldK = "\\xE2\\x84\\xAA";  // KELVIN SIGN
+constexpr const char* kFoldS = "\\xC5\\xBF";       // LATIN SMALL LETTER LONG S
+
+std::optional<std::string> prefilterRegex(std::string re, bool& nocase) {
+    if (re.rfind("(?i)", 0) == 0) {
+        re.erase(0, 4);
+        nocase = true;
+    }
+    const std::string any_fold = std::string("|") + kFoldK + "|" + kFoldS;
     std::string out;
     out.reserve(re.size() + 16);
     for (size_t i = 0; i < re.size();) {
         const unsigned char c = static_cast<unsigned char>(re[i]);
         if (c >= 0x80) return std::nullopt;
-        if (nocase && (c == 'k' || c == 'K' || c == 's' || c == 'S')) return std::nullopt;
         if (c == '\\') {
             if (i + 1 >= re.size()) return std::nullopt;
             const char e = re[i + 1];
+            if (static_cast<unsigned char>(e) >= 0x80) return std::nullopt;
             if (std::string_view("pPAzCXQEG").find(e) != std::string_view::npos ||
-                (nocase && e == 'w')) {
+                (nocase && (e == 'x' || e == '0'))) {
                 return std::nullopt;
             }
-            if (static_cast<unsigned char>(e) >= 0x80) return std::nullopt;
             if (e == 'S' || e == 'W' || e == 'D') {
                 out += "(?:\\";
                 out += e;
                 out += "{1,4})";
+            } else if (nocase && e == 'w') {
+                out += "(?:\\w" + any_fold + ")";
             } else {
                 out += '\\';
                 out += e;
@@ -71,16 +83,19 @@ std::optional<std::string> prefilterRegex(const std::string& re, bool nocase) {
             continue;
         }
         if (c == '[') {
-            if (nocase) return std::nullopt;
             size_t j = i + 1;
             const bool negated = j < re.size() && re[j] == '^';
             if (negated) ++j;
             if (j < re.size() && re[j] == ']') ++j;  // a leading ] is a member
             for (; j < re.size() && re[j] != ']'; ++j) {
+                if (static_cast<unsigned char>(re[j]) >= 0x80) return std::nullopt;
                 if (re[j] == '\\') {
                     if (j + 1 >= re.size()) return std::nullopt;
                     const char e = re[j + 1];
-                    if (e == 'p' || e == 'P' || e == 'Q' || e == 'C') return std::nullopt;
+                    if (e == 'p' || e == 'P' || e == 'Q' || e == 'C' ||
+                        (nocase && (e == 'x' || e == '0'))) {
+                        return std::nullopt;
+                    }
                     ++j;
                 } else if (re[j] == '[' && j + 1 < re.size() && re[j + 1] == ':') {
                     return std::nullopt;  // [[:alpha:]] and friends: not worth the care
@@ -88,11 +103,18 @@ std::optional<std::string> prefilterRegex(const std::string& re, bool nocase) {
             }
             if (j >= re.size()) return std::nullopt;
             const std::string cls = re.substr(i, j + 1 - i);
-            // A negated class (or one holding \S \W \D) may match a whole non-ASCII code point.
+            // A negated class (or one holding \S \W \D) may match a whole non-ASCII code point;
+            // case-insensitively any class may match a non-ASCII fold.
             const bool wide = negated || cls.find("\\S") != std::string::npos ||
                               cls.find("\\W") != std::string::npos ||
                               cls.find("\\D") != std::string::npos;
-            out += wide ? "(?:" + cls + "{1,4})" : cls;
+            if (wide) {
+                out += "(?:" + cls + "{1,4})";
+            } else if (nocase) {
+                out += "(?:" + cls + any_fold + ")";
+            } else {
+                out += cls;
+            }
             i = j + 1;
             continue;
         }
@@ -105,7 +127,13 @@ std::optional<std::string> prefilterRegex(const std::string& re, bool nocase) {
             // Only non-capturing groups; flags, look-arounds and named groups are left to RE2.
             if (i + 2 >= re.size() || re[i + 2] != ':') return std::nullopt;
         }
-        out += static_cast<char>(c);
+        if (nocase && (c == 'k' || c == 'K')) {
+            out += std::string("(?:k|") + kFoldK + ")";
+        } else if (nocase && (c == 's' || c == 'S')) {
+            out += std::string("(?:s|") + kFoldS + ")";
+        } else {
+            out += static_cast<char>(c);
+        }
         ++i;
     }
     return out;
@@ -137,6 +165,7 @@ constexpr size_t kScratchCache = 32;
 struct ThreadState {
     std::vector<std::pair<uint64_t, hs_scratch_t*>> scratches;
     std::vector<uint8_t> flags;
+    std::vector<uint64_t> selections;  // per position: guarded selections with a guard found
     std::vector<uint32_t> hits;
     ~ThreadState() {
         for (auto& s : scratches) hs_free_scratch(s.second);
@@ -170,8 +199,11 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
                                                   const std::vector<size_t>& order) {
     std::shared_ptr<Prefilter> pf(new Prefilter());
     pf->always_.assign(order.size(), 1);
+    pf->guarded_.assign(order.size(), 0);
     // field -> pattern -> rule positions
-    std::map<std::string, std::map<PatternKey, std::set<uint32_t>>> by_field;
+    // field -> pattern -> rule position -> (selections it guards, makes the rule a candidate)
+    std::map<std::string, std::map<PatternKey, std::map<uint32_t, std::pair<uint64_t, bool>>>>
+        by_field;
     std::map<PatternKey, bool> regex_ok;
     for (size_t pos = 0; pos < order.size(); ++pos) {
         const Rule& rule = rules[order[pos]];
@@ -198,11 +230,13 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
                     for (auto& l : lits) {
                         if (l.text.empty()) usable = false;
                         if (l.is_regex) {
-                            auto rewritten = prefilterRegex(l.text, l.nocase);
+                            bool nocase = l.nocase;
+                            auto rewritten = prefilterRegex(l.text, nocase);
                             if (!rewritten) {
                                 usable = false;
                             } else {
                                 l.text = std::move(*rewritten);
+                                l.nocase = nocase;
                             }
                             min_len = std::min<size_t>(min_len, 1);
                         } else {
@@ -232,7 +266,26 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
             if (s >= rule.selections.size()) continue;
             (guardable.count(s) ? g : u).push_back(s);
         }
-        if (!falseWhenGuardsFalse(*rule.condition, rule.selections.size(), u)) continue;
+        // Every guarded selection is registered: an event in which none of its guard literals
+        // is found has it false, which the engine uses without running its matchers
+        // (selectionHits); only the selections of G decide whether the rule is a candidate.
+        auto registerGuards = [&](size_t sel, bool candidate) {
+            if (sel >= 64) return;
+            const uint64_t bit = uint64_t{1} << sel;
+            pf->guarded_[pos] |= bit;
+            for (const auto& [field, lits] : guardable[sel]) {
+                for (const auto& l : lits) {
+                    auto& e = by_field[*field][PatternKey{l.text, l.nocase, l.is_regex}]
+                                      [static_cast<uint32_t>(pos)];
+                    e.first |= bit;
+                    e.second = e.second || candidate;
+                }
+            }
+        };
+        if (!falseWhenGuardsFalse(*rule.condition, rule.selections.size(), u)) {
+            for (size_t sel : g) registerGuards(sel, false);
+            continue;
+        }
         for (size_t i = 0; i < g.size();) {
             std::vector<size_t> more = u;
             more.push_back(g[i]);
@@ -243,20 +296,15 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
                 ++i;
             }
         }
-        std::vector<Guard> guards;
-        for (size_t sel : g) {
-            for (auto& gd : guardable[sel]) guards.push_back(std::move(gd));
+        for (size_t sel : g) registerGuards(sel, true);
+        for (size_t sel : u) {
+            if (guardable.count(sel)) registerGuards(sel, false);
         }
-        for (auto& [field, lits] : guards) {
-            for (auto& l : lits) {
-                by_field[*field][PatternKey{l.text, l.nocase, l.is_regex}].insert(
-                    static_cast<uint32_t>(pos));
-            }
-        }
+        // A rule whose G came out empty can never match: it is never a candidate.
         pf->always_[pos] = 0;
-        ++pf->skippable_;
     }
-    // Regexes Hyperscan refuses (even in prefilter mode) make their rules always evaluated.
+    // Regexes Hyperscan refuses (even in prefilter mode) guard nothing: their selections lose
+    // their guard and the rules they made candidates are always evaluated.
     for (auto& [field, pats] : by_field) {
         for (auto& [key, positions] : pats) {
             if (!key.is_regex) continue;
@@ -267,16 +315,20 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
             if (hs_compile(key.text.c_str(), flags, HS_MODE_BLOCK, nullptr, &db, &err) !=
                 HS_SUCCESS) {
                 hs_free_compile_error(err);
-                for (uint32_t p : positions) pf->always_[p] = 1;
+                for (const auto& [p, e] : positions) {
+                    pf->guarded_[p] &= ~e.first;
+                    if (e.second) pf->always_[p] = 1;
+                }
             } else {
                 hs_free_database(db);
             }
         }
     }
-    size_t skippable = 0;
+    size_t skippable = 0, guarded = 0;
     for (uint8_t a : pf->always_) skippable += a == 0;
+    for (uint64_t m : pf->guarded_) guarded += m != 0;
     pf->skippable_ = skippable;
-    if (skippable == 0) return nullptr;
+    if (skippable == 0 && guarded == 0) return nullptr;
 
     uint32_t next_id = 0;
     hs_scratch_t* proto = nullptr;
@@ -286,9 +338,11 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
         std::vector<unsigned> ids;
         FieldDb fdb{field, nullptr, next_id};
         for (auto& [key, positions] : pats) {
-            std::vector<uint32_t> live;
-            for (uint32_t p : positions) {
-                if (!pf->always_[p]) live.push_back(p);
+            std::vector<Entry> live;
+            for (const auto& [p, e] : positions) {
+                const uint64_t mask = e.first & pf->guarded_[p];
+                const bool candidate = e.second && !pf->always_[p];
+                if (mask || candidate) live.push_back(Entry{p, mask, candidate});
             }
             if (live.empty()) continue;
             exprs.push_back(key.is_regex ? key.text : escapeLiteral(key.text));
@@ -327,12 +381,15 @@ Prefilter::~Prefilter() {
 const uint8_t* Prefilter::candidates(const Event& event) const {
     ThreadState& st = t_state;
     st.flags.assign(always_.begin(), always_.end());
+    st.selections.assign(guarded_.size(), 0);
     st.hits.clear();
-    hs_scratch_t* scratch = st.scratchFor(serial_, static_cast<hs_scratch_t*>(proto_scratch_));
-    if (!scratch) {
+    auto failOpen = [&] {
         std::fill(st.flags.begin(), st.flags.end(), 1);
+        st.selections.assign(guarded_.begin(), guarded_.end());
         return st.flags.data();
-    }
+    };
+    hs_scratch_t* scratch = st.scratchFor(serial_, static_cast<hs_scratch_t*>(proto_scratch_));
+    if (!scratch) return failOpen();
     for (const auto& f : fields_) {
         const std::string_view* value = event.get(f.field);
         if (!value || value->empty()) continue;
@@ -340,14 +397,20 @@ const uint8_t* Prefilter::candidates(const Event& event) const {
         if (hs_scan(f.db, value->data(), static_cast<unsigned>(value->size()), 0, scratch, onMatch,
                     &ctx) != HS_SUCCESS) {
             // Cannot happen with a valid scratch; fail open.
-            std::fill(st.flags.begin(), st.flags.end(), 1);
-            return st.flags.data();
+            return failOpen();
         }
     }
     for (uint32_t id : st.hits) {
-        for (uint32_t pos : pattern_rules_[id]) st.flags[pos] = 1;
+        for (const Entry& e : pattern_rules_[id]) {
+            if (e.candidate) st.flags[e.pos] = 1;
+            st.selections[e.pos] |= e.selections;
+        }
     }
     return st.flags.data();
+}
+
+const uint64_t* Prefilter::selectionHits() const {
+    return t_state.selections.data();
 }
 
 }  // namespace vigil::hub

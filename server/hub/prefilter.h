@@ -35,6 +35,12 @@ public:
     // Returns one flag per position of `order`: non-zero when the rule must be evaluated. The
     // buffer is thread-local and valid until the next call on this thread.
     const uint8_t* candidates(const Event& event) const;
+    // After candidates() on this thread: per position, the guarded selections (bit i =
+    // selection i) whose guard literal was found. A guarded selection whose bit is clear is
+    // false for this event; its matchers need not run.
+    const uint64_t* selectionHits() const;
+    // Per position: the selections (index < 64) that have guards.
+    uint64_t guarded(size_t pos) const { return guarded_[pos]; }
 
     size_t skippable() const { return skippable_; }
     size_t patterns() const { return pattern_rules_.size(); }
@@ -43,10 +49,16 @@ private:
     struct FieldDb;
     Prefilter() = default;
 
+    struct Entry {
+        uint32_t pos;         // into order
+        uint64_t selections;  // the rule's selections this pattern guards
+        bool candidate;       // a hit makes the rule a candidate
+    };
     std::vector<FieldDb> fields_;  // one Hyperscan database per field read by a guard
-    // pattern id -> positions (into order) of the rules it makes candidates.
-    std::vector<std::vector<uint32_t>> pattern_rules_;
-    std::vector<uint8_t> always_;  // per position: evaluated whatever the scan finds
+    // pattern id -> the rules (positions into order) and selections it guards.
+    std::vector<std::vector<Entry>> pattern_rules_;
+    std::vector<uint8_t> always_;    // per position: evaluated whatever the scan finds
+    std::vector<uint64_t> guarded_;  // per position: selections with guards
     size_t skippable_ = 0;
     uint64_t serial_ = 0;            // identifies this prefilter for the thread-local scratch
     void* proto_scratch_ = nullptr;  // hs_scratch_t sized for every database, cloned per thread

@@ -81,12 +81,21 @@ TEST(PrefilterTest, RegexGuardsKeepMultibyteMatches) {
 - id: escaped_dot_class
   data_type: 59
   checks: {c: {field: argv, regex: 'py[0-9.]+\.x'}}
+- id: nocase_kelvin
+  data_type: 59
+  checks: {c: {field: argv, regex: '(kinsing|pspy(32|64)?s?)$', nocase: true}}
+- id: inline_i_class
+  data_type: 59
+  checks: {c: {field: argv, regex: '(?i)linpea[a-z]'}}
+- id: nocase_word
+  data_type: 59
+  checks: {c: {field: argv, regex: 'x\wz', nocase: true}}
 )",
                                      "t.yaml");
     ASSERT_EQ(r.failed, 0u) << (r.diagnostics.empty() ? "" : r.diagnostics[0].toString());
     Engine with(r.rules, EngineOptions{true});
     Engine without(std::move(r.rules), EngineOptions{false});
-    EXPECT_EQ(with.prefilteredRules(59), 6u);
+    EXPECT_EQ(with.prefilteredRules(59), 9u);
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"a\xC3\xA9"
          "b",
@@ -102,7 +111,13 @@ TEST(PrefilterTest, RegexGuardsKeepMultibyteMatches) {
         {"m\xC2\xA0n", "not_word"},  // no-break space
         {"/opt/\xC3\xA9t\xC3\xA9/run", "dot_star"},
         {"py3.11.x", "escaped_dot_class"},
-        {"aXXb", ""},  // two bytes, two characters: no match
+        {"/tmp/\xE2\x84\xAAinsing", "nocase_kelvin"},  // the Kelvin sign folds to k
+        {"/tmp/PSPY64\xC5\xBF", "nocase_kelvin"},      // the long s folds to s
+        {"LINPEA\xC5\xBF x", "inline_i_class"},        // [a-z] folds the long s
+        {"x\xE2\x84\xAA"
+         "z",
+         "nocase_word"},  // \w folds the Kelvin sign
+        {"aXXb", ""},     // two bytes, two characters: no match
         {"pyX.x", ""},
     };
     for (const auto& [argv, want] : cases) {
