@@ -286,6 +286,14 @@ std::shared_ptr<const Prefilter> Prefilter::build(const std::vector<Rule>& rules
             for (size_t sel : g) registerGuards(sel, false);
             continue;
         }
+        // Selections with many guard literals are the likeliest to hit: tried for removal first.
+        auto literalCount = [&](size_t sel) {
+            size_t n = 0;
+            for (const auto& gd : guardable[sel]) n += gd.second.size();
+            return n;
+        };
+        std::stable_sort(g.begin(), g.end(),
+                         [&](size_t a, size_t b) { return literalCount(a) > literalCount(b); });
         for (size_t i = 0; i < g.size();) {
             std::vector<size_t> more = u;
             more.push_back(g[i]);
