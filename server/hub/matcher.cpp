@@ -733,8 +733,9 @@ bool Matcher::matchPresent(std::string_view value) const {
             return true;
         }
         case Op::kRegex:
-            return anyOrAll(regexes_.size(),
-                            [&](size_t i) { return RE2::PartialMatch(value, *regexes_[i]); });
+            return anyOrAll(regexes_.size(), [&](size_t i) {
+                return regexes_[i]->Match(value, 0, value.size(), RE2::UNANCHORED, nullptr, 0);
+            });
         case Op::kLess:
         case Op::kLessEq:
         case Op::kGreater:
