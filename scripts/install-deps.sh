@@ -12,7 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libbpf-dev bpftool
   libnats-dev nats-server librdkafka-dev
-  libsqlite3-dev libpqxx-dev postgresql
+  libsqlite3-dev libpqxx-dev postgresql libsodium-dev
   openssl curl procps iproute2 util-linux
 )
 

@@ -1,0 +1,208 @@
+// The OpenAPI 3 document of the manager's REST API, written by hand next to the routes it
+// describes (manager_api_test checks that every registered route is in it).
+#include <utility>
+
+#include "server/manager/api/manager_api.h"
+
+namespace vigil::manager::api {
+
+using nlohmann::json;
+
+namespace {
+
+json queryParam(const char* name, const char* type, const char* description) {
+    return {{"name", name},
+            {"in", "query"},
+            {"required", false},
+            {"description", description},
+            {"schema", {{"type", type}}}};
+}
+
+json pathParam(const char* name, const char* description) {
+    return {{"name", name},
+            {"in", "path"},
+            {"required", true},
+            {"description", description},
+            {"schema", {{"type", "string"}}}};
+}
+
+json listParams(std::initializer_list<json> own) {
+    json out = json::array();
+    for (const auto& p : own) out.push_back(p);
+    out.push_back(queryParam("limit", "integer", "Page size, 1-1000 (default 50)"));
+    out.push_back(queryParam("cursor", "string", "next_cursor of the previous page"));
+    return out;
+}
+
+json jsonBody(json properties, std::initializer_list<const char*> required) {
+    json schema = {{"type", "object"}, {"properties", std::move(properties)}};
+    if (required.size() > 0) schema["required"] = json(required);
+    return {{"required", required.size() > 0},
+            {"content", {{"application/json", {{"schema", std::move(schema)}}}}}};
+}
+
+json str() {
+    return {{"type", "string"}};
+}
+json boolean() {
+    return {{"type", "boolean"}};
+}
+json strEnum(std::initializer_list<const char*> values) {
+    return {{"type", "string"}, {"enum", json(values)}};
+}
+
+// One operation. `role`: the least role allowed, empty for an open route.
+json op(const char* summary, const char* role, json parameters = json::array(),
+        json body = nullptr) {
+    json o = {{"summary", summary},
+              {"responses",
+               {{"200", {{"$ref", "#/components/responses/Ok"}}},
+                {"400", {{"$ref", "#/components/responses/Error"}}}}}};
+    if (std::string(role).empty()) {
+        o["security"] = json::array();
+    } else {
+        o["description"] = std::string("Needs role ") + role + " or a more powerful one.";
+        o["responses"]["401"] = {{"$ref", "#/components/responses/Error"}};
+        o["responses"]["403"] = {{"$ref", "#/components/responses/Error"}};
+    }
+    if (!parameters.empty()) o["parameters"] = std::move(parameters);
+    if (!body.is_null()) o["requestBody"] = std::move(body);
+    return o;
+}
+
+}  // namespace
+
+std::string openApiPath(const std::string& pattern) {
+    std::string out;
+    size_t i = 0;
+    while (i < pattern.size()) {
+        if (pattern[i] == ':' && i > 0 && pattern[i - 1] == '/') {
+            size_t j = pattern.find('/', i);
+            if (j == std::string::npos) j = pattern.size();
+            out += "{" + pattern.substr(i + 1, j - i - 1) + "}";
+            i = j;
+        } else {
+            out += pattern[i++];
+        }
+    }
+    return out;
+}
+
+json openApiDocument() {
+    const json severities =
+        queryParam("severity", "string", "Comma-separated: info, low, medium, high, critical");
+    const json statuses =
+        queryParam("status", "string", "Comma-separated: new, confirmed, false_positive, resolved");
+    json paths = json::object();
+    paths["/api/v1/auth/login"]["post"] =
+        op("Log in: a session token (Authorization: Bearer) and its expiry. Failed logins are "
+           "limited per username and per address (429 with data.retry_after_s).",
+           "", json::array(),
+           jsonBody({{"username", str()}, {"password", str()}}, {"username", "password"}));
+    paths["/api/v1/auth/login"]["post"]["responses"]["401"] = {
+        {"$ref", "#/components/responses/Error"}};
+    paths["/api/v1/auth/login"]["post"]["responses"]["429"] = {
+        {"$ref", "#/components/responses/Error"}};
+    paths["/api/v1/auth/logout"]["post"] = op("End this session", "read_only");
+    paths["/api/v1/auth/me"]["get"] = op("The session's user, role and expiry", "read_only");
+
+    paths["/api/v1/users"]["get"] = op("List users", "admin");
+    paths["/api/v1/users"]["post"] =
+        op("Create a user (password of 8 bytes or more; role defaults to read_only)", "admin",
+           json::array(),
+           jsonBody({{"username", str()},
+                     {"password", str()},
+                     {"role", strEnum({"admin", "operator", "read_only"})},
+                     {"disabled", boolean()}},
+                    {"username", "password"}));
+    paths["/api/v1/users/{name}"]["patch"] =
+        op("Change a user's role, password or disabled flag (a new password or disabling ends "
+           "the user's sessions; the last enabled admin cannot be demoted)",
+           "admin", json::array({pathParam("name", "Username")}),
+           jsonBody({{"role", strEnum({"admin", "operator", "read_only"})},
+                     {"password", str()},
+                     {"disabled", boolean()}},
+                    {}));
+    paths["/api/v1/users/{name}"]["delete"] = op("Delete a user and their sessions", "admin",
+                                                 json::array({pathParam("name", "Username")}));
+
+    paths["/api/v1/hosts"]["get"] =
+        op("List hosts (with online/offline counts)", "read_only",
+           listParams({queryParam("state", "string", "any (default), online or offline"),
+                       queryParam("prefix", "string", "Hostname prefix (case-sensitive)"),
+                       queryParam("sort", "string", "hostname (default) or last_heartbeat")}));
+    paths["/api/v1/hosts/offline"]["delete"] =
+        op("Delete offline hosts: those listed, or every host offline now (online hosts are "
+           "kept)",
+           "operator", json::array(),
+           jsonBody({{"agent_ids", {{"type", "array"}, {"items", str()}}}}, {}));
+    paths["/api/v1/hosts/{id}"]["get"] =
+        op("A host with its plugins and recent alerts", "read_only",
+           json::array({pathParam("id", "Agent id")}));
+
+    paths["/api/v1/alerts"]["get"] = op(
+        "List alerts, newest (or most severe) first", "read_only",
+        listParams({severities, statuses, queryParam("rule_id", "string", "Rule id"),
+                    queryParam("agent_id", "string", "Agent id"),
+                    queryParam("from", "integer", "time_ms >= from (ms since the epoch)"),
+                    queryParam("to", "integer", "time_ms < to (ms since the epoch)"),
+                    queryParam("q", "string", "Substring of rule name, hostname or command line"),
+                    queryParam("sort", "string", "time (default) or severity")}));
+    paths["/api/v1/alerts/stats"]["get"] =
+        op("Alert counts: by severity, per bucket, top rules and hosts, by status", "read_only",
+           json::array({queryParam("from", "integer", "Start, ms (default: 24 h ago)"),
+                        queryParam("to", "integer", "End, ms (default: now)"),
+                        queryParam("bucket", "integer", "Chart bucket, whole hours in ms"),
+                        queryParam("top", "integer", "Length of the top lists, 1-100")}));
+    paths["/api/v1/alerts/{id}"]["get"] =
+        op("An alert with the hub's JSON, process tree, description and suggestion", "read_only",
+           json::array({pathParam("id", "Alert id")}));
+    paths["/api/v1/alerts/{id}"]["patch"] =
+        op("Set an alert's status (recorded in the audit log)", "operator",
+           json::array({pathParam("id", "Alert id")}),
+           jsonBody({{"status", strEnum({"new", "confirmed", "false_positive", "resolved"})},
+                     {"comment", str()}},
+                    {"status"}));
+
+    paths["/api/v1/audit"]["get"] =
+        op("The audit log, newest first", "read_only",
+           listParams({queryParam("user", "string", "Username"),
+                       queryParam("action", "string", "e.g. alert.status, user.create"),
+                       queryParam("from", "integer", "ms since the epoch"),
+                       queryParam("to", "integer", "ms since the epoch")}));
+
+    paths["/api/v1/openapi.json"]["get"] = op("This document", "");
+    paths["/healthz"]["get"] = op("Health (503 when the store fails)", "");
+    paths["/metrics"]["get"] = op("Prometheus metrics", "");
+
+    json envelope = {{"type", "object"},
+                     {"properties",
+                      {{"code", {{"type", "integer"}, {"description", "0 on success"}}},
+                       {"msg", str()},
+                       {"data", json::object()}}}};
+    return {
+        {"openapi", "3.0.3"},
+        {"info",
+         {{"title", "vigil-manager API"},
+          {"version", "1"},
+          {"description",
+           "Every response is {code, msg, data}; errors carry the HTTP status as code and say "
+           "what is wrong in msg."}}},
+        {"paths", std::move(paths)},
+        {"security", json::array({{{"bearer", json::array()}}})},
+        {"components",
+         {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
+          {"schemas", {{"Envelope", envelope}}},
+          {"responses",
+           {{"Ok",
+             {{"description", "Success"},
+              {"content",
+               {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Envelope"}}}}}}}}},
+            {"Error",
+             {{"description", "Error: code and msg say what"},
+              {"content",
+               {{"application/json",
+                 {{"schema", {{"$ref", "#/components/schemas/Envelope"}}}}}}}}}}}}}};
+}
+
+}  // namespace vigil::manager::api

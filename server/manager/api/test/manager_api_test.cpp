@@ -1,0 +1,547 @@
+// The manager's REST API driven through ApiRouter::dispatch (no sockets) over an SQLite store
+// in a temp dir: login, rate limit, sessions, roles, users, hosts, alerts, audit, OpenAPI.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "server/manager/api/manager_api.h"
+#include "server/manager/store/hub_alert.h"
+
+namespace vigil::manager::api {
+namespace {
+
+using nlohmann::json;
+
+// 2023-11-14 22:00:00 UTC: where the tests' clock starts.
+constexpr int64_t kT0 = 1700000000000 - 1700000000000 % 3600000;
+constexpr const char* kAdminPassword = "admin-password-1";
+
+struct Reply {
+    int status = 0;
+    json body;
+    json data() const { return body.value("data", json()); }
+    std::string msg() const { return body.value("msg", std::string()); }
+};
+
+class ManagerApiTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/vigil-manager-api-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        StoreOptions so;
+        so.now_ms = [now = now_] { return now->load(); };
+        auto store = openStore("sqlite://" + dir_ + "/manager.db", so);
+        ASSERT_TRUE(store.ok()) << store.message();
+        store_ = std::move(store).value();
+        auth::AuthOptions ao;
+        ao.hash_cost = auth::HashCost::kMinimum;
+        ao.now_ms = so.now_ms;
+        auth_ = std::make_unique<auth::Authenticator>(*store_, ao, metrics_);
+        server::ApiOptions ro;
+        ro.name = "manager";
+        router_ = std::make_unique<server::ApiRouter>(ro, metrics_);
+        api_ = std::make_unique<ManagerApi>(*store_, *auth_, *router_);
+        auto boot =
+            auth::bootstrapAdmin(*store_, kAdminPassword, auth::HashCost::kMinimum, now_->load());
+        ASSERT_TRUE(boot.ok()) << boot.message();
+    }
+    void TearDown() override {
+        api_.reset();
+        router_.reset();
+        auth_.reset();
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+
+    Reply call(const std::string& method, const std::string& target, const std::string& token,
+               const json& body = nullptr, const std::string& remote = "127.0.0.1:40000") {
+        server::HttpRequest r;
+        r.method = method;
+        r.target = target;
+        if (!token.empty()) r.headers.emplace_back("Authorization", "Bearer " + token);
+        if (!body.is_null()) r.body = body.dump();
+        r.remote = remote;
+        auto resp = router_->dispatch(r);
+        Reply out;
+        out.status = resp.status;
+        out.body = json::parse(resp.body, nullptr, false);
+        return out;
+    }
+    Reply get(const std::string& target, const std::string& token) {
+        return call("GET", target, token);
+    }
+    Reply login(const std::string& user, const std::string& password,
+                const std::string& remote = "127.0.0.1:40000") {
+        return call("POST", "/api/v1/auth/login", "",
+                    json{{"username", user}, {"password", password}}, remote);
+    }
+    std::string tokenOf(const std::string& user, const std::string& password) {
+        auto r = login(user, password);
+        EXPECT_EQ(r.status, 200) << r.body.dump();
+        return r.data().value("token", std::string());
+    }
+    std::string adminToken() { return tokenOf("admin", kAdminPassword); }
+    // Creates a user with `role` and returns a session token of it.
+    std::string userToken(const std::string& name, const std::string& role) {
+        auto r = call("POST", "/api/v1/users", adminToken(),
+                      {{"username", name}, {"password", name + "-password"}, {"role", role}});
+        EXPECT_EQ(r.status, 201) << r.body.dump();
+        return tokenOf(name, name + "-password");
+    }
+    std::vector<AuditEntry> audit(const std::string& action) {
+        AuditQuery q;
+        q.action = action;
+        q.limit = kMaxPageSize;
+        auto page = store_->listAudit(q);
+        EXPECT_TRUE(page.ok());
+        return page.ok() ? page->items : std::vector<AuditEntry>{};
+    }
+    void setNow(int64_t ms) { now_->store(ms); }
+
+    // Alert `i` of rule `rule` on agent-<host>, from the hub's JSON (with a process tree).
+    Alert hubAlert(int i, const std::string& rule, int host, const std::string& severity,
+                   int64_t time_s, const std::string& argv) {
+        json j = {{"alert_id", "alert-" + std::to_string(i)},
+                  {"rule_id", rule},
+                  {"rule_name", "Rule " + rule},
+                  {"severity", severity},
+                  {"mitre", {"T1059.004"}},
+                  {"description", "a shell with its stdio on a socket"},
+                  {"suggestion", "kill it"},
+                  {"data_type", 59},
+                  {"agent_id", "agent-" + std::to_string(host)},
+                  {"hostname", "host-" + std::to_string(host)},
+                  {"time", time_s},
+                  {"hub_time", time_s * 1000 + 5},
+                  {"fields", {{"argv", argv}, {"exe", "/bin/bash"}}},
+                  {"process_tree",
+                   {{{"pid", "201"}, {"exe", "/bin/bash"}, {"argv", argv}},
+                    {{"pid", "200"}, {"exe", "/usr/sbin/sshd"}, {"argv", "sshd: root"}}}}};
+        auto a = alertFromHubJson(j.dump());
+        EXPECT_TRUE(a.ok()) << a.message();
+        return a.ok() ? *a : Alert{};
+    }
+    Host host(int n, const std::string& hostname, int64_t heartbeat_ms) {
+        Host h;
+        h.agent_id = "agent-" + std::to_string(n);
+        h.hostname = hostname;
+        h.version = "1.0.0";
+        h.platform = "debian 12";
+        h.intranet_ips = {"10.0.0." + std::to_string(n)};
+        h.last_heartbeat_ms = heartbeat_ms;
+        h.plugins_json = R"([{"name":"driver","status":"running"}])";
+        return h;
+    }
+    void seed() {
+        IngestBatch b;
+        b.hosts = {host(1, "web-1", kT0), host(2, "web-2", kT0 - 3600 * 1000),
+                   host(3, "db-1", kT0 - 60 * 1000), host(4, "web-3", kT0 - 7200 * 1000),
+                   host(5, "cache-1", kT0)};
+        const int64_t t = kT0 / 1000;
+        const char* sev[] = {"low", "medium", "high", "critical"};
+        for (int i = 0; i < 20; ++i) {
+            b.alerts.push_back(hubAlert(i, i % 2 ? "reverse_shell" : "curl_pipe", i % 5 + 1,
+                                        sev[i % 4], t - 600 + i * 10,
+                                        i % 2 ? "bash -i" : "curl http://x | sh"));
+        }
+        auto r = store_->ingest(b);
+        ASSERT_TRUE(r.ok()) << r.message();
+        ASSERT_EQ(r->alerts_inserted, 20u);
+    }
+    // Every item of a list, following next_cursor with pages of `limit`.
+    std::vector<json> all(const std::string& target, const std::string& token, int limit) {
+        std::vector<json> items;
+        std::string cursor;
+        for (int pages = 0; pages < 100; ++pages) {
+            std::string sep = target.find('?') == std::string::npos ? "?" : "&";
+            auto r = get(target + sep + "limit=" + std::to_string(limit) +
+                             (cursor.empty() ? "" : "&cursor=" + server::urlEncode(cursor)),
+                         token);
+            EXPECT_EQ(r.status, 200) << r.body.dump();
+            if (r.status != 200) break;
+            const json data = r.data();
+            for (const auto& item : data["items"]) items.push_back(item);
+            cursor = data.value("next_cursor", std::string());
+            if (cursor.empty()) break;
+        }
+        return items;
+    }
+
+    std::string dir_;
+    std::shared_ptr<std::atomic<int64_t>> now_ = std::make_shared<std::atomic<int64_t>>(kT0);
+    metrics::Registry metrics_;
+    std::unique_ptr<Store> store_;
+    std::unique_ptr<auth::Authenticator> auth_;
+    std::unique_ptr<server::ApiRouter> router_;
+    std::unique_ptr<ManagerApi> api_;
+};
+
+TEST_F(ManagerApiTest, LoginMeLogout) {
+    auto r = login("admin", kAdminPassword);
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    std::string token = r.data()["token"];
+    EXPECT_EQ(token.size(), 43u);
+    EXPECT_EQ(r.data()["expires_at_ms"], kT0 + 12 * 3600 * 1000);
+    EXPECT_EQ(r.data()["user"]["role"], "admin");
+    auto me = get("/api/v1/auth/me", token);
+    ASSERT_EQ(me.status, 200);
+    EXPECT_EQ(me.data()["username"], "admin");
+    // The store holds the token's hash, never the token.
+    auto s = store_->getSession(auth::tokenHash(token));
+    ASSERT_TRUE(s.ok() && s->has_value());
+    EXPECT_EQ(call("POST", "/api/v1/auth/logout", token).status, 200);
+    EXPECT_EQ(get("/api/v1/auth/me", token).status, 401);
+    EXPECT_EQ(audit("auth.login").size(), 1u);
+    EXPECT_EQ(audit("auth.logout").size(), 1u);
+}
+
+TEST_F(ManagerApiTest, BadPasswordUnknownUserAndMalformedBody) {
+    auto r = login("admin", "wrong");
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.body["code"], 401);
+    EXPECT_EQ(r.msg(), "wrong username or password");
+    EXPECT_EQ(login("nobody", "whatever").msg(), "wrong username or password");
+    auto bad = call("POST", "/api/v1/auth/login", "", {{"username", "admin"}});
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.msg().find("password"), std::string::npos) << bad.msg();
+    EXPECT_EQ(metrics_.counterValue("vigil_manager_logins_total", {{"result", "bad_credentials"}}),
+              2u);
+}
+
+TEST_F(ManagerApiTest, RateLimitedPerUsernameAndPerAddress) {
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(login("admin", "wrong", "10.0.0.9:1").status, 401);
+    // The user is blocked from anywhere, even with the right password.
+    auto r = login("admin", kAdminPassword, "10.0.0.8:1");
+    ASSERT_EQ(r.status, 429) << r.body.dump();
+    EXPECT_EQ(r.data()["retry_after_s"], 300);
+    EXPECT_EQ(metrics_.counterValue("vigil_manager_logins_total", {{"result", "rate_limited"}}),
+              1u);
+    // The address is blocked for every user.
+    EXPECT_EQ(login("someone", "x", "10.0.0.9:2").status, 429);
+    setNow(kT0 + 5 * 60 * 1000 + 1);
+    EXPECT_EQ(login("admin", kAdminPassword, "10.0.0.8:1").status, 200);
+
+    // Another address spraying other usernames: blocked after 5, other addresses are not.
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(login("user" + std::to_string(i), "x", "10.0.0.7:1").status, 401);
+    }
+    EXPECT_EQ(login("admin", kAdminPassword, "10.0.0.7:1").status, 429);
+    EXPECT_EQ(login("admin", kAdminPassword, "10.0.0.6:1").status, 200);
+}
+
+TEST_F(ManagerApiTest, EveryRouteButOpenOnesNeedsAToken) {
+    size_t checked = 0;
+    for (const auto& route : api_->routes()) {
+        std::string path = route.pattern;
+        for (auto p = path.find(':'); p != std::string::npos; p = path.find(':')) {
+            auto end = path.find('/', p);
+            path.replace(p, (end == std::string::npos ? path.size() : end) - p, "x");
+        }
+        auto r = call(route.method, path, "");
+        if (route.open) {
+            EXPECT_NE(r.status, 401) << route.method << " " << path;
+            continue;
+        }
+        EXPECT_EQ(r.status, 401) << route.method << " " << path;
+        EXPECT_EQ(call(route.method, path, "not-a-token").status, 401) << path;
+        ++checked;
+    }
+    EXPECT_GE(checked, 13u);
+    // Another scheme is not a bearer token.
+    server::HttpRequest basic{"GET", "/api/v1/hosts", {{"Authorization", "Basic YWRtaW46eA=="}}};
+    EXPECT_EQ(router_->dispatch(basic).status, 401);
+    EXPECT_EQ(get("/healthz", "").status, 200);
+    EXPECT_EQ(get("/metrics", "").status, 200);
+}
+
+TEST_F(ManagerApiTest, RolesDecide) {
+    seed();
+    std::string ro = userToken("reader", "read_only");
+    std::string op = userToken("oper", "operator");
+    EXPECT_EQ(get("/api/v1/alerts", ro).status, 200);
+    EXPECT_EQ(get("/api/v1/hosts", ro).status, 200);
+    EXPECT_EQ(get("/api/v1/audit", ro).status, 200);
+    auto denied = call("PATCH", "/api/v1/alerts/alert-1", ro, {{"status", "confirmed"}});
+    EXPECT_EQ(denied.status, 403);
+    EXPECT_NE(denied.msg().find("read_only"), std::string::npos) << denied.msg();
+    EXPECT_EQ(call("DELETE", "/api/v1/hosts/offline", ro).status, 403);
+    EXPECT_EQ(get("/api/v1/users", ro).status, 403);
+    EXPECT_EQ(call("PATCH", "/api/v1/alerts/alert-1", op, {{"status", "confirmed"}}).status, 200);
+    EXPECT_EQ(get("/api/v1/users", op).status, 403);
+    EXPECT_EQ(call("POST", "/api/v1/users", op,
+                   {{"username", "x"}, {"password", "12345678"}, {"role", "admin"}})
+                  .status,
+              403);
+    EXPECT_EQ(get("/api/v1/users", adminToken()).status, 200);
+    // A role change applies to the open sessions at once.
+    EXPECT_EQ(call("PATCH", "/api/v1/users/reader", adminToken(), {{"role", "operator"}}).status,
+              200);
+    EXPECT_EQ(call("PATCH", "/api/v1/alerts/alert-1", ro, {{"status", "resolved"}}).status, 200);
+}
+
+TEST_F(ManagerApiTest, SessionsExpire) {
+    std::string token = adminToken();
+    setNow(kT0 + 12 * 3600 * 1000 - 1);
+    EXPECT_EQ(get("/api/v1/auth/me", token).status, 200);
+    setNow(kT0 + 12 * 3600 * 1000 + 1);
+    auto r = get("/api/v1/auth/me", token);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_NE(r.msg().find("expired"), std::string::npos);
+}
+
+TEST_F(ManagerApiTest, UserCrudByAdmin) {
+    std::string admin = adminToken();
+    auto c = call("POST", "/api/v1/users", admin,
+                  {{"username", "alice"}, {"password", "alice-pass"}, {"role", "operator"}});
+    ASSERT_EQ(c.status, 201) << c.body.dump();
+    EXPECT_EQ(c.data()["role"], "operator");
+    EXPECT_FALSE(c.data().contains("password_hash"));
+    EXPECT_EQ(
+        call("POST", "/api/v1/users", admin, {{"username", "alice"}, {"password", "12345678"}})
+            .status,
+        409);
+    EXPECT_EQ(
+        call("POST", "/api/v1/users", admin, {{"username", "bob"}, {"password", "short"}}).status,
+        400);
+    EXPECT_EQ(
+        call("POST", "/api/v1/users", admin, {{"username", "bad name"}, {"password", "12345678"}})
+            .status,
+        400);
+    auto bad_role = call("POST", "/api/v1/users", admin,
+                         {{"username", "bob"}, {"password", "12345678"}, {"role", "root"}});
+    EXPECT_EQ(bad_role.status, 400);
+    EXPECT_NE(bad_role.msg().find("role"), std::string::npos);
+    auto list = get("/api/v1/users", admin);
+    ASSERT_EQ(list.status, 200);
+    EXPECT_EQ(list.data()["items"].size(), 2u);
+
+    // A new password ends alice's sessions; the new one works, the old one not.
+    std::string alice = tokenOf("alice", "alice-pass");
+    EXPECT_EQ(call("PATCH", "/api/v1/users/alice", admin, {{"password", "alice-new-pass"}}).status,
+              200);
+    EXPECT_EQ(get("/api/v1/auth/me", alice).status, 401);
+    EXPECT_EQ(login("alice", "alice-pass").status, 401);
+    alice = tokenOf("alice", "alice-new-pass");
+    // Disabled: sessions end and logins fail.
+    EXPECT_EQ(call("PATCH", "/api/v1/users/alice", admin, {{"disabled", true}}).status, 200);
+    EXPECT_EQ(get("/api/v1/auth/me", alice).status, 401);
+    EXPECT_EQ(login("alice", "alice-new-pass").status, 401);
+    EXPECT_EQ(call("PATCH", "/api/v1/users/alice", admin, json::object()).status, 400);
+    EXPECT_EQ(call("PATCH", "/api/v1/users/nobody", admin, {{"role", "admin"}}).status, 404);
+
+    // The last enabled admin stays.
+    EXPECT_EQ(call("PATCH", "/api/v1/users/admin", admin, {{"role", "operator"}}).status, 409);
+    EXPECT_EQ(call("DELETE", "/api/v1/users/admin", admin).status, 409);
+    EXPECT_EQ(call("DELETE", "/api/v1/users/alice", admin).status, 200);
+    EXPECT_EQ(call("DELETE", "/api/v1/users/alice", admin).status, 404);
+
+    EXPECT_EQ(audit("user.create").size(), 2u);  // the bootstrap admin and alice
+    auto updates = audit("user.update");
+    ASSERT_EQ(updates.size(), 2u);
+    EXPECT_EQ(updates[0].username, "admin");
+    EXPECT_EQ(updates[0].target, "alice");
+    EXPECT_NE(updates[0].detail_json.find("\"disabled\":true"), std::string::npos);
+    EXPECT_NE(updates[1].detail_json.find("password_changed"), std::string::npos);
+    EXPECT_EQ(updates[1].detail_json.find("alice-new-pass"), std::string::npos);
+    EXPECT_EQ(audit("user.delete").size(), 1u);
+}
+
+TEST_F(ManagerApiTest, HostsListFilterSortPaginate) {
+    seed();
+    std::string t = adminToken();
+    auto names = [](const std::vector<json>& items) {
+        std::vector<std::string> out;
+        for (const auto& i : items) out.push_back(i["hostname"]);
+        return out;
+    };
+    EXPECT_EQ(names(all("/api/v1/hosts", t, 2)),
+              (std::vector<std::string>{"cache-1", "db-1", "web-1", "web-2", "web-3"}));
+    EXPECT_EQ(names(all("/api/v1/hosts?state=online", t, 2)),
+              (std::vector<std::string>{"cache-1", "db-1", "web-1"}));
+    EXPECT_EQ(names(all("/api/v1/hosts?state=offline", t, 1)),
+              (std::vector<std::string>{"web-2", "web-3"}));
+    EXPECT_EQ(names(all("/api/v1/hosts?prefix=web-&sort=last_heartbeat", t, 2)),
+              (std::vector<std::string>{"web-1", "web-2", "web-3"}));
+    auto first = get("/api/v1/hosts?limit=1", t);
+    EXPECT_EQ(first.data()["counts"]["online"], 3);
+    EXPECT_EQ(first.data()["counts"]["offline"], 2);
+    EXPECT_EQ(first.data()["items"][0]["plugins"][0]["name"], "driver");
+
+    auto bad = get("/api/v1/hosts?state=sleeping", t);
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.msg().find("state"), std::string::npos);
+    EXPECT_NE(get("/api/v1/hosts?limit=0", t).msg().find("limit"), std::string::npos);
+    EXPECT_NE(get("/api/v1/hosts?sort=size", t).msg().find("sort"), std::string::npos);
+    EXPECT_NE(get("/api/v1/hosts?cursor=zzz", t).msg().find("cursor"), std::string::npos);
+    EXPECT_EQ(get("/api/v1/hosts?cursor=zzz", t).status, 400);
+
+    auto one = get("/api/v1/hosts/agent-3", t);
+    ASSERT_EQ(one.status, 200);
+    EXPECT_EQ(one.data()["hostname"], "db-1");
+    EXPECT_EQ(one.data()["recent_alerts"].size(), 4u);
+    EXPECT_EQ(get("/api/v1/hosts/agent-99", t).status, 404);
+
+    // Deleting offline hosts keeps the online one even when listed.
+    auto del = call("DELETE", "/api/v1/hosts/offline", t, {{"agent_ids", {"agent-2", "agent-1"}}});
+    ASSERT_EQ(del.status, 200) << del.body.dump();
+    EXPECT_EQ(del.data()["deleted"], json({"agent-2"}));
+    del = call("DELETE", "/api/v1/hosts/offline", t);
+    EXPECT_EQ(del.data()["deleted"], json({"agent-4"}));
+    EXPECT_EQ(names(all("/api/v1/hosts", t, 10)),
+              (std::vector<std::string>{"cache-1", "db-1", "web-1"}));
+    EXPECT_EQ(audit("host.delete_offline").size(), 2u);
+    EXPECT_EQ(call("DELETE", "/api/v1/hosts/offline", t, {{"agent_ids", "x"}}).status, 400);
+}
+
+TEST_F(ManagerApiTest, AlertsListFilterPaginateDetail) {
+    seed();
+    std::string t = adminToken();
+    auto ids = [](const std::vector<json>& items) {
+        std::vector<std::string> out;
+        for (const auto& i : items) out.push_back(i["alert_id"]);
+        return out;
+    };
+    auto every = ids(all("/api/v1/alerts", t, 3));
+    ASSERT_EQ(every.size(), 20u);
+    EXPECT_EQ(every.front(), "alert-19");  // newest first
+    EXPECT_EQ(std::set<std::string>(every.begin(), every.end()).size(), 20u);
+    EXPECT_EQ(all("/api/v1/alerts?severity=critical", t, 2).size(), 5u);
+    EXPECT_EQ(all("/api/v1/alerts?severity=high,critical", t, 50).size(), 10u);
+    EXPECT_EQ(all("/api/v1/alerts?rule_id=reverse_shell", t, 4).size(), 10u);
+    EXPECT_EQ(all("/api/v1/alerts?agent_id=agent-2", t, 4).size(), 4u);
+    EXPECT_EQ(all("/api/v1/alerts?q=CURL", t, 4).size(), 10u);
+    EXPECT_EQ(all("/api/v1/alerts?status=new", t, 50).size(), 20u);
+    const int64_t from = kT0 - 600 * 1000 + 100 * 1000;  // alerts 10..19
+    EXPECT_EQ(all("/api/v1/alerts?from=" + std::to_string(from), t, 4).size(), 10u);
+    EXPECT_EQ(all("/api/v1/alerts?from=" + std::to_string(from) +
+                      "&to=" + std::to_string(from + 50 * 1000),
+                  t, 4)
+                  .size(),
+              5u);
+    auto by_sev = all("/api/v1/alerts?sort=severity", t, 6);
+    ASSERT_EQ(by_sev.size(), 20u);
+    EXPECT_EQ(by_sev.front()["severity"], "critical");
+    EXPECT_EQ(by_sev.back()["severity"], "low");
+
+    auto one = get("/api/v1/alerts/alert-3", t);
+    ASSERT_EQ(one.status, 200);
+    EXPECT_EQ(one.data()["process_tree"].size(), 2u);
+    EXPECT_EQ(one.data()["process_tree"][1]["exe"], "/usr/sbin/sshd");
+    EXPECT_EQ(one.data()["alert"]["fields"]["exe"], "/bin/bash");
+    EXPECT_EQ(one.data()["suggestion"], "kill it");
+    EXPECT_EQ(get("/api/v1/alerts/alert-99", t).status, 404);
+
+    auto bad = [&](const std::string& query, const std::string& param) {
+        auto r = get("/api/v1/alerts?" + query, t);
+        EXPECT_EQ(r.status, 400) << query;
+        EXPECT_NE(r.msg().find(param), std::string::npos) << query << ": " << r.msg();
+    };
+    bad("severity=bogus", "severity");
+    bad("status=open", "status");
+    bad("from=yesterday", "from");
+    bad("to=-5", "to");
+    bad("from=100&to=50", "to");
+    bad("limit=5000", "limit");
+    bad("sort=name", "sort");
+    bad("cursor=AAAA", "cursor");
+    bad("q=" + std::string(300, 'a'), "q");
+    // A cursor of the time sort is refused by the severity sort.
+    auto page = get("/api/v1/alerts?limit=2", t);
+    bad("sort=severity&cursor=" + server::urlEncode(page.data()["next_cursor"].get<std::string>()),
+        "cursor");
+}
+
+TEST_F(ManagerApiTest, AlertStatusChangeIsAudited) {
+    seed();
+    std::string op = userToken("oper", "operator");
+    auto r = call("PATCH", "/api/v1/alerts/alert-7", op,
+                  {{"status", "false_positive"}, {"comment", "admin's cron job"}});
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.data()["status"], "false_positive");
+    EXPECT_EQ(r.data()["updated_by"], "oper");
+    EXPECT_EQ(r.data()["status_comment"], "admin's cron job");
+    auto entries = audit("alert.status");
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].username, "oper");
+    EXPECT_EQ(entries[0].target, "alert-7");
+    auto detail = json::parse(entries[0].detail_json);
+    EXPECT_EQ(detail["from"], "new");
+    EXPECT_EQ(detail["to"], "false_positive");
+    EXPECT_EQ(all("/api/v1/alerts?status=false_positive", op, 10).size(), 1u);
+    // Through the API too.
+    auto log = get("/api/v1/audit?action=alert.status", op);
+    ASSERT_EQ(log.status, 200);
+    EXPECT_EQ(log.data()["items"][0]["detail"]["comment"], "admin's cron job");
+
+    auto bad = call("PATCH", "/api/v1/alerts/alert-7", op, {{"status", "closed"}});
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.msg().find("status"), std::string::npos);
+    EXPECT_EQ(call("PATCH", "/api/v1/alerts/nope", op, {{"status", "resolved"}}).status, 404);
+    EXPECT_EQ(audit("alert.status").size(), 1u);
+}
+
+TEST_F(ManagerApiTest, AlertStats) {
+    seed();
+    std::string t = adminToken();
+    auto r = get("/api/v1/alerts/stats", t);
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.data()["by_severity"]["critical"], 5);
+    EXPECT_EQ(r.data()["by_status"]["new"]["low"], 5);
+    EXPECT_EQ(r.data()["top_rules"].size(), 2u);
+    EXPECT_EQ(r.data()["buckets"].size(), 24u);
+    EXPECT_EQ(get("/api/v1/alerts/stats?bucket=1000", t).status, 400);
+    EXPECT_EQ(get("/api/v1/alerts/stats?top=0", t).status, 400);
+}
+
+TEST_F(ManagerApiTest, OpenApiCoversEveryRoute) {
+    auto r = get("/api/v1/openapi.json", "");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(r.body.is_object());
+    EXPECT_EQ(r.body["openapi"], "3.0.3");
+    std::set<std::string> documented;
+    for (auto& [path, ops] : r.body["paths"].items()) {
+        for (auto& [method, op] : ops.items()) {
+            documented.insert(method + " " + path);
+            EXPECT_TRUE(op.contains("summary")) << path;
+        }
+    }
+    std::set<std::string> registered;
+    for (const auto& route : api_->routes()) {
+        std::string method = route.method;
+        for (auto& c : method) c = static_cast<char>(std::tolower(c));
+        registered.insert(method + " " + openApiPath(route.pattern));
+    }
+    EXPECT_EQ(registered, documented);
+    EXPECT_EQ(openApiPath("/api/v1/users/:name"), "/api/v1/users/{name}");
+}
+
+TEST_F(ManagerApiTest, BootstrapAdmin) {
+    // The fixture's store already has the admin: nothing happens.
+    auto again = auth::bootstrapAdmin(*store_, "", auth::HashCost::kMinimum, kT0);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, "");
+    EXPECT_EQ(login("admin", kAdminPassword).status, 200);
+
+    // An empty store: a random password, returned once.
+    StoreOptions so;
+    so.now_ms = [] { return kT0; };
+    auto fresh = openStore("sqlite://" + dir_ + "/fresh.db", so);
+    ASSERT_TRUE(fresh.ok());
+    auto pw = auth::bootstrapAdmin(**fresh, "", auth::HashCost::kMinimum, kT0);
+    ASSERT_TRUE(pw.ok()) << pw.message();
+    EXPECT_EQ(pw->size(), 24u);
+    auto admin = (*fresh)->getUser("admin");
+    ASSERT_TRUE(admin.ok() && admin->has_value());
+    EXPECT_EQ((*admin)->role, Role::kAdmin);
+    EXPECT_TRUE(auth::verifyPassword(*pw, (*admin)->password_hash));
+    EXPECT_EQ(auth::bootstrapAdmin(**fresh, "", auth::HashCost::kMinimum, kT0).valueOr("x"), "");
+}
+
+}  // namespace
+}  // namespace vigil::manager::api

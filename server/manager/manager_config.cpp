@@ -1,0 +1,125 @@
+// vigil-manager configuration: schema, defaults, validation and flag overrides.
+#include "server/manager/manager_config.h"
+
+#include "libs/common/config.h"
+#include "libs/common/fs.h"
+#include "server/common/service_config.h"
+
+namespace vigil::manager {
+
+using config::Node;
+
+Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::string& name,
+                                         const ManagerFlags& flags) {
+    auto doc = config::Document::loadString(text, name);
+    if (!doc.ok()) return doc.error();
+    Node root = doc->root();
+    root.allowOnly({"store", "http", "auth", "log"});
+    ManagerConfig c;
+    config::Problems flag_problems;
+    auto flagProblem = [&](const std::string& flag, const std::string& msg) {
+        flag_problems.add(config::Problem{"command line", 0, 0, flag, msg});
+    };
+
+    Node store = root.child("store");
+    store.allowOnly({"url", "connections", "host_offline_after"});
+    c.store_url = flags.store_url.empty() ? store.str("url", c.store_url) : flags.store_url;
+    const bool known_scheme = c.store_url.rfind("sqlite://", 0) == 0 ||
+                              c.store_url.rfind("postgresql://", 0) == 0 ||
+                              c.store_url.rfind("postgres://", 0) == 0;
+    if (!known_scheme) {
+        const std::string msg =
+            "must be sqlite://PATH or postgresql://..., got '" + c.store_url.substr(0, 60) + "'";
+        if (flags.store_url.empty())
+            store.problem("url", msg);
+        else
+            flagProblem("--store", msg);
+    }
+    c.store.connections = static_cast<size_t>(store.integer("connections", 4, 1, 256));
+    c.store.host_offline_after_ms =
+        store.duration("host_offline_after", std::chrono::seconds(180), std::chrono::seconds(1))
+            .count();
+
+    Node http = root.child("http");
+    http.allowOnly({"listen", "threads", "max_body"});
+    std::string listen = flags.listen.empty() ? http.str("listen", "127.0.0.1:8080") : flags.listen;
+    if (auto hp = server::parseHostPort(listen, true); hp.ok()) {
+        c.http_host = hp->host;
+        c.http_port = hp->port;
+    } else if (!flags.listen.empty()) {
+        flagProblem("--listen", hp.message());
+    } else {
+        http.problem("listen", hp.message());
+    }
+    c.http_threads = static_cast<size_t>(http.integer("threads", 8, 1, 256));
+    c.max_body_bytes = http.size("max_body", 1 << 20, 4 * 1024, 64ull << 20);
+
+    Node auth = root.child("auth");
+    auth.allowOnly(
+        {"session_ttl", "password_hash", "admin_password", "login_max_failures", "login_window"});
+    c.auth.session_ttl_ms =
+        auth.duration("session_ttl", std::chrono::hours(12), std::chrono::minutes(1)).count();
+    std::string cost = auth.oneOf("password_hash", "interactive", {"interactive", "moderate"});
+    c.auth.hash_cost =
+        cost == "moderate" ? auth::HashCost::kModerate : auth::HashCost::kInteractive;
+    c.admin_password =
+        flags.admin_password.empty() ? auth.str("admin_password") : flags.admin_password;
+    if (!c.admin_password.empty() && c.admin_password.size() < 8) {
+        if (flags.admin_password.empty())
+            auth.problem("admin_password", "must be at least 8 bytes");
+        else
+            flagProblem("--admin-password", "must be at least 8 bytes");
+    }
+    c.auth.max_failures = static_cast<size_t>(auth.integer("login_max_failures", 5, 1, 1000));
+    c.auth.failure_window_ms =
+        auth.duration("login_window", std::chrono::minutes(5), std::chrono::seconds(1)).count();
+
+    Node lg = root.child("log");
+    lg.allowOnly({"level", "file"});
+    c.log_level = lg.oneOf("level", "info", {"trace", "debug", "info", "warn", "error", "off"});
+    c.log_file = lg.str("file");
+    if (!flags.log_level.empty()) {
+        c.log_level = flags.log_level;
+        if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
+            c.log_level != "warn" && c.log_level != "error" && c.log_level != "off")
+            flagProblem("--log-level", "must be trace, debug, info, warn, error or off");
+    }
+    if (!flags.log_file.empty())
+        c.log_file = flags.log_file == "-" ? std::string() : flags.log_file;
+
+    config::Problems all = doc->problems();
+    for (const auto& pr : flag_problems.list()) all.add(pr);
+    if (!all.empty()) return Error{all.toString()};
+    return c;
+}
+
+Result<ManagerConfig> loadManagerConfig(const std::string& path, const ManagerFlags& flags) {
+    if (path.empty()) return parseManagerConfig("", "command line", flags);
+    auto text = fs::readFile(path, 1 << 20);
+    if (!text.ok()) return text.error();
+    return parseManagerConfig(*text, path, flags);
+}
+
+std::string exampleManagerConfig() {
+    return R"(# vigil-manager configuration (every key is optional).
+store:
+  url: sqlite:///var/lib/vigil-manager/manager.db   # or postgresql://user:pw@host:5432/db
+  connections: 4              # SQLite reader connections / PostgreSQL pool size
+  host_offline_after: 180s    # a host without a heartbeat for this long is offline
+http:
+  listen: 127.0.0.1:8080      # REST API, /metrics, /healthz (port 0 = any)
+  threads: 8                  # HTTP worker threads
+  max_body: 1MiB              # larger request bodies get 413
+auth:
+  session_ttl: 12h            # a login's token is valid this long (logout ends it sooner)
+  password_hash: interactive  # argon2id cost: interactive (64 MiB, ~0.1 s) or moderate (256 MiB)
+  admin_password: ""          # first run only: the admin's password (empty: random, on stderr)
+  login_max_failures: 5       # failed logins per username and per address...
+  login_window: 5m            # ...within this window, then 429 until it moves on
+log:
+  level: info                 # trace, debug, info, warn, error, off
+  file: ""                    # empty: stderr
+)";
+}
+
+}  // namespace vigil::manager

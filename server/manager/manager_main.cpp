@@ -1,0 +1,146 @@
+// vigil-manager: the REST API over the manager's store (docs/manager.md). Parses flags and
+// config, opens (and migrates) the store, creates the first admin on first run, serves the API
+// until SIGTERM/SIGINT.
+#include <signal.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "libs/common/cli.h"
+#include "libs/common/fs.h"
+#include "libs/common/log.h"
+#include "server/common/api_server.h"
+#include "server/common/signal_wait.h"
+#include "server/manager/api/manager_api.h"
+#include "server/manager/auth/authenticator.h"
+#include "server/manager/manager_config.h"
+
+namespace {
+
+// Removes expired sessions every few minutes until stopped (getSession already refuses them;
+// this only keeps the table small).
+class SessionSweeper {
+public:
+    explicit SessionSweeper(vigil::manager::Store& store)
+        : thread_([this, &store] {
+              std::unique_lock lock(mu_);
+              while (!cv_.wait_for(lock, std::chrono::minutes(5), [this] { return stop_; })) {
+                  lock.unlock();
+                  auto n = store.deleteExpiredSessions();
+                  if (!n.ok()) vigil::log::get("manager")->warn("sessions: {}", n.message());
+                  lock.lock();
+              }
+          }) {}
+    ~SessionSweeper() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace vigil::manager;
+    namespace server = vigil::server;
+    CLI::App app{
+        "vigil-manager: REST API (/api/v1/...) over the manager's store: users and sessions, "
+        "hosts, alerts, the audit log (see docs/manager.md)."};
+    std::string config_path;
+    ManagerFlags flags;
+    vigil::cli::StandardFlags std_flags;
+    app.add_option("-c,--config", config_path, "YAML configuration file (see --print-config)");
+    app.add_option("--listen", flags.listen,
+                   "Listen on host:port (default 127.0.0.1:8080; port 0 = any)");
+    app.add_option("--store", flags.store_url, "sqlite://PATH or postgresql://... (store.url)");
+    app.add_option("--admin-password", flags.admin_password,
+                   "First run only: the admin's password (default: random, printed to stderr)");
+    app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
+    app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr)");
+    vigil::cli::addStandardFlags(app, std_flags);
+    CLI11_PARSE(app, argc, argv);
+
+    if (auto rc =
+            vigil::cli::infoExit(std_flags, "vigil-manager", VIGIL_VERSION, exampleManagerConfig)) {
+        return *rc;
+    }
+    auto cfg = loadManagerConfig(config_path, flags);
+    if (auto rc = vigil::cli::configExit(cfg, std_flags, "vigil-manager")) return *rc;
+
+    vigil::log::Options lo;
+    lo.level = cfg->log_level;
+    lo.file = cfg->log_file;
+    std::string log_error;
+    if (!vigil::log::init(lo, &log_error)) {
+        std::fprintf(stderr, "vigil-manager: log: %s\n", log_error.c_str());
+        return 2;
+    }
+    auto log = vigil::log::get("manager");
+    server::blockTerminationSignals();
+    ::signal(SIGPIPE, SIG_IGN);
+
+    auto store = openStore(cfg->store_url, cfg->store);
+    if (!store.ok()) {
+        log->critical("store: {}", store.message());
+        std::fprintf(stderr, "vigil-manager: store: %s\n", store.message().c_str());
+        return 1;
+    }
+    vigil::metrics::Registry metrics;
+    auth::Authenticator authenticator(**store, cfg->auth, metrics);
+    auto generated = auth::bootstrapAdmin(**store, cfg->admin_password, cfg->auth.hash_cost,
+                                          authenticator.now());
+    if (!generated.ok()) {
+        std::fprintf(stderr, "vigil-manager: first-run admin: %s\n", generated.message().c_str());
+        return 1;
+    }
+    if (!generated->empty()) {
+        // Shown once: only its argon2id hash is stored.
+        std::fprintf(stderr, "first run: user admin, password %s\n", generated->c_str());
+    }
+
+    server::ApiServerOptions ao;
+    ao.name = "manager";
+    ao.host = cfg->http_host;
+    ao.port = cfg->http_port;
+    ao.threads = cfg->http_threads;
+    ao.max_body_bytes = cfg->max_body_bytes;
+    server::ApiServer http(ao, metrics);
+    api::ManagerApi routes(**store, authenticator, http.router());
+    http.router().setHealthCheck([&store]() -> vigil::Status {
+        auto counts = (*store)->hostCounts();
+        if (!counts.ok()) return vigil::Error{"store: " + counts.message()};
+        return vigil::okStatus();
+    });
+
+    // ---- bus ingestion (issue 6, another piece) -----------------------------------------------
+    // The consumer of server/manager/ingest/ (heartbeats -> hosts, the hub's alerts, 5100 task
+    // results -> store.ingest) starts here, before the API, and stops after it.
+    // --------------------------------------------------------------------------------------------
+
+    if (auto s = http.start(); !s.ok()) {
+        log->critical("http: {}", s.message());
+        std::fprintf(stderr, "vigil-manager: http: %s\n", s.message().c_str());
+        return 1;
+    }
+    SessionSweeper sweeper(**store);
+    log->info("vigil-manager {} listening on {} (store: {})", VIGIL_VERSION, http.address(),
+              (*store)->backend());
+    int sig = server::waitForTerminationSignal();
+    log->info("signal {}: stopping", sig);
+    http.stop();
+    return 0;
+}
