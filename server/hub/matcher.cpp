@@ -62,12 +62,50 @@ size_t findText(std::string_view v, std::string_view p, bool nocase, size_t from
     if (!nocase) return v.find(p, from);
     if (from > v.size() || v.size() - from < p.size()) return std::string_view::npos;
     if (p.empty()) return from;
-    const char first = lower(p[0]);
     const size_t last = v.size() - p.size();
-    for (size_t i = from; i <= last; ++i) {
-        if (lower(v[i]) == first && foldedEqual(v.data() + i + 1, p.data() + 1, p.size() - 1)) {
-            return i;
+    // Anchor on a byte of p that case folding leaves alone (a digit, '/', '-', ' ', ...), found
+    // with memchr; with letters only, on p's first letter in either case.
+    size_t k = 0;
+    for (; k < p.size(); ++k) {
+        const auto c = static_cast<unsigned char>(p[k]);
+        if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) break;
+    }
+    const char* base = v.data();
+    if (k < p.size()) {
+        const char anchor = p[k];
+        for (size_t i = from; i <= last;) {
+            const void* hit = std::memchr(base + i + k, anchor, last - i + 1);
+            if (!hit) return std::string_view::npos;
+            const size_t start = static_cast<size_t>(static_cast<const char*>(hit) - base) - k;
+            if (foldedEqual(base + start, p.data(), p.size())) return start;
+            i = start + 1;
         }
+        return std::string_view::npos;
+    }
+    // Each case's next occurrence is kept until passed, so every byte is scanned at most twice.
+    const char lo = lower(p[0]);
+    const char up = static_cast<char>(lo & ~0x20);
+    const char* end = base + last + 1;  // candidate starts are below end
+    const char* next_lo = base + from;
+    const char* next_up = base + from;
+    bool lo_done = false, up_done = false;
+    for (const char* at = base + from; at < end;) {
+        if (!lo_done && next_lo < at) next_lo = at;
+        if (!up_done && next_up < at) next_up = at;
+        if (!lo_done && (next_lo == at || *next_lo != lo)) {
+            next_lo = static_cast<const char*>(std::memchr(next_lo, lo, end - next_lo));
+            lo_done = next_lo == nullptr;
+        }
+        if (!up_done && (next_up == at || *next_up != up)) {
+            next_up = static_cast<const char*>(std::memchr(next_up, up, end - next_up));
+            up_done = next_up == nullptr;
+        }
+        if (lo_done && up_done) return std::string_view::npos;
+        const char* hit = lo_done ? next_up : up_done ? next_lo : std::min(next_lo, next_up);
+        if (foldedEqual(hit + 1, p.data() + 1, p.size() - 1)) {
+            return static_cast<size_t>(hit - base);
+        }
+        at = hit + 1;
     }
     return std::string_view::npos;
 }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -156,6 +158,35 @@ TEST(Matcher, CaselessStringOpsFoldBothSides) {
     auto punct = compiled(caseless(spec(Op::kEquals, {"a[b"})));
     EXPECT_FALSE(on(punct, "a{b"));
     EXPECT_TRUE(on(punct, "A[B"));
+}
+
+// Caseless contains against a plain fold-and-find over random text: needles with and without
+// a non-letter anchor byte, at the start, the end, overlapping, repeated and absent.
+TEST(Matcher, CaselessContainsAgreesWithANaiveSearch) {
+    std::mt19937 rng(7);
+    const std::string alphabet = "aAbBsS-/. 1\xC3";
+    auto fold = [](std::string t) {
+        for (auto& c : t) {
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
+        }
+        return t;
+    };
+    for (int round = 0; round < 3000; ++round) {
+        std::string needle, hay;
+        const size_t nl = 1 + rng() % 4, hl = rng() % 40;
+        for (size_t i = 0; i < nl; ++i) needle += alphabet[rng() % alphabet.size()];
+        for (size_t i = 0; i < hl; ++i) hay += alphabet[rng() % alphabet.size()];
+        if (rng() % 3 == 0 && hl > 0) hay.insert(rng() % hay.size(), needle);
+        auto m = compiled(caseless(spec(Op::kContains, {needle})));
+        const bool want = fold(hay).find(fold(needle)) != std::string::npos;
+        ASSERT_EQ(on(m, hay), want) << "needle '" << needle << "' in '" << hay << "'";
+    }
+    // A long value of one case with the needle's first letter only in the other: linear time.
+    std::string big(1 << 20, 'a');
+    auto m = compiled(caseless(spec(Op::kContains, {"ab"})));
+    EXPECT_FALSE(on(m, big));
+    big.back() = 'B';
+    EXPECT_TRUE(on(m, big));
 }
 
 TEST(Matcher, RegexSearches) {
