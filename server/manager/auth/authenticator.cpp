@@ -36,7 +36,13 @@ LoginResult Authenticator::login(const std::string& username, const std::string&
     const int64_t now = options_.now_ms();
     const std::string user_key = "user:" + username;
     const std::string ip_key = "ip:" + remote_ip;
-    int64_t wait = std::max(limiter_.blockedFor(user_key, now), limiter_.blockedFor(ip_key, now));
+    // Each try counts as a failure of both keys until it succeeds, so that concurrent tries
+    // cannot pass the limit together.
+    int64_t wait = limiter_.attempt(user_key, now);
+    if (wait == 0) {
+        wait = limiter_.attempt(ip_key, now);
+        if (wait > 0) limiter_.forgetAttempt(user_key, now);
+    }
     if (wait > 0) {
         limited_.inc();
         out.outcome = LoginOutcome::kRateLimited;
@@ -45,6 +51,8 @@ LoginResult Authenticator::login(const std::string& username, const std::string&
     }
     auto user = store_.getUser(username);
     if (!user.ok()) {
+        limiter_.forgetAttempt(user_key, now);
+        limiter_.forgetAttempt(ip_key, now);
         out.error = user.message();
         return out;
     }
@@ -56,12 +64,11 @@ LoginResult Authenticator::login(const std::string& username, const std::string&
     }
     if (!good) {
         bad_.inc();
-        limiter_.recordFailure(user_key, now);
-        limiter_.recordFailure(ip_key, now);
         out.outcome = LoginOutcome::kBadCredentials;
         return out;
     }
     limiter_.reset(user_key);
+    limiter_.forgetAttempt(ip_key, now);
     Session s;
     out.token = newSessionToken();
     s.token_hash = tokenHash(out.token);

@@ -16,6 +16,36 @@ void LoginRateLimiter::prune(std::deque<int64_t>& failures, int64_t now_ms) cons
 
 int64_t LoginRateLimiter::blockedFor(const std::string& key, int64_t now_ms) {
     std::lock_guard lock(mu_);
+    return blockedForLocked(key, now_ms);
+}
+
+void LoginRateLimiter::recordFailure(const std::string& key, int64_t now_ms) {
+    std::lock_guard lock(mu_);
+    recordFailureLocked(key, now_ms);
+}
+
+int64_t LoginRateLimiter::attempt(const std::string& key, int64_t now_ms) {
+    std::lock_guard lock(mu_);
+    if (int64_t wait = blockedForLocked(key, now_ms); wait > 0) return wait;
+    recordFailureLocked(key, now_ms);
+    return 0;
+}
+
+void LoginRateLimiter::forgetAttempt(const std::string& key, int64_t now_ms) {
+    std::lock_guard lock(mu_);
+    auto it = failures_.find(key);
+    if (it == failures_.end()) return;
+    auto& f = it->second;
+    for (auto i = f.rbegin(); i != f.rend(); ++i) {
+        if (*i == now_ms) {
+            f.erase(std::next(i).base());
+            break;
+        }
+    }
+    if (f.empty()) failures_.erase(it);
+}
+
+int64_t LoginRateLimiter::blockedForLocked(const std::string& key, int64_t now_ms) {
     auto it = failures_.find(key);
     if (it == failures_.end()) return 0;
     prune(it->second, now_ms);
@@ -28,8 +58,7 @@ int64_t LoginRateLimiter::blockedFor(const std::string& key, int64_t now_ms) {
     return std::max<int64_t>(1, until - now_ms);
 }
 
-void LoginRateLimiter::recordFailure(const std::string& key, int64_t now_ms) {
-    std::lock_guard lock(mu_);
+void LoginRateLimiter::recordFailureLocked(const std::string& key, int64_t now_ms) {
     if (failures_.size() >= max_keys_ && failures_.count(key) == 0) {
         for (auto it = failures_.begin(); it != failures_.end();) {
             prune(it->second, now_ms);

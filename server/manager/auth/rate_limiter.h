@@ -21,12 +21,19 @@ public:
     // 0 when `key` may try now; else the milliseconds until it may.
     int64_t blockedFor(const std::string& key, int64_t now_ms);
     void recordFailure(const std::string& key, int64_t now_ms);
+    // blockedFor and recordFailure in one step: a try counts as a failure from its start, so
+    // concurrent tries cannot pass the limit together. 0 when the try may go on; then either
+    // keep it as a failure or undo it with forgetAttempt(key, now_ms).
+    int64_t attempt(const std::string& key, int64_t now_ms);
+    void forgetAttempt(const std::string& key, int64_t now_ms);
     // Forgets the failures of `key` (a successful login).
     void reset(const std::string& key);
     size_t trackedKeys() const;
 
 private:
     void prune(std::deque<int64_t>& failures, int64_t now_ms) const;
+    int64_t blockedForLocked(const std::string& key, int64_t now_ms);
+    void recordFailureLocked(const std::string& key, int64_t now_ms);
 
     const size_t max_failures_;
     const int64_t window_ms_;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "server/manager/api/manager_api.h"
 #include "server/manager/store/hub_alert.h"
@@ -233,6 +234,21 @@ TEST_F(ManagerApiTest, RateLimitedPerUsernameAndPerAddress) {
     }
     EXPECT_EQ(login("admin", kAdminPassword, "10.0.0.7:1").status, 429);
     EXPECT_EQ(login("admin", kAdminPassword, "10.0.0.6:1").status, 200);
+}
+
+TEST_F(ManagerApiTest, ConcurrentTriesCannotPassTheLimit) {
+    std::vector<std::thread> threads;
+    std::atomic<int> refused{0}, limited{0};
+    for (int i = 0; i < 16; ++i) {
+        threads.emplace_back([&, i] {
+            int s =
+                login("admin", "wrong" + std::to_string(i), "10.0.1." + std::to_string(i)).status;
+            (s == 401 ? refused : limited)++;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(refused.load(), 5);
+    EXPECT_EQ(limited.load(), 11);
 }
 
 TEST_F(ManagerApiTest, EveryRouteButOpenOnesNeedsAToken) {

@@ -65,6 +65,19 @@ TEST(RateLimiter, BlocksAfterMaxFailuresUntilWindowMoves) {
     EXPECT_EQ(l.blockedFor("k", 1200), 0);
 }
 
+TEST(RateLimiter, AttemptCountsUntilForgotten) {
+    LoginRateLimiter l(2, 1000);
+    EXPECT_EQ(l.attempt("k", 10), 0);
+    EXPECT_EQ(l.attempt("k", 20), 0);
+    EXPECT_EQ(l.attempt("k", 30), 980);  // two tries in flight fill the window
+    l.forgetAttempt("k", 20);            // that one succeeded
+    EXPECT_EQ(l.attempt("k", 40), 0);
+    EXPECT_EQ(l.blockedFor("k", 40), 970);
+    l.forgetAttempt("k", 10);
+    l.forgetAttempt("k", 40);
+    EXPECT_EQ(l.trackedKeys(), 0u);
+}
+
 TEST(RateLimiter, BoundedKeys) {
     LoginRateLimiter l(2, 1000, 10);
     for (int i = 0; i < 100; ++i) l.recordFailure("k" + std::to_string(i), 0);
