@@ -270,7 +270,10 @@ TEST_F(ManagerApiTest, EveryRouteButOpenOnesNeedsAToken) {
     }
     EXPECT_GE(checked, 13u);
     // Another scheme is not a bearer token.
-    server::HttpRequest basic{"GET", "/api/v1/hosts", {{"Authorization", "Basic YWRtaW46eA=="}}};
+    server::HttpRequest basic;
+    basic.method = "GET";
+    basic.target = "/api/v1/hosts";
+    basic.headers = {{"Authorization", "Basic YWRtaW46eA=="}};
     EXPECT_EQ(router_->dispatch(basic).status, 401);
     EXPECT_EQ(get("/healthz", "").status, 200);
     EXPECT_EQ(get("/metrics", "").status, 200);
