@@ -1,5 +1,6 @@
-// The manager's REST API driven through ApiRouter::dispatch (no sockets) over an SQLite store
-// in a temp dir: login, rate limit, sessions, roles, users, hosts, alerts, audit, OpenAPI.
+// The manager's REST API driven through ApiRouter::dispatch (no sockets) over each backend (an
+// SQLite file in a temp dir; a PostgreSQL schema of its own): login, rate limit, sessions, roles,
+// users, hosts, alerts, audit, OpenAPI.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -12,6 +13,7 @@
 
 #include "server/manager/api/manager_api.h"
 #include "server/manager/store/hub_alert.h"
+#include "server/manager/store/test/pg_test_server.h"
 
 namespace vigil::manager::api {
 namespace {
@@ -29,7 +31,7 @@ struct Reply {
     std::string msg() const { return body.value("msg", std::string()); }
 };
 
-class ManagerApiTest : public ::testing::Test {
+class ManagerApiTest : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         char tmpl[] = "/tmp/vigil-manager-api-XXXXXX";
@@ -37,7 +39,16 @@ protected:
         dir_ = tmpl;
         StoreOptions so;
         so.now_ms = [now = now_] { return now->load(); };
-        auto store = openStore("sqlite://" + dir_ + "/manager.db", so);
+        std::string url = "sqlite://" + dir_ + "/manager.db";
+        if (GetParam() == "postgresql") {
+            auto server = manager::testing::PgServer::sharedUrl();
+            ASSERT_TRUE(server.ok()) << server.message();
+            auto schema = manager::testing::PgSchema::create(*server);
+            ASSERT_TRUE(schema.ok()) << schema.message();
+            schema_ = std::move(*schema);
+            url = schema_->url();
+        }
+        auto store = openStore(url, so);
         ASSERT_TRUE(store.ok()) << store.message();
         store_ = std::move(store).value();
         auth::AuthOptions ao;
@@ -57,6 +68,7 @@ protected:
         router_.reset();
         auth_.reset();
         store_.reset();
+        schema_.reset();
         std::filesystem::remove_all(dir_);
     }
 
@@ -181,9 +193,10 @@ protected:
     std::unique_ptr<auth::Authenticator> auth_;
     std::unique_ptr<server::ApiRouter> router_;
     std::unique_ptr<ManagerApi> api_;
+    std::unique_ptr<manager::testing::PgSchema> schema_;
 };
 
-TEST_F(ManagerApiTest, LoginMeLogout) {
+TEST_P(ManagerApiTest, LoginMeLogout) {
     auto r = login("admin", kAdminPassword);
     ASSERT_EQ(r.status, 200) << r.body.dump();
     std::string token = r.data()["token"];
@@ -202,7 +215,7 @@ TEST_F(ManagerApiTest, LoginMeLogout) {
     EXPECT_EQ(audit("auth.logout").size(), 1u);
 }
 
-TEST_F(ManagerApiTest, BadPasswordUnknownUserAndMalformedBody) {
+TEST_P(ManagerApiTest, BadPasswordUnknownUserAndMalformedBody) {
     auto r = login("admin", "wrong");
     EXPECT_EQ(r.status, 401);
     EXPECT_EQ(r.body["code"], 401);
@@ -215,7 +228,7 @@ TEST_F(ManagerApiTest, BadPasswordUnknownUserAndMalformedBody) {
               2u);
 }
 
-TEST_F(ManagerApiTest, RateLimitedPerUsernameAndPerAddress) {
+TEST_P(ManagerApiTest, RateLimitedPerUsernameAndPerAddress) {
     for (int i = 0; i < 5; ++i) EXPECT_EQ(login("admin", "wrong", "10.0.0.9:1").status, 401);
     // The user is blocked from anywhere, even with the right password.
     auto r = login("admin", kAdminPassword, "10.0.0.8:1");
@@ -236,7 +249,7 @@ TEST_F(ManagerApiTest, RateLimitedPerUsernameAndPerAddress) {
     EXPECT_EQ(login("admin", kAdminPassword, "10.0.0.6:1").status, 200);
 }
 
-TEST_F(ManagerApiTest, ConcurrentTriesCannotPassTheLimit) {
+TEST_P(ManagerApiTest, ConcurrentTriesCannotPassTheLimit) {
     std::vector<std::thread> threads;
     std::atomic<int> refused{0}, limited{0};
     for (int i = 0; i < 16; ++i) {
@@ -251,7 +264,7 @@ TEST_F(ManagerApiTest, ConcurrentTriesCannotPassTheLimit) {
     EXPECT_EQ(limited.load(), 11);
 }
 
-TEST_F(ManagerApiTest, EveryRouteButOpenOnesNeedsAToken) {
+TEST_P(ManagerApiTest, EveryRouteButOpenOnesNeedsAToken) {
     size_t checked = 0;
     for (const auto& route : api_->routes()) {
         std::string path = route.pattern;
@@ -279,7 +292,7 @@ TEST_F(ManagerApiTest, EveryRouteButOpenOnesNeedsAToken) {
     EXPECT_EQ(get("/metrics", "").status, 200);
 }
 
-TEST_F(ManagerApiTest, RolesDecide) {
+TEST_P(ManagerApiTest, RolesDecide) {
     seed();
     std::string ro = userToken("reader", "read_only");
     std::string op = userToken("oper", "operator");
@@ -304,7 +317,7 @@ TEST_F(ManagerApiTest, RolesDecide) {
     EXPECT_EQ(call("PATCH", "/api/v1/alerts/alert-1", ro, {{"status", "resolved"}}).status, 200);
 }
 
-TEST_F(ManagerApiTest, SessionsExpire) {
+TEST_P(ManagerApiTest, SessionsExpire) {
     std::string token = adminToken();
     setNow(kT0 + 12 * 3600 * 1000 - 1);
     EXPECT_EQ(get("/api/v1/auth/me", token).status, 200);
@@ -314,7 +327,7 @@ TEST_F(ManagerApiTest, SessionsExpire) {
     EXPECT_NE(r.msg().find("expired"), std::string::npos);
 }
 
-TEST_F(ManagerApiTest, UserCrudByAdmin) {
+TEST_P(ManagerApiTest, UserCrudByAdmin) {
     std::string admin = adminToken();
     auto c = call("POST", "/api/v1/users", admin,
                   {{"username", "alice"}, {"password", "alice-pass"}, {"role", "operator"}});
@@ -371,7 +384,7 @@ TEST_F(ManagerApiTest, UserCrudByAdmin) {
     EXPECT_EQ(audit("user.delete").size(), 1u);
 }
 
-TEST_F(ManagerApiTest, HostsListFilterSortPaginate) {
+TEST_P(ManagerApiTest, HostsListFilterSortPaginate) {
     seed();
     std::string t = adminToken();
     auto names = [](const std::vector<json>& items) {
@@ -418,7 +431,7 @@ TEST_F(ManagerApiTest, HostsListFilterSortPaginate) {
     EXPECT_EQ(call("DELETE", "/api/v1/hosts/offline", t, {{"agent_ids", "x"}}).status, 400);
 }
 
-TEST_F(ManagerApiTest, AlertsListFilterPaginateDetail) {
+TEST_P(ManagerApiTest, AlertsListFilterPaginateDetail) {
     seed();
     std::string t = adminToken();
     auto ids = [](const std::vector<json>& items) {
@@ -476,7 +489,7 @@ TEST_F(ManagerApiTest, AlertsListFilterPaginateDetail) {
         "cursor");
 }
 
-TEST_F(ManagerApiTest, AlertStatusChangeIsAudited) {
+TEST_P(ManagerApiTest, AlertStatusChangeIsAudited) {
     seed();
     std::string op = userToken("oper", "operator");
     auto r = call("PATCH", "/api/v1/alerts/alert-7", op,
@@ -505,7 +518,7 @@ TEST_F(ManagerApiTest, AlertStatusChangeIsAudited) {
     EXPECT_EQ(audit("alert.status").size(), 1u);
 }
 
-TEST_F(ManagerApiTest, AlertStats) {
+TEST_P(ManagerApiTest, AlertStats) {
     seed();
     std::string t = adminToken();
     auto r = get("/api/v1/alerts/stats", t);
@@ -518,7 +531,7 @@ TEST_F(ManagerApiTest, AlertStats) {
     EXPECT_EQ(get("/api/v1/alerts/stats?top=0", t).status, 400);
 }
 
-TEST_F(ManagerApiTest, OpenApiCoversEveryRoute) {
+TEST_P(ManagerApiTest, OpenApiCoversEveryRoute) {
     auto r = get("/api/v1/openapi.json", "");
     ASSERT_EQ(r.status, 200);
     ASSERT_TRUE(r.body.is_object());
@@ -540,7 +553,7 @@ TEST_F(ManagerApiTest, OpenApiCoversEveryRoute) {
     EXPECT_EQ(openApiPath("/api/v1/users/:name"), "/api/v1/users/{name}");
 }
 
-TEST_F(ManagerApiTest, BootstrapAdmin) {
+TEST_P(ManagerApiTest, BootstrapAdmin) {
     // The fixture's store already has the admin: nothing happens.
     auto again = auth::bootstrapAdmin(*store_, "", auth::HashCost::kMinimum, kT0);
     ASSERT_TRUE(again.ok());
@@ -561,6 +574,9 @@ TEST_F(ManagerApiTest, BootstrapAdmin) {
     EXPECT_TRUE(auth::verifyPassword(*pw, (*admin)->password_hash));
     EXPECT_EQ(auth::bootstrapAdmin(**fresh, "", auth::HashCost::kMinimum, kT0).valueOr("x"), "");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ManagerApiTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace vigil::manager::api
