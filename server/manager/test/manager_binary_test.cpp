@@ -167,6 +167,18 @@ TEST_F(ManagerBinaryTest, FirstRunServesAndStopsOnSigterm) {
     ASSERT_TRUE(hosts);
     EXPECT_EQ(hosts->status, 200) << hosts->body;
     EXPECT_EQ(c.Get("/api/v1/openapi.json")->status, 200);
+    // PATCH and DELETE reach the routes over HTTP too.
+    const httplib::Headers auth = {{"Authorization", "Bearer " + token}};
+    auto created = c.Post("/api/v1/users", auth, R"({"username":"bob","password":"bob-password"})",
+                          "application/json");
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->status, 201) << created->body;
+    auto patched = c.Patch("/api/v1/users/bob", auth, R"({"role":"operator"})", "application/json");
+    ASSERT_TRUE(patched);
+    EXPECT_EQ(patched->status, 200) << patched->body;
+    auto deleted = c.Delete("/api/v1/users/bob", auth);
+    ASSERT_TRUE(deleted);
+    EXPECT_EQ(deleted->status, 200) << deleted->body;
     ::kill(pid, SIGTERM);
     EXPECT_EQ(waitExit(pid, 10s), 0);
 
