@@ -14,7 +14,7 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
     auto doc = config::Document::loadString(text, name);
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
-    root.allowOnly({"store", "http", "auth", "log"});
+    root.allowOnly({"store", "http", "auth", "bus", "alerts_bus", "ingest", "log"});
     ManagerConfig c;
     config::Problems flag_problems;
     auto flagProblem = [&](const std::string& flag, const std::string& msg) {
@@ -74,6 +74,9 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
     c.auth.failure_window_ms =
         auth.duration("login_window", std::chrono::minutes(5), std::chrono::seconds(1)).count();
 
+    // The records bus (heartbeats, task results) and the hub's alerts bus; absent: not read.
+    readIngestConfig(root, c.ingest);
+
     Node lg = root.child("log");
     lg.allowOnly({"level", "file"});
     c.log_level = lg.oneOf("level", "info", {"trace", "debug", "info", "warn", "error", "off"});
@@ -116,6 +119,13 @@ auth:
   admin_password: ""          # first run only: the admin's password (empty: random, on stderr)
   login_max_failures: 5       # failed logins per username and per address...
   login_window: 5m            # ...within this window, then 429 until it moves on
+bus:                          # the centers' records bus (as the hub's bus: section), read-only:
+  backend: embedded           # heartbeats -> hosts, 5100 task results (docs/manager-ingest.md)
+  dir: /var/lib/vigil-center/bus
+alerts_bus:                   # the hub's alerts (data_type 9000) -> alerts
+  backend: embedded
+  dir: /var/lib/vigil-hub/alerts-bus
+# ingest: {group: manager, fetch_max: 1000}
 log:
   level: info                 # trace, debug, info, warn, error, off
   file: ""                    # empty: stderr

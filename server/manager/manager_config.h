@@ -6,6 +6,7 @@
 
 #include "libs/common/result.h"
 #include "server/manager/auth/authenticator.h"
+#include "server/manager/ingest/ingest.h"
 #include "server/manager/store/store.h"
 
 namespace vigil::manager {
@@ -29,6 +30,7 @@ struct ManagerConfig {
     auth::AuthOptions auth;
     // The first-run admin's password; empty: a random one, printed once to stderr.
     std::string admin_password;
+    IngestConfig ingest;  // `bus:` and `alerts_bus:`; a loop runs only when its bus is set
     std::string log_level = "info";
     std::string log_file;  // empty: stderr
 };

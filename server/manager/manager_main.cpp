@@ -18,6 +18,7 @@
 #include "server/common/signal_wait.h"
 #include "server/manager/api/manager_api.h"
 #include "server/manager/auth/authenticator.h"
+#include "server/manager/ingest/ingest.h"
 #include "server/manager/manager_config.h"
 
 namespace {
@@ -126,10 +127,21 @@ int main(int argc, char** argv) {
         return vigil::okStatus();
     });
 
-    // ---- bus ingestion (issue 6, another piece) -----------------------------------------------
-    // The consumer of server/manager/ingest/ (heartbeats -> hosts, the hub's alerts, 5100 task
-    // results -> store.ingest) starts here, before the API, and stops after it.
-    // --------------------------------------------------------------------------------------------
+    // Bus ingestion (heartbeats -> hosts, the hub's alerts, 5100 task results -> the store):
+    // started before the API, stopped after it.
+    std::unique_ptr<Ingest> ingest;
+    if (cfg->ingest.read_records || cfg->ingest.read_alerts) {
+        auto opened = Ingest::open(**store, cfg->ingest, metrics);
+        if (!opened.ok()) {
+            log->critical("ingest: {}", opened.message());
+            std::fprintf(stderr, "vigil-manager: ingest: %s\n", opened.message().c_str());
+            return 1;
+        }
+        ingest = std::move(*opened);
+        ingest->start();
+    } else {
+        log->warn("no bus configured (bus:, alerts_bus:): hosts and alerts are not updated");
+    }
 
     if (auto s = http.start(); !s.ok()) {
         log->critical("http: {}", s.message());
@@ -142,5 +154,6 @@ int main(int argc, char** argv) {
     int sig = server::waitForTerminationSignal();
     log->info("signal {}: stopping", sig);
     http.stop();
+    if (ingest) ingest->stop();
     return 0;
 }
