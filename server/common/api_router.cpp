@@ -11,6 +11,14 @@
 namespace vigil::server {
 namespace {
 
+// The answer when building a reply itself failed (no allocation-heavy path).
+HttpResponse internalError() {
+    HttpResponse r;
+    r.status = 500;
+    r.body = R"({"code":500,"msg":"internal error","data":null})";
+    return r;
+}
+
 using nlohmann::json;
 
 constexpr size_t kMaxJsonDepth = 64;
@@ -425,6 +433,7 @@ void ApiRouter::count(std::string_view route, int status) const {
 HttpResponse ApiRouter::render(const ApiReply& reply) const {
     HttpResponse out;
     out.status = reply.status;
+    out.headers = reply.headers;
     if (reply.raw) {
         out.content_type =
             reply.content_type.empty() ? "text/plain; charset=utf-8" : reply.content_type;
@@ -448,8 +457,7 @@ HttpResponse ApiRouter::transportError(const HttpRequest& request, int status,
         count(r ? std::string_view(r->label) : std::string_view("unmatched"), status);
         return render(ApiReply::error(status, std::move(msg)));
     } catch (...) {
-        return HttpResponse{500, "application/json",
-                            R"({"code":500,"msg":"internal error","data":null})"};
+        return internalError();
     }
 }
 
@@ -462,8 +470,7 @@ HttpResponse ApiRouter::dispatch(const HttpRequest& request) const noexcept {
                                request.method, request.target.substr(0, 200), e.what());
     } catch (...) {
     }
-    return HttpResponse{500, "application/json",
-                        R"({"code":500,"msg":"internal error","data":null})"};
+    return internalError();
 }
 
 HttpResponse ApiRouter::dispatchUnsafe(const HttpRequest& request) const {

@@ -59,6 +59,7 @@ struct HttpResponse {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Retry-After)
 };
 
 // The request as a handler sees it (built by the router).
@@ -88,6 +89,7 @@ struct ApiReply {
     bool raw = false;     // send raw_body as is with content_type (e.g. /metrics)
     std::string raw_body;
     std::string content_type;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 
     static ApiReply ok(nlohmann::json data = nullptr);
     // A non-2xx answer; `code` 0 means "use the HTTP status as the code".

@@ -26,6 +26,7 @@ HttpRequest toHttpRequest(const httplib::Request& in) {
 
 void fill(httplib::Response& res, const HttpResponse& r) {
     res.status = r.status;
+    for (const auto& [name, value] : r.headers) res.set_header(name, value);
     res.set_content(r.body, r.content_type.c_str());
 }
 

@@ -152,6 +152,7 @@ void ManagerApi::addAuthRoutes() {
                     429, "too many failed logins for this user or address: retry in " +
                              std::to_string(seconds) + " s");
                 a.data = {{"retry_after_s", seconds}};
+                a.headers.emplace_back("Retry-After", std::to_string(seconds));
                 return a;
             }
             case auth::LoginOutcome::kError:

@@ -96,7 +96,8 @@ json openApiDocument() {
     json paths = json::object();
     paths["/api/v1/auth/login"]["post"] =
         op("Log in: a session token (Authorization: Bearer) and its expiry. Failed logins are "
-           "limited per username and per address (429 with data.retry_after_s).",
+           "limited per username and per address (429 with a Retry-After header and "
+           "data.retry_after_s).",
            "", json::array(),
            jsonBody({{"username", str()}, {"password", str()}}, {"username", "password"}));
     paths["/api/v1/auth/login"]["post"]["responses"]["401"] = {

@@ -27,6 +27,7 @@ constexpr const char* kAdminPassword = "admin-password-1";
 struct Reply {
     int status = 0;
     json body;
+    std::vector<std::pair<std::string, std::string>> headers;
     json data() const { return body.value("data", json()); }
     std::string msg() const { return body.value("msg", std::string()); }
 };
@@ -84,6 +85,7 @@ protected:
         Reply out;
         out.status = resp.status;
         out.body = json::parse(resp.body, nullptr, false);
+        out.headers = resp.headers;
         return out;
     }
     Reply get(const std::string& target, const std::string& token) {
@@ -234,6 +236,8 @@ TEST_P(ManagerApiTest, RateLimitedPerUsernameAndPerAddress) {
     auto r = login("admin", kAdminPassword, "10.0.0.8:1");
     ASSERT_EQ(r.status, 429) << r.body.dump();
     EXPECT_EQ(r.data()["retry_after_s"], 300);
+    EXPECT_EQ(r.headers,
+              (std::vector<std::pair<std::string, std::string>>{{"Retry-After", "300"}}));
     EXPECT_EQ(metrics_.counterValue("vigil_manager_logins_total", {{"result", "rate_limited"}}),
               1u);
     // The address is blocked for every user.
