@@ -137,4 +137,21 @@ Result<AkSk> signingKey(const std::map<std::string, std::string>& keys,
     return AkSk{it->first, it->second};
 }
 
+void readLogSettings(const config::Node& log, const std::string& flag_level,
+                     const std::string& flag_file, std::string& level, std::string& file,
+                     config::Problems& flag_problems) {
+    log.allowOnly({"level", "file"});
+    level = log.oneOf("level", "info", {"trace", "debug", "info", "warn", "error", "off"});
+    file = log.str("file");
+    if (!flag_level.empty()) {
+        level = flag_level;
+        if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
+            level != "error" && level != "off") {
+            flag_problems.add(config::Problem{"command line", 0, 0, "--log-level",
+                                              "must be trace, debug, info, warn, error or off"});
+        }
+    }
+    if (!flag_file.empty()) file = flag_file == "-" ? std::string() : flag_file;
+}
+
 }  // namespace vigil::server

@@ -42,6 +42,13 @@ struct AuthSettings {
 // Problems (unreadable keys file, empty secret, unknown key) are added to the node's document.
 AuthSettings readAuthSettings(const config::Node& auth);
 
+// Reads a `log:` section (level: trace..off, default info; file: empty = stderr) into `level`
+// and `file`, then applies the --log-level and --log-file flags when set ("-" = stderr). A bad
+// --log-level value is added to `flag_problems` (source "command line").
+void readLogSettings(const config::Node& log, const std::string& flag_level,
+                     const std::string& flag_file, std::string& level, std::string& file,
+                     config::Problems& flag_problems);
+
 // The verifier for ApiOptions::verifier.
 std::shared_ptr<const RequestVerifier> makeVerifier(const AuthSettings& settings);
 

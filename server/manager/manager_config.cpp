@@ -77,18 +77,8 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
     // The records bus (heartbeats, task results) and the hub's alerts bus; absent: not read.
     readIngestConfig(root, c.ingest);
 
-    Node lg = root.child("log");
-    lg.allowOnly({"level", "file"});
-    c.log_level = lg.oneOf("level", "info", {"trace", "debug", "info", "warn", "error", "off"});
-    c.log_file = lg.str("file");
-    if (!flags.log_level.empty()) {
-        c.log_level = flags.log_level;
-        if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
-            c.log_level != "warn" && c.log_level != "error" && c.log_level != "off")
-            flagProblem("--log-level", "must be trace, debug, info, warn, error or off");
-    }
-    if (!flags.log_file.empty())
-        c.log_file = flags.log_file == "-" ? std::string() : flags.log_file;
+    server::readLogSettings(root.child("log"), flags.log_level, flags.log_file, c.log_level,
+                            c.log_file, flag_problems);
 
     config::Problems all = doc->problems();
     for (const auto& pr : flag_problems.list()) all.add(pr);
