@@ -156,6 +156,22 @@ CREATE TABLE task_results (
 );
 )SQL";
 
+// Host groups and their plugin sets (the centers' plugin configs); a host is in one group at most.
+const char* kSchemaV2 = R"SQL(
+CREATE TABLE host_groups (
+    name ${KEY} PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    plugins TEXT NOT NULL DEFAULT '[]',
+    updated_by TEXT NOT NULL DEFAULT '',
+    updated_at_ms BIGINT NOT NULL
+);
+CREATE TABLE host_group_members (
+    agent_id ${KEY} PRIMARY KEY,
+    group_name ${KEY} NOT NULL REFERENCES host_groups (name) ON DELETE CASCADE
+);
+CREATE INDEX host_group_members_by_group ON host_group_members (group_name, agent_id);
+)SQL";
+
 // Serialises migrations of concurrent processes on PostgreSQL (any constant; "vigi").
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(1986488169)";
 
@@ -214,6 +230,7 @@ const std::vector<Migration>& storeMigrations() {
     static const std::vector<Migration> list = {
         forBothDialects(1, "hosts, alerts with summary counts, users, sessions, audit log, tasks",
                         kSchemaV1),
+        forBothDialects(2, "host groups with their plugin sets", kSchemaV2),
     };
     return list;
 }

@@ -53,6 +53,11 @@ public:
     Result<Page<Task>> listTasks(size_t limit, const std::string& cursor) override;
     Result<std::vector<TaskResult>> taskResults(const std::string& task_id) override;
 
+    Result<bool> putHostGroup(const HostGroup& group) override;
+    Result<std::optional<HostGroup>> getHostGroup(const std::string& name) override;
+    Result<std::vector<HostGroup>> listHostGroups() override;
+    Result<bool> deleteHostGroup(const std::string& name) override;
+
 private:
     int64_t now() const;
     // Last heartbeats at or after this are online.

@@ -136,6 +136,21 @@ struct TaskResult {
 
 inline constexpr const char* kTaskPending = "pending";
 
+// A named set of hosts with the plugin set they should run (the centers push it as a config
+// sync). A host is in at most one group; hosts in none get the group named kDefaultGroup.
+struct HostGroup {
+    std::string name;
+    std::string description;
+    // JSON array of {name, version, sha256, download_urls, detail, type, signature}: the config
+    // entries the centers push (docs/center.md "Plugin configs").
+    std::string plugins_json = "[]";
+    std::vector<std::string> agent_ids;  // members, sorted
+    std::string updated_by;
+    int64_t updated_at_ms = 0;
+};
+
+inline constexpr const char* kDefaultGroup = "default";
+
 // A page of a list and the cursor of the next one (empty on the last page). Cursors are opaque
 // strings for clients to hand back unchanged, valid for the same query only.
 template <typename T>
@@ -335,6 +350,14 @@ public:
     // Newest first.
     virtual Result<Page<Task>> listTasks(size_t limit, const std::string& cursor) = 0;
     virtual Result<std::vector<TaskResult>> taskResults(const std::string& task_id) = 0;
+
+    // Host groups (plugin configs). putHostGroup creates or replaces the group with its members
+    // (a member of another group leaves that group); true when it was created. The defaults
+    // answer "not supported" so that test doubles of the store need not implement them.
+    virtual Result<bool> putHostGroup(const HostGroup& group);
+    virtual Result<std::optional<HostGroup>> getHostGroup(const std::string& name);
+    virtual Result<std::vector<HostGroup>> listHostGroups();  // by name, with members
+    virtual Result<bool> deleteHostGroup(const std::string& name);
 };
 
 // Opens (creating and migrating the schema as needed) the store at `url`:
