@@ -196,6 +196,7 @@ Engine::Engine(std::vector<Rule> rules) : Engine(std::move(rules), EngineOptions
 
 Engine::Engine(std::vector<Rule> rules, EngineOptions options) : rules_(std::move(rules)) {
     for (size_t i = 0; i < rules_.size(); ++i) {
+        if (!rules_[i].enabled) continue;  // disabled: loaded, never evaluated
         for (int32_t dt : rules_[i].data_types) by_type_[dt].push_back(i);
     }
     for (auto& [dt, list] : by_type_) {

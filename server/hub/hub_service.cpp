@@ -286,6 +286,7 @@ nlohmann::json HubService::rulesJson() const {
                        {"data_types", r.data_types},
                        {"mitre", r.mitre},
                        {"whitelist", r.whitelist},
+                       {"enabled", r.enabled},
                        {"file", r.loc.file},
                        {"line", r.loc.line}});
     }

@@ -93,6 +93,9 @@ struct Rule {
     std::map<std::string, std::string> append;  // fields added to the alert
     std::vector<Sample> samples;
     SourceLoc loc;
+    // False when its id is listed in the `.disabled` file of the directory it was loaded from
+    // (rule_loader.h): loaded and checked, never evaluated.
+    bool enabled = true;
 };
 
 }  // namespace vigil::hub

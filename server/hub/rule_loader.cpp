@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <set>
@@ -746,10 +747,73 @@ LoadResult loadRulesFromText(std::string_view yaml, const std::string& file_name
     return out;
 }
 
+namespace {
+
+// The ids of a disabled list with their 1-based lines.
+std::vector<std::pair<std::string, int>> disabledEntries(std::string_view text) {
+    std::vector<std::pair<std::string, int>> out;
+    std::set<std::string, std::less<>> seen;
+    int line_no = 0;
+    for (size_t i = 0; i < text.size();) {
+        size_t j = text.find('\n', i);
+        if (j == std::string_view::npos) j = text.size();
+        std::string_view line = text.substr(i, j - i);
+        i = j + 1;
+        ++line_no;
+        if (size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+            line.remove_prefix(1);
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+            line.remove_suffix(1);
+        if (!line.empty() && seen.insert(std::string(line)).second)
+            out.emplace_back(std::string(line), line_no);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> parseDisabledList(std::string_view text) {
+    std::vector<std::string> out;
+    for (auto& [id, line] : disabledEntries(text)) out.push_back(std::move(id));
+    return out;
+}
+
+namespace {
+
+// Marks the rules loaded from `files` (a directory's) that its disabled list names.
+void applyDisabledList(const std::string& dir, const std::set<std::string>& files,
+                       LoadResult& out) {
+    const std::string list = (fs::path(dir) / kDisabledListFile).string();
+    std::error_code ec;
+    if (!fs::exists(list, ec)) return;
+    auto text = vigil::fs::readFile(list, 16 << 20);
+    if (!text.ok()) {
+        out.diagnostics.push_back({SourceLoc{list, 0, 0}, "", "cannot read the file", false});
+        ++out.failed;
+        return;
+    }
+    for (const auto& [id, line] : disabledEntries(*text)) {
+        bool found = false;
+        for (auto& r : out.rules) {
+            if (r.id != id || !files.count(r.loc.file)) continue;
+            r.enabled = false;
+            found = true;
+        }
+        if (!found) {
+            out.diagnostics.push_back(
+                {SourceLoc{list, line, 1}, id, "disabled rule is not defined in " + dir, true});
+        }
+    }
+}
+
+}  // namespace
+
 LoadResult loadRules(const std::vector<std::string>& paths) {
     LoadResult out;
     std::set<std::string> ids;
     std::vector<std::string> files;
+    std::vector<std::pair<std::string, std::set<std::string>>> dirs;  // and their files
     for (const auto& p : paths) {
         std::error_code ec;
         if (fs::is_directory(p, ec)) {
@@ -761,6 +825,7 @@ LoadResult loadRules(const std::vector<std::string>& paths) {
             }
             std::sort(found.begin(), found.end());
             files.insert(files.end(), found.begin(), found.end());
+            dirs.emplace_back(p, std::set<std::string>(found.begin(), found.end()));
         } else {
             files.push_back(p);
         }
@@ -774,6 +839,7 @@ LoadResult loadRules(const std::vector<std::string>& paths) {
         }
         loadText(*text, f, out, ids);
     }
+    for (const auto& [dir, dir_files] : dirs) applyDisabledList(dir, dir_files, out);
     resolveAfter(out);
     return out;
 }

@@ -30,8 +30,16 @@ struct LoadResult {
     size_t errors() const;
 };
 
-// Files, or directories (their *.yaml and *.yml files, sorted, not recursive).
+// The list of disabled rules of a rules directory: one rule id per line, `#` comments and blank
+// lines ignored. Its rules load (and are checked) with Rule::enabled false, so the engine never
+// evaluates them; an id it lists that the directory does not define is a warning.
+inline constexpr const char* kDisabledListFile = ".disabled";
+
+// Files, or directories (their *.yaml and *.yml files, sorted, not recursive; and the
+// directory's kDisabledListFile).
 LoadResult loadRules(const std::vector<std::string>& paths);
+// The ids of a disabled list's text, in order (without comments, blanks and duplicates).
+std::vector<std::string> parseDisabledList(std::string_view text);
 // One file's text (tests, `check` of stdin).
 LoadResult loadRulesFromText(std::string_view yaml, const std::string& file_name);
 
