@@ -760,7 +760,8 @@ std::vector<std::pair<std::string, int>> disabledEntries(std::string_view text) 
         std::string_view line = text.substr(i, j - i);
         i = j + 1;
         ++line_no;
-        if (size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+        if (size_t hash = line.find('#'); hash != std::string_view::npos)
+            line = line.substr(0, hash);
         while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
             line.remove_prefix(1);
         while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
