@@ -175,6 +175,14 @@ ApiReply ApiReply::error(int status, std::string msg, int code) {
     return r;
 }
 
+ApiReply ApiReply::streamed(std::string content_type, StreamBody body) {
+    ApiReply r;
+    r.raw = true;
+    r.content_type = std::move(content_type);
+    r.stream = std::move(body);
+    return r;
+}
+
 ApiReply ApiReply::text(std::string body, std::string content_type) {
     ApiReply r;
     r.raw = true;
@@ -438,6 +446,7 @@ HttpResponse ApiRouter::render(const ApiReply& reply) const {
         out.content_type =
             reply.content_type.empty() ? "text/plain; charset=utf-8" : reply.content_type;
         out.body = reply.raw_body;
+        out.stream = reply.stream;
         return out;
     }
     json envelope = {{"code", reply.code}, {"msg", reply.msg}, {"data", reply.data}};

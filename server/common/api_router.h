@@ -54,12 +54,25 @@ struct HttpRequest {
     std::string remote;  // "ip:port" of the peer, for logs
 };
 
+// A streamed body (server-sent events, large exports): the transport sends the status and
+// headers, then calls the StreamBody once on its worker thread, which writes chunks until it
+// returns (true: the body is complete; false: abort, the client sees a truncated body).
+// `write` returns false once the client is gone; `alive` is false once the client is gone or the
+// server is stopping (a long stream must check it at least every second). Never write an empty
+// chunk.
+struct StreamSink {
+    std::function<bool(std::string_view chunk)> write;
+    std::function<bool()> alive;
+};
+using StreamBody = std::function<bool(StreamSink& sink)>;
+
 // What the transport sends back.
 struct HttpResponse {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Retry-After)
+    StreamBody stream;  // set: the body is streamed (chunked) instead of `body`
 };
 
 // The request as a handler sees it (built by the router).
@@ -90,8 +103,11 @@ struct ApiReply {
     std::string raw_body;
     std::string content_type;
     std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
+    StreamBody stream;  // a streamed body (see StreamSink); set by streamed()
 
     static ApiReply ok(nlohmann::json data = nullptr);
+    // A 200 whose body `body` writes as it goes (chunked transfer encoding).
+    static ApiReply streamed(std::string content_type, StreamBody body);
     // A non-2xx answer; `code` 0 means "use the HTTP status as the code".
     static ApiReply error(int status, std::string msg, int code = 0);
     static ApiReply badRequest(std::string msg) { return error(400, std::move(msg)); }

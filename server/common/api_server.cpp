@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <thread>
 
 #include "libs/common/log.h"
@@ -24,10 +25,25 @@ HttpRequest toHttpRequest(const httplib::Request& in) {
     return out;
 }
 
-void fill(httplib::Response& res, const HttpResponse& r) {
+void fill(httplib::Response& res, const HttpResponse& r, const std::atomic<bool>* stopping) {
     res.status = r.status;
     for (const auto& [name, value] : r.headers) res.set_header(name, value);
-    res.set_content(r.body, r.content_type.c_str());
+    if (!r.stream) {
+        res.set_content(r.body, r.content_type.c_str());
+        return;
+    }
+    // Called by httplib after the headers, on this worker thread; one call writes it all.
+    res.set_chunked_content_provider(
+        r.content_type, [body = r.stream, stopping](size_t, httplib::DataSink& sink) {
+            StreamSink out;
+            out.write = [&sink](std::string_view chunk) {
+                return chunk.empty() || sink.write(chunk.data(), chunk.size());
+            };
+            out.alive = [&sink, stopping] { return !stopping->load() && sink.is_writable(); };
+            if (!body(out)) return false;
+            sink.done();
+            return true;
+        });
 }
 
 }  // namespace
@@ -37,6 +53,7 @@ struct ApiServer::Impl {
     std::thread thread;
     int port = 0;
     bool started = false;
+    std::atomic<bool> stopping{false};  // ends streamed bodies (StreamSink::alive)
 };
 
 ApiServer::ApiServer(ApiServerOptions options, metrics::Registry& metrics)
@@ -65,7 +82,7 @@ Status ApiServer::start() {
     });
 
     auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-        fill(res, router_.dispatch(toHttpRequest(req)));
+        fill(res, router_.dispatch(toHttpRequest(req)), &impl_->stopping);
     };
     http.Get(".*", handler);
     http.Post(".*", handler);
@@ -94,7 +111,8 @@ Status ApiServer::start() {
                     msg = "HTTP error " + std::to_string(res.status);
                     break;
             }
-            fill(res, router_.transportError(toHttpRequest(req), res.status, msg));
+            fill(res, router_.transportError(toHttpRequest(req), res.status, msg),
+                 &impl_->stopping);
             return httplib::Server::HandlerResponse::Handled;
         }));
 
@@ -127,9 +145,11 @@ std::string ApiServer::address() const {
 
 void ApiServer::stop() {
     if (!impl_ || !impl_->started) return;
+    impl_->stopping = true;
     impl_->http.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
     impl_->started = false;
+    impl_->stopping = false;
 }
 
 }  // namespace vigil::server
