@@ -1,12 +1,12 @@
-// vigilctl: the Vigil command line. Today: `pki` (certificates), `bus tail` (records on the
-// bus); `up`, `down` and `status`
-// (the all-in-one stack) come with the manager.
+// vigilctl: the Vigil command line: `pki` (certificates), `bus tail` (records on the bus),
+// `up`, `down` and `status` (the all-in-one stack, docs/vigilctl.md).
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
 
 #include "server/vigilctl/bus_cmd.h"
 #include "server/vigilctl/pki_cmd.h"
+#include "server/vigilctl/up_cmd.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"vigilctl: administer a Vigil deployment"};
@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     int exit_code = 0;
     vigil::vigilctl::addPkiCommands(app, exit_code);
     vigil::vigilctl::addBusCommands(app, exit_code);
+    vigil::vigilctl::addStackCommands(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     if (version) {
         std::printf("vigilctl %s\n", VIGIL_VERSION);

@@ -99,6 +99,12 @@ int runShow(const PkiArgs& a) {
 
 }  // namespace
 
+int initPki(const std::string& dir) {
+    PkiArgs args;
+    args.dir = dir;
+    return runInit(args);
+}
+
 void addPkiCommands(CLI::App& app, int& exit_code) {
     auto args = std::make_shared<PkiArgs>();
     auto* pki = app.add_subcommand("pki", "Certificates for mTLS between agents and centers");

@@ -12,4 +12,8 @@ namespace vigil::vigilctl {
 // Adds the pki subcommands to `app`; `exit_code` receives the result of the one that ran.
 void addPkiCommands(CLI::App& app, int& exit_code);
 
+// `vigilctl pki init --dir DIR` with the default SANs (vigil-center, localhost, 127.0.0.1):
+// nothing when DIR/ca.pem exists. 0 on success, else 1 after printing the error.
+int initPki(const std::string& dir);
+
 }  // namespace vigil::vigilctl
