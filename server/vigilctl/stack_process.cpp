@@ -2,6 +2,7 @@
 #include "server/vigilctl/stack_process.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -116,6 +118,27 @@ std::string childExitStatus(pid_t pid) {
     }
     if (info.si_code == CLD_EXITED) return "exit " + std::to_string(info.si_status);
     return "signal " + std::to_string(info.si_status);
+}
+
+std::vector<pid_t> processesUnder(const std::string& dir) {
+    std::vector<pid_t> out;
+    const std::string prefix = dir.back() == '/' ? dir : dir + "/";
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return out;
+    while (dirent* e = ::readdir(proc)) {
+        char* end = nullptr;
+        const long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0') continue;
+        char exe[4096];
+        const std::string link = std::string("/proc/") + e->d_name + "/exe";
+        const ssize_t n = ::readlink(link.c_str(), exe, sizeof(exe) - 1);
+        if (n > 0 &&
+            std::string_view(exe, static_cast<size_t>(n)).substr(0, prefix.size()) == prefix) {
+            out.push_back(static_cast<pid_t>(pid));
+        }
+    }
+    ::closedir(proc);
+    return out;
 }
 
 std::optional<pid_t> readPidFile(const std::string& path) {

@@ -27,6 +27,10 @@ bool processRuns(pid_t pid, const std::string& binary);
 // while it runs or when it is not our child.
 std::string childExitStatus(pid_t pid);
 
+// Live processes whose executable lies under `dir` (e.g. the plugins of an agent that was
+// killed: they are no children of anyone we know).
+std::vector<pid_t> processesUnder(const std::string& dir);
+
 // Pid files: one decimal pid and a newline, written atomically (0600).
 std::optional<pid_t> readPidFile(const std::string& path);
 Status writePidFile(const std::string& path, pid_t pid);

@@ -378,6 +378,18 @@ Status waitReady(const Layout& l, const Service& s, pid_t pid) {
                      std::chrono::seconds(kReadyTimeout).count(), failureReport(l, s));
 }
 
+// Plugins left by an agent that was killed (kill -9, OOM): SIGTERM, then SIGKILL after 3 s.
+void stopOrphanPlugins(const Layout& l) {
+    auto orphans = processesUnder(l.at("agent/plugin"));
+    for (pid_t pid : orphans) ::kill(pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (!orphans.empty() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+        orphans = processesUnder(l.at("agent/plugin"));
+    }
+    for (pid_t pid : orphans) ::kill(pid, SIGKILL);
+}
+
 // Stops the services of `l` that have pid files, the last started first; removes the pid files.
 void stopStack(const Layout& l, bool verbose) {
     std::vector<pid_t> pids;
@@ -402,6 +414,7 @@ void stopStack(const Layout& l, bool verbose) {
         }
     }
     for (const auto& n : kAllServices) std::remove(l.pidFile(n).c_str());
+    stopOrphanPlugins(l);
 }
 
 // The services that run now, "vigil-center (pid 12)" each.
@@ -470,6 +483,7 @@ int runUp(const StackArgs& a) {
                               "` shows it, `vigilctl down --data " + l.dir + "` stops it)");
     }
     for (const auto& n : kAllServices) std::remove(l.pidFile(n).c_str());  // stale ones
+    stopOrphanPlugins(l);
 
     // Ports: the saved ones (a restart keeps them), then --ports, then the per-service flags.
     SavedStack saved = loadStack(l);
@@ -576,6 +590,7 @@ int runDown(const StackArgs& a) {
         return fail("down", "another vigilctl is starting or stopping the stack in " + l.dir);
     if (runningServices(l).empty()) {
         for (const auto& n : kAllServices) std::remove(l.pidFile(n).c_str());
+        stopOrphanPlugins(l);
         std::printf("no stack runs on %s\n", l.dir.c_str());
         return 0;
     }
