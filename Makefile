@@ -5,8 +5,9 @@ PRESET ?= dev
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 CTEST_ARGS ?=
+UP_ARGS ?=
 
-.PHONY: all deps configure build test unit integration root fuzz bench up down format tidy clean
+.PHONY: all deps configure build test unit integration root e2e fuzz bench up down status format tidy clean
 
 all: build
 
@@ -42,9 +43,20 @@ fuzz:
 bench: build
 	./bench/run
 
-# Installs what is missing, builds, and starts the local stack in the foreground.
+# Installs what is missing, builds, and starts the all-in-one stack in the background
+# (`vigilctl up`, data in .vigil/; docs/vigilctl.md). `make down` stops it, `make status` shows it.
 up: deps build
-	./scripts/up.sh
+	$(BUILD_DIR)/bin/vigilctl up $(UP_ARGS)
+
+down:
+	@if [ -x $(BUILD_DIR)/bin/vigilctl ]; then $(BUILD_DIR)/bin/vigilctl down; else echo "no $(BUILD_DIR)/bin/vigilctl"; fi
+
+status:
+	@$(BUILD_DIR)/bin/vigilctl status
+
+# The attack scenarios through the whole stack (root; they say why when they skip).
+e2e: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
