@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "server/manager/seed/store_seed.h"
 #include "server/manager/store/store.h"
 
 using namespace vigil;
@@ -25,9 +26,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int64_t kHour = 3600 * 1000;
-constexpr int64_t kDay = 24 * kHour;
-constexpr int kRules = 200;
+using seed::agentId;
+using seed::Generator;
+using seed::kRules;
+constexpr int64_t kHour = seed::kHourMs;
+constexpr int64_t kDay = seed::kDayMs;
 
 int64_t wallNowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -45,88 +48,6 @@ double percentile(std::vector<double> v, double p) {
     const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
     return v[i];
 }
-
-std::string agentId(int host) {
-    return fmt::format("{:08x}-5ac1-4c3e-9a8b-{:012}", host, host);
-}
-
-// The data set: skewed like a real fleet (a few noisy hosts and rules, most quiet), severities
-// mostly low, most alerts new.
-class Generator {
-public:
-    Generator(int hosts, int64_t now_ms, int days) : hosts_(hosts), now_(now_ms), days_(days) {}
-
-    int host() {
-        // 80% of alerts from 5% of the hosts.
-        const int noisy = std::max(1, hosts_ / 20);
-        return pick(100) < 80 ? pick(noisy) : pick(hosts_);
-    }
-    int rule() {
-        // Roughly Zipf: rule k is picked about 1/(k+1) as often as rule 0.
-        const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
-        return std::min(kRules - 1, static_cast<int>(std::exp(u * std::log(kRules + 1.0)) - 1));
-    }
-
-    Alert alert(int64_t i) {
-        Alert a;
-        const int h = host(), r = rule();
-        a.alert_id = fmt::format("{}-{}-{}-rule_{}", agentId(h), i % 16, i, r);
-        a.rule_id = fmt::format("rule_{}", r);
-        a.rule_name = fmt::format("Suspicious behaviour number {}", r);
-        const int s = pick(100);
-        a.severity = s < 40   ? Severity::kInfo
-                     : s < 65 ? Severity::kLow
-                     : s < 85 ? Severity::kMedium
-                     : s < 95 ? Severity::kHigh
-                              : Severity::kCritical;
-        a.mitre = {"T1059.004"};
-        a.agent_id = agentId(h);
-        a.hostname = fmt::format("host-{:05}", h);
-        a.data_type = 59;
-        static const char* exes[] = {"/usr/bin/curl", "/usr/bin/bash",  "/usr/bin/python3",
-                                     "/usr/bin/nc",   "/usr/sbin/sshd", "/usr/bin/wget"};
-        a.argv = fmt::format("{} -s http://10.0.{}.{}/x{}", exes[pick(6)], pick(255), pick(255),
-                             pick(100000));
-        a.time_ms = now_ - static_cast<int64_t>(pick(static_cast<int>(days_ * kDay / 1000))) * 1000;
-        a.hub_time_ms = a.time_ms + 40;
-        const int st = pick(100);
-        a.status = st < 82   ? AlertStatus::kNew
-                   : st < 87 ? AlertStatus::kConfirmed
-                   : st < 90 ? AlertStatus::kFalsePositive
-                             : AlertStatus::kResolved;
-        a.json = fmt::format(
-            R"({{"alert_id":"{}","rule_id":"{}","rule_name":"{}","severity":"{}","data_type":59,)"
-            R"("agent_id":"{}","hostname":"{}","time":{},"hub_time":{},"fields":{{"exe":"/usr/)"
-            R"(bin/bash","argv":"{}","pid":"{}","ppid":"{}","uid":"0","comm":"bash",)"
-            R"("pid_tree":"{}.bash<{}.sshd<1.systemd"}}}})",
-            a.alert_id, a.rule_id, a.rule_name, severityName(a.severity), a.agent_id, a.hostname,
-            a.time_ms / 1000, a.hub_time_ms, a.argv, 1000 + pick(60000), 900 + pick(100),
-            1000 + pick(60000), 900 + pick(100));
-        return a;
-    }
-
-    Host hostRecord(int h) {
-        Host host;
-        host.agent_id = agentId(h);
-        host.hostname = fmt::format("host-{:05}", h);
-        host.version = "1.9.1";
-        host.platform = "debian 12 (6.1.0-18-amd64)";
-        host.intranet_ips = {fmt::format("10.{}.{}.{}", h / 65536, h / 256 % 256, h % 256)};
-        host.last_heartbeat_ms = now_ - (pick(10) < 9 ? pick(60) * 1000 : pick(86400) * 1000LL);
-        host.cpu_percent = 0.3;
-        host.rss_bytes = 14 << 20;
-        host.plugins_json = R"([{"name":"driver","status":"running"}])";
-        return host;
-    }
-
-    int pick(int n) { return static_cast<int>(rng_() % static_cast<uint32_t>(n)); }
-
-private:
-    std::mt19937 rng_{20231114};
-    int hosts_;
-    int64_t now_;
-    int days_;
-};
 
 struct Timings {
     std::map<std::string, std::vector<double>> by_kind;
@@ -159,47 +80,29 @@ int main(int argc, char** argv) {
     const int64_t now = wallNowMs();
     Generator gen(hosts, now, days);
 
-    // Load, unless a previous run already did.
-    auto counts = store.alertStatusCounts();
-    int64_t present = 0;
-    if (counts.ok()) {
-        for (const auto& row : *counts) {
-            for (int64_t n : row) present += n;
-        }
+    // Load, unless a previous run already did (server/manager/seed, shared with bench/manager).
+    seed::SeedOptions load;
+    load.alerts = alerts;
+    load.hosts = hosts;
+    load.progress = [&name](int64_t n) {
+        if (n % 100000 == 0)
+            std::fprintf(stderr, "%s: %lld alerts loaded\n", name.c_str(),
+                         static_cast<long long>(n));
+    };
+    auto loaded = seed::seedStore(store, gen, load);
+    if (!loaded.ok()) {
+        std::fprintf(stderr, "%s\n", loaded.message().c_str());
+        return 1;
     }
-    if (present < alerts) {
-        const auto start = Clock::now();
-        constexpr int kBatch = 1000;
-        for (int h = 0; h < hosts; h += kBatch) {
-            std::vector<Host> batch;
-            for (int i = h; i < std::min(hosts, h + kBatch); ++i)
-                batch.push_back(gen.hostRecord(i));
-            if (auto r = store.upsertHosts(std::move(batch)); !r.ok()) {
-                std::fprintf(stderr, "hosts: %s\n", r.message().c_str());
-                return 1;
-            }
-        }
-        for (int64_t i = present; i < alerts; i += kBatch) {
-            std::vector<Alert> batch;
-            for (int64_t k = i; k < std::min(alerts, i + kBatch); ++k)
-                batch.push_back(gen.alert(k));
-            if (auto r = store.insertAlerts(std::move(batch)); !r.ok()) {
-                std::fprintf(stderr, "alerts: %s\n", r.message().c_str());
-                return 1;
-            }
-            if ((i / kBatch) % 100 == 0) {
-                std::fprintf(stderr, "%s: %lld alerts loaded\n", name.c_str(),
-                             static_cast<long long>(i));
-            }
-        }
-        const double s = msSince(start) / 1000;
-        std::printf("%s: loaded %d hosts and %lld alerts in %.1f s, batches of %d\n", name.c_str(),
-                    hosts, static_cast<long long>(alerts - present), s, kBatch);
+    if (loaded->alerts_loaded > 0) {
+        std::printf("%s: loaded %d hosts and %lld alerts in %.1f s, batches of %zu\n", name.c_str(),
+                    hosts, static_cast<long long>(loaded->alerts_loaded), loaded->seconds,
+                    load.batch);
         std::printf("METRIC manager_%s_alert_ingest_per_s %.0f alerts/s\n", name.c_str(),
-                    static_cast<double>(alerts - present) / s);
+                    static_cast<double>(loaded->alerts_loaded) / loaded->seconds);
     } else {
         std::printf("%s: %lld alerts already stored, not loading\n", name.c_str(),
-                    static_cast<long long>(present));
+                    static_cast<long long>(loaded->alerts_present));
     }
 
     Timings t;

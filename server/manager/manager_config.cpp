@@ -41,7 +41,7 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
             .count();
 
     Node http = root.child("http");
-    http.allowOnly({"listen", "threads", "max_body"});
+    http.allowOnly({"listen", "threads", "max_body", "console_dir"});
     std::string listen = flags.listen.empty() ? http.str("listen", "127.0.0.1:8080") : flags.listen;
     if (auto hp = server::parseHostPort(listen, true); hp.ok()) {
         c.http_host = hp->host;
@@ -53,6 +53,13 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
     }
     c.http_threads = static_cast<size_t>(http.integer("threads", 8, 1, 256));
     c.max_body_bytes = http.size("max_body", 1 << 20, 4 * 1024, 64ull << 20);
+    c.console_dir = http.str("console_dir");
+    if (!c.console_dir.empty() && !fs::exists(c.console_dir)) {
+        http.problem("console_dir", "'" + c.console_dir + "' does not exist");
+    } else if (!c.console_dir.empty() && !fs::exists(fs::joinPath(c.console_dir, "index.html"))) {
+        http.problem("console_dir",
+                     "'" + c.console_dir + "' has no index.html (build the console)");
+    }
 
     Node auth = root.child("auth");
     auth.allowOnly(
@@ -103,6 +110,7 @@ http:
   listen: 127.0.0.1:8080      # REST API, /metrics, /healthz (port 0 = any)
   threads: 8                  # HTTP worker threads
   max_body: 1MiB              # larger request bodies get 413
+  console_dir: ""             # the web console's files ("": ../console/dist next to the binary)
 auth:
   session_ttl: 12h            # a login's token is valid this long (logout ends it sooner)
   password_hash: interactive  # argon2id cost: interactive (64 MiB, ~0.1 s) or moderate (256 MiB)

@@ -27,6 +27,9 @@ struct ManagerConfig {
     int http_port = 8080;
     size_t http_threads = 8;
     size_t max_body_bytes = 1 << 20;
+    // http.console_dir: the built web console; empty: <executable dir>/../console/dist when
+    // it exists (console::defaultConsoleDir), else no console.
+    std::string console_dir;
     auth::AuthOptions auth;
     // The first-run admin's password; empty: a random one, printed once to stderr.
     std::string admin_password;

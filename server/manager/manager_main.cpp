@@ -18,6 +18,7 @@
 #include "server/common/signal_wait.h"
 #include "server/manager/api/manager_api.h"
 #include "server/manager/auth/authenticator.h"
+#include "server/manager/console/console_files.h"
 #include "server/manager/ingest/ingest.h"
 #include "server/manager/manager_config.h"
 
@@ -143,6 +144,8 @@ int main(int argc, char** argv) {
         log->warn("no bus configured (bus:, alerts_bus:): hosts and alerts are not updated");
     }
 
+    // Last: the console's catch-all GET routes must not shadow an API route.
+    auto console_files = console::serveConsole(cfg->console_dir, http.router());
     if (auto s = http.start(); !s.ok()) {
         log->critical("http: {}", s.message());
         std::fprintf(stderr, "vigil-manager: http: %s\n", s.message().c_str());
