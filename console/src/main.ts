@@ -69,7 +69,7 @@ function shell(main: HTMLElement): HTMLElement {
     { class: "layout" },
     h(
       "header",
-      { class: "top" },
+      { class: "topbar" },
       h("a", { href: "/", class: "brand" }, "Vigil"),
       h(
         "button",
