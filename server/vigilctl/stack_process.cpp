@@ -42,6 +42,14 @@ bool endsWithPathComponent(const std::string& path, const std::string& name) {
     return path.size() == name.size() || path[path.size() - name.size() - 1] == '/';
 }
 
+sockaddr_in loopback(int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    return a;
+}
+
 [[noreturn]] void childFail(int fd, int err) {
     (void)!::write(fd, &err, sizeof(err));
     ::_exit(127);
@@ -159,11 +167,8 @@ bool loopbackPortFree(int port) {
     if (fd < 0) return false;
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    const sockaddr_in a = loopback(port);
+    const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) == 0;
     ::close(fd);
     return ok;
 }
@@ -171,12 +176,9 @@ bool loopbackPortFree(int port) {
 bool loopbackPortListening(int port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
+    const sockaddr_in a = loopback(port);
     // On loopback a connect completes or is refused at once.
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) == 0;
     ::close(fd);
     return ok;
 }

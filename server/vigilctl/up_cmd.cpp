@@ -286,6 +286,53 @@ std::vector<std::string> defaultRuleDirs(const std::string& bin) {
     return {};
 }
 
+// What `vigil-manager --print-config` prints: the sections this build of the manager knows.
+std::string managerExample(const std::string& bin) {
+    std::string out;
+    const std::string cmd =
+        "'" + fs::joinPath(bin, "vigil-manager") + "' --print-config 2>/dev/null";
+    if (FILE* f = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        while (size_t n = std::fread(buf, 1, sizeof(buf), f)) out.append(buf, n);
+        ::pclose(f);
+    }
+    return out;
+}
+
+// The manager reads both buses; `cluster:` (it registers with discovery and calls the center
+// and the hub), `rules:` (the managed rules dir the hub loads) and `http.console_dir` are
+// written when this build of the manager knows them (they landed with issue 6 one by one).
+std::string managerConfig(const Layout& l, const Ports& p, const std::string& bin,
+                          const std::vector<std::string>& rule_dirs,
+                          const std::string& admin_password) {
+    const std::string known = managerExample(bin);
+    const std::string console = fs::joinPath(bin, "../console/dist");
+    std::string http = "http: {listen: \"127.0.0.1:" + std::to_string(p.manager) + "\"";
+    if (known.find("console_dir:") != std::string::npos && fs::exists(console + "/index.html")) {
+        http += ", console_dir: " + q(console);
+    }
+    std::string out = "store: {url: " + q("sqlite://" + l.at("manager/manager.db")) + "}\n" + http +
+                      "}\n" + "auth: {admin_password: " + q(admin_password) +
+                      "}   # first run only\n" +
+                      "bus: {backend: embedded, dir: " + q(l.at("center/bus")) + "}\n" +
+                      "alerts_bus: {backend: embedded, dir: " + q(l.at("hub/alerts-bus")) + "}\n";
+    if (known.find("\n# cluster:") != std::string::npos ||
+        known.find("\ncluster:") != std::string::npos) {
+        out += "cluster: {discovery: [\"127.0.0.1:" + std::to_string(p.discovery) +
+               "\"], keys_file: " + q(l.keysFile()) + "}\n";
+    }
+    if (known.find("\n# rules:") != std::string::npos ||
+        known.find("\nrules:") != std::string::npos) {
+        std::string paths;
+        for (const auto& d : rule_dirs) paths += (paths.empty() ? "" : ", ") + q(d);
+        out += "rules: {dir: " + q(l.at("manager/rules")) +
+               ", hub_bin: " + q(fs::joinPath(bin, "vigil-hub")) + ", hub_paths: [" + paths +
+               "], hubs: [\"127.0.0.1:" + std::to_string(p.hub) +
+               "\"], keys_file: " + q(l.keysFile()) + "}\n";
+    }
+    return out + logSection(l, "manager");
+}
+
 std::map<std::string, std::string> serviceConfigs(const Layout& l, const Ports& p,
                                                   const std::string& bin,
                                                   const std::vector<std::string>& rule_dirs,
@@ -313,18 +360,7 @@ std::map<std::string, std::string> serviceConfigs(const Layout& l, const Ports& 
                "http: {listen: \"127.0.0.1:" + std::to_string(p.hub) + "\"}\n" +
                "auth: {keys_file: " + q(l.keysFile()) + "}\n" + "discovery: {addresses: [\"" +
                disc + "\"]}\n" + logSection(l, "hub");
-    c["manager"] = header + "store: {url: " + q("sqlite://" + l.at("manager/manager.db")) + "}\n" +
-                   "http: {listen: \"127.0.0.1:" + std::to_string(p.manager) + "\"}\n" +
-                   "auth: {admin_password: " + q(admin_password) + "}   # first run only\n" +
-                   "bus: {backend: embedded, dir: " + q(l.at("center/bus")) + "}\n" +
-                   "alerts_bus: {backend: embedded, dir: " + q(l.at("hub/alerts-bus")) + "}\n" +
-                   logSection(l, "manager");
-    // PENDING (issue 6, other pieces not merged yet): once vigil-manager --print-config has them,
-    // add here `cluster: {discovery: [disc], keys_file: l.keysFile()}` (the manager registers
-    // with discovery and calls the center and hub), `rules: {dir: l.at("manager/rules"), hubs:
-    // [127.0.0.1:p.hub], keys_file, hub_bin: bin/vigil-hub}` and `http: {console_dir:
-    // bin/../console/dist}` (the web console built by npm).
-    (void)bin;
+    c["manager"] = header + managerConfig(l, p, bin, rule_dirs, admin_password);
     std::string initial;
     for (const auto& pl : plugins) {
         initial += "    - {name: " + pl.name + ", version: dev, sha256: " + pl.sha256 +
