@@ -15,6 +15,10 @@ PACKAGES=(
   libsqlite3-dev libpqxx-dev postgresql libsodium-dev
   openssl curl procps iproute2 util-linux
 )
+# The web console's build (nodejs, npm) and its browser tests (chromium). A nodejs that bundles
+# npm (NodeSource) is kept: Debian's npm is only added when there is no npm at all.
+PACKAGES+=(nodejs chromium fonts-dejavu-core)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -221,8 +221,9 @@ export function alertPage(root: HTMLElement, [id]: string[]): void {
             return;
           }
           try {
-            await api("POST", `/api/v1/alerts/${encodeURIComponent(a.alert_id)}/whitelist`, { fields: chosen, comment: wlComment.value });
-            clear(wlMsg, notice("Whitelisted: alerts with these field values will no longer be raised.", "info"));
+            const r = await api<{ alert?: Alert }>("POST", `/api/v1/alerts/${encodeURIComponent(a.alert_id)}/whitelist`, { fields: chosen, comment: wlComment.value });
+            if (r?.alert) draw({ ...a, ...r.alert });
+            box.querySelector(".whitelist")?.append(notice("Whitelisted: alerts with these field values will no longer be raised.", "info"));
           } catch (e) {
             const err = e as ApiError;
             clear(wlMsg, notice(err.status === 404 && err.message.startsWith("no such path") ? "Whitelisting is not available on this manager." : err.message));

@@ -9,6 +9,8 @@ interface Rule {
   severity?: string;
   enabled?: boolean;
   pack?: string;
+  file?: string;
+  kind?: string;
   mitre?: string[];
   data_types?: number[];
 }
@@ -26,7 +28,7 @@ export function rulesPage(root: HTMLElement): void {
       table(shown, [
         ["Rule", (r) => h("span", null, h("b", null, r.name ?? r.id), h("br"), h("span", { class: "mono small muted" }, r.id))],
         ["Severity", (r) => (r.severity ? sevBadge(r.severity) : "")],
-        ["Pack", (r) => r.pack ?? ""],
+        ["Pack", (r) => r.pack ?? (r.file ? r.file.replace(/^.*\//, "") : r.kind ?? "")],
         ["MITRE", (r) => (r.mitre ?? []).join(" ")],
         [
           "Enabled",
@@ -52,7 +54,7 @@ export function rulesPage(root: HTMLElement): void {
     );
   };
   const load = () =>
-    get<{ items: Rule[] }>("/api/v1/rules")
+    get<{ items: Rule[] }>("/api/v1/rules?limit=1000")
       .then((d) => {
         rules = d.items ?? [];
         draw();
@@ -83,7 +85,7 @@ export function rulesPage(root: HTMLElement): void {
       },
     },
     field("Rule pack", file),
-    h("button", { class: "btn", type: "submit", disabled: !isAdmin() && !canOperate() }, "Upload"),
+    h("button", { class: "btn", type: "submit", disabled: !isAdmin() }, "Upload"),
   );
   const reload = h(
     "button",

@@ -1,31 +1,42 @@
-// Services: what discovery knows (centers, hubs, managers) and their load.
+// Services: what discovery knows (discovery replicas, centers, hubs, managers), their health and
+// load; refreshed every 10 s.
 import { get } from "../api";
-import { clear, fmtAgo, h } from "../dom";
+import { clear, fmtAgo, h, notice } from "../dom";
 import { failure, table } from "./common";
 
 type Service = Record<string, any>;
 
-function cell(v: unknown): string {
+function cell(k: string, v: unknown): Node | string {
   if (v === null || v === undefined) return "";
-  if (typeof v === "object") return JSON.stringify(v);
+  if (k === "healthy") return h("span", { class: `badge ${v ? "online" : "offline"}` }, v ? "healthy" : "down");
+  if (/_ms$/.test(k) && typeof v === "number") return fmtAgo(v);
+  if (typeof v === "object") return h("span", { class: "mono small" }, JSON.stringify(v));
   return String(v);
+}
+
+function section(title: string, items: Service[]): HTMLElement {
+  const keys = [...new Set(items.flatMap((s) => Object.keys(s)))].slice(0, 9);
+  return h(
+    "section",
+    { class: "card" },
+    h("h2", null, `${title[0].toUpperCase()}${title.slice(1)} (${items.length})`),
+    table(items, keys.map((k) => [k.replace(/_/g, " "), (s: Service) => cell(k, s[k])] as [string, (s: Service) => Node | string]), "None registered."),
+  );
 }
 
 export function servicesPage(root: HTMLElement): () => void {
   const box = h("div");
   clear(root, h("h1", null, "Services"), box);
   const load = () =>
-    get<{ items?: Service[] } | Service[]>("/api/v1/services")
+    get<Record<string, any>>("/api/v1/services")
       .then((d) => {
-        const items: Service[] = Array.isArray(d) ? d : (d.items ?? []);
-        const keys = [...new Set(items.flatMap((s) => Object.keys(s)))].slice(0, 8);
+        const lists = Array.isArray(d) ? { services: d } : Array.isArray(d.items) ? { services: d.items } : d;
         clear(
           box,
-          table(
-            items,
-            keys.map((k) => [k.replace(/_/g, " "), (s: Service) => (/_ms$/.test(k) && typeof s[k] === "number" ? fmtAgo(s[k]) : cell(s[k]))] as [string, (s: Service) => string]),
-            "No services registered.",
-          ),
+          typeof lists.error === "string" ? notice(lists.error) : null,
+          Object.entries(lists)
+            .filter(([, v]) => Array.isArray(v))
+            .map(([k, v]) => section(k, v as Service[])),
         );
       })
       .catch((e) => clear(box, failure(e, "Services")));

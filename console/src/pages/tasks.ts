@@ -8,7 +8,8 @@ interface Task {
   task_id: string;
   agent_ids?: string[];
   data_type: number;
-  object_name: string;
+  name?: string;
+  object_name?: string;
   data?: string;
   payload?: string;
   created_by: string;
@@ -34,7 +35,7 @@ export function tasksPage(root: HTMLElement): void {
           listBox,
           table(d.items, [
             ["Task", (t) => h("a", { href: `/tasks/${encodeURIComponent(t.task_id)}` }, t.task_id)],
-            ["Plugin", (t) => t.object_name],
+            ["Plugin", (t) => t.name ?? t.object_name ?? ""],
             ["Type", (t) => String(t.data_type)],
             ["Hosts", (t) => String(t.agent_ids?.length ?? "")],
             ["Results", counts],
@@ -58,7 +59,7 @@ export function tasksPage(root: HTMLElement): void {
     )
     .catch((e) => clear(hostChecks, failure(e, "Hosts")));
   const dataType = h("input", { name: "data_type", type: "number", value: "6000", min: "1" });
-  const plugin = h("input", { name: "object_name", placeholder: "plugin (e.g. scanner)", value: "scanner" });
+  const plugin = h("input", { name: "name", placeholder: "plugin (e.g. scanner)", value: "scanner" });
   const data = h("textarea", { name: "data", rows: 3, placeholder: "task data (JSON or text for the plugin)" });
   const msg = h("div");
   clear(
@@ -75,7 +76,7 @@ export function tasksPage(root: HTMLElement): void {
             return;
           }
           try {
-            const t = await api<Task>("POST", "/api/v1/tasks", { agent_ids, data_type: Number(dataType.value), object_name: plugin.value.trim(), data: data.value });
+            const t = await api<Task>("POST", "/api/v1/tasks", { agent_ids, data_type: Number(dataType.value), name: plugin.value.trim(), data: data.value });
             if (t?.task_id) navigate(`/tasks/${encodeURIComponent(t.task_id)}`);
             else loadList();
           } catch (e) {
@@ -103,7 +104,7 @@ export function taskPage(root: HTMLElement, [id]: string[]): () => void {
         clear(
           box,
           h("h1", null, `Task ${t.task_id}`),
-          h("p", null, `${t.object_name}, data_type ${t.data_type}, by ${t.created_by} at ${fmtTime(t.created_at_ms)}: ${counts(t)}`),
+          h("p", null, `${t.name ?? t.object_name}, data_type ${t.data_type}, by ${t.created_by} at ${fmtTime(t.created_at_ms)}: ${counts(t)}`),
           h("pre", { class: "raw" }, t.data ?? t.payload ?? ""),
           h(
             "section",
