@@ -16,6 +16,23 @@ export class Pager {
     this.stack = [""];
     this.next = "";
   }
+  // Filters: a changed control starts again at page 1; typing does so after a pause. Returns the
+  // page's cleanup.
+  watch(load: () => void, changed: HTMLElement[], typed: HTMLElement[]): () => void {
+    let timer: number | undefined;
+    const restart = () => {
+      this.reset();
+      load();
+    };
+    for (const el of changed) el.addEventListener("change", restart);
+    for (const el of typed) {
+      el.addEventListener("input", () => {
+        window.clearTimeout(timer);
+        timer = window.setTimeout(restart, 300);
+      });
+    }
+    return () => window.clearTimeout(timer);
+  }
   controls(reload: () => void): HTMLElement {
     return h(
       "nav",

@@ -4,7 +4,7 @@ import { Alert, ApiError, List, api, canOperate, get, query, request } from "../
 import { SEVERITIES, STATUSES, clear, field, fmtTime, h, kv, notice, sevBadge, statusBadge } from "../dom";
 import { subscribe } from "../live";
 import { Pager } from "../pager";
-import { alertRow } from "./dashboard";
+import { alertRow, alertTable } from "./dashboard";
 
 function toMs(local: string): string {
   const t = local ? new Date(local).getTime() : NaN;
@@ -78,18 +78,7 @@ export function alertsPage(root: HTMLElement, _p: string[], q: URLSearchParams):
       clear(msg, notice((e as ApiError).message));
     }
   };
-  const restart = () => {
-    pager.reset();
-    load();
-  };
-  let t: number | undefined;
-  for (const el of [severity, status, from, to]) el.addEventListener("change", restart);
-  for (const el of [rule, host, search]) {
-    el.addEventListener("input", () => {
-      window.clearTimeout(t);
-      t = window.setTimeout(restart, 300);
-    });
-  }
+  const stopWatching = pager.watch(load, [severity, status, from, to], [rule, host, search]);
   const exportBtn = (format: string) =>
     h(
       "button",
@@ -112,16 +101,7 @@ export function alertsPage(root: HTMLElement, _p: string[], q: URLSearchParams):
     ),
     h("div", { class: "actions" }, exportBtn("csv"), exportBtn("json")),
     msg,
-    h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        { class: "list alerts" },
-        h("thead", null, h("tr", null, h("th", null, "Severity"), h("th", null, "Rule"), h("th", null, "Host"), h("th", null, "Time"), h("th", null, "Status"))),
-        body,
-      ),
-    ),
+    alertTable([], body),
     pagerBox,
   );
   load();
@@ -139,7 +119,7 @@ export function alertsPage(root: HTMLElement, _p: string[], q: URLSearchParams):
   });
   return () => {
     off();
-    window.clearTimeout(t);
+    stopWatching();
   };
 }
 

@@ -49,17 +49,7 @@ export function hostsPage(root: HTMLElement, _p: string[], q: URLSearchParams): 
       clear(msg, notice((e as ApiError).message));
     }
   };
-  const restart = () => {
-    pager.reset();
-    load();
-  };
-  state.addEventListener("change", restart);
-  let t: number | undefined;
-  search.addEventListener("input", () => {
-    window.clearTimeout(t);
-    t = window.setTimeout(restart, 250);
-  });
-
+  const stopWatching = pager.watch(load, [state], [search]);
   clear(
     root,
     h("h1", null, "Hosts"),
@@ -86,7 +76,7 @@ export function hostsPage(root: HTMLElement, _p: string[], q: URLSearchParams): 
   });
   return () => {
     off();
-    window.clearTimeout(t);
+    stopWatching();
   };
 }
 
