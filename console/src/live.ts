@@ -44,6 +44,8 @@ export function startLive(): void {
   es.onopen = () => stateListener("live");
   es.addEventListener("alert", (ev) => dispatch("alert", ev as MessageEvent));
   es.addEventListener("host", (ev) => dispatch("host", ev as MessageEvent));
+  // The session ended (expiry, logout elsewhere): the next API call goes back to the login page.
+  es.addEventListener("session_expired", () => stopLive());
   es.onerror = () => {
     if (es.readyState === EventSource.CLOSED) {
       // Refused (404, 401, 503): try again later rather than hammering the manager.

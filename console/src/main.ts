@@ -47,7 +47,7 @@ let liveDot: HTMLElement | null = null;
 function shell(main: HTMLElement): HTMLElement {
   const s = currentSession()!;
   const here = location.pathname;
-  liveDot = h("span", { class: "live off", title: "live updates", "data-testid": "live" }, "offline");
+  liveDot = h("span", { class: "live is-off", title: "live updates", "data-testid": "live" }, "offline");
   const menu = h(
     "nav",
     { class: "menu", id: "menu" },
@@ -106,7 +106,7 @@ function shell(main: HTMLElement): HTMLElement {
 
 onLiveState((state) => {
   if (!liveDot) return;
-  liveDot.className = `live ${state}`;
+  liveDot.className = `live is-${state}`;
   liveDot.textContent = state === "live" ? "live" : state === "connecting" ? "connecting" : "offline";
 });
 
