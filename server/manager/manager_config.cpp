@@ -14,7 +14,7 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
     auto doc = config::Document::loadString(text, name);
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
-    root.allowOnly({"store", "http", "auth", "bus", "alerts_bus", "ingest", "log"});
+    root.allowOnly({"store", "http", "auth", "bus", "alerts_bus", "ingest", "log", "rules"});
     ManagerConfig c;
     config::Problems flag_problems;
     auto flagProblem = [&](const std::string& flag, const std::string& msg) {
@@ -83,6 +83,7 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
 
     // The records bus (heartbeats, task results) and the hub's alerts bus; absent: not read.
     readIngestConfig(root, c.ingest);
+    rules::readRulesConfig(root, c.rules);
 
     server::readLogSettings(root.child("log"), flags.log_level, flags.log_file, c.log_level,
                             c.log_file, flag_problems);
@@ -124,6 +125,12 @@ alerts_bus:                   # the hub's alerts (data_type 9000) -> alerts
   backend: embedded
   dir: /var/lib/vigil-hub/alerts-bus
 # ingest: {group: manager, fetch_max: 1000}
+# rules:                      # the managed rules directory (docs/manager.md "Rules")
+#   dir: /var/lib/vigil-manager/rules   # also in the hubs' rules: list (shared or synced)
+#   hub_bin: ""               # vigil-hub for `check` (default: next to vigil-manager)
+#   hub_paths: []             # other rule paths the hubs load (checked together)
+#   hubs: [127.0.0.1:8091]    # hubs to reload after a change (signed POST /hub/reload)
+#   keys_file: /etc/vigil/keys.yaml   # AK/SK for the hubs ("ak: sk" lines)
 log:
   level: info                 # trace, debug, info, warn, error, off
   file: ""                    # empty: stderr

@@ -3,6 +3,7 @@
 // until SIGTERM/SIGINT.
 #include <signal.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "libs/common/fs.h"
 #include "libs/common/log.h"
 #include "server/common/api_server.h"
+#include "server/common/service_config.h"
 #include "server/common/signal_wait.h"
 #include "server/manager/api/manager_api.h"
 #include "server/manager/auth/authenticator.h"
@@ -114,6 +116,30 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "first run: user admin, password %s\n", generated->c_str());
     }
 
+    // Rules (the managed directory the hubs load) and server-sent events; see docs/manager.md.
+    std::unique_ptr<rules::RuleLibrary> rule_library;
+    std::unique_ptr<rules::HubReloader> hub_reloader;
+    if (!cfg->rules.dir.empty()) {
+        if (auto s = vigil::fs::makeDirs(cfg->rules.dir); !s.ok()) {
+            std::fprintf(stderr, "vigil-manager: rules.dir: %s\n", s.message().c_str());
+            return 1;
+        }
+        rule_library = std::make_unique<rules::RuleLibrary>(cfg->rules);
+    }
+    if (!cfg->rules.hubs.empty()) {
+        auto key = server::signingKey(cfg->rules.keys, cfg->rules.access_key);
+        if (!key.ok()) {
+            std::fprintf(stderr, "vigil-manager: rules.keys_file: %s\n", key.message().c_str());
+            return 1;
+        }
+        hub_reloader = std::make_unique<rules::HubReloader>(
+            [hubs = cfg->rules.hubs] { return hubs; }, *key, cfg->rules.hub_timeout);
+    }
+    api::BroadcasterOptions bo;
+    bo.max_clients = std::max<size_t>(1, cfg->http_threads / 2);  // keep workers for the API
+    api::EventBroadcaster events(bo, metrics);
+    api::EventFeed event_feed(**store, events);
+
     server::ApiServerOptions ao;
     ao.name = "manager";
     ao.host = cfg->http_host;
@@ -121,7 +147,11 @@ int main(int argc, char** argv) {
     ao.threads = cfg->http_threads;
     ao.max_body_bytes = cfg->max_body_bytes;
     server::ApiServer http(ao, metrics);
-    api::ManagerApi routes(**store, authenticator, http.router());
+    api::ManagerServices services;
+    services.rules = rule_library.get();
+    services.hubs = hub_reloader.get();
+    services.events = &events;
+    api::ManagerApi routes(**store, authenticator, http.router(), services);
     http.router().setHealthCheck([&store]() -> vigil::Status {
         auto counts = (*store)->hostCounts();
         if (!counts.ok()) return vigil::Error{"store: " + counts.message()};
@@ -139,6 +169,9 @@ int main(int argc, char** argv) {
             return 1;
         }
         ingest = std::move(*opened);
+        ingest->setObserver([&event_feed](const IngestBatch& batch, const IngestResult& result) {
+            event_feed.onStored(batch, result);
+        });
         ingest->start();
     } else {
         log->warn("no bus configured (bus:, alerts_bus:): hosts and alerts are not updated");
@@ -152,11 +185,14 @@ int main(int argc, char** argv) {
         return 1;
     }
     SessionSweeper sweeper(**store);
+    event_feed.start();
     log->info("vigil-manager {} listening on {} (store: {})", VIGIL_VERSION, http.address(),
               (*store)->backend());
     int sig = server::waitForTerminationSignal();
     log->info("signal {}: stopping", sig);
+    events.close();  // ends the event streams, which hold HTTP workers
     http.stop();
+    event_feed.stop();
     if (ingest) ingest->stop();
     return 0;
 }

@@ -61,6 +61,11 @@ Result<std::vector<T>> listParam(const server::ApiRequest& request, std::string_
     return out;
 }
 
+// The filters and sort of the alert list (severity, status, rule_id, agent_id, from, to, q,
+// sort; not limit and cursor) into `query`; the first problem, empty when none.
+// (inventory_routes.cpp; the export uses the same.)
+std::string readAlertFilters(const server::ApiRequest& request, AlertQuery& query);
+
 // A store failure: 400 naming `cursor` for a cursor the store refused, else 500.
 server::ApiReply storeError(const Error& error);
 

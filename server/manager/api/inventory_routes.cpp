@@ -45,6 +45,27 @@ Result<E> choiceParam(const ApiRequest& request, std::string_view key,
 
 }  // namespace
 
+std::string readAlertFilters(const ApiRequest& req, AlertQuery& q) {
+    std::string problem;
+    read(listParam<Severity>(req, "severity", parseSeverity, "info, low, medium, high, critical"),
+         q.severities, problem);
+    read(listParam<AlertStatus>(req, "status", parseAlertStatus,
+                                "new, confirmed, false_positive, resolved"),
+         q.statuses, problem);
+    read(textParam(req, "rule_id", kMaxFilterBytes), q.rule_id, problem);
+    read(textParam(req, "agent_id", kMaxFilterBytes), q.agent_id, problem);
+    read(timeParam(req, "from", 0), q.from_ms, problem);
+    read(timeParam(req, "to", 0), q.to_ms, problem);
+    read(textParam(req, "q", kMaxFilterBytes), q.text, problem);
+    read(choiceParam<AlertSort>(
+             req, "sort", {{"time", AlertSort::kTimeDesc}, {"severity", AlertSort::kSeverityDesc}}),
+         q.sort, problem);
+    if (problem.empty() && q.to_ms != 0 && q.to_ms <= q.from_ms) {
+        problem = "query parameter to must be after from";
+    }
+    return problem;
+}
+
 // ---- hosts --------------------------------------------------------------------------------
 
 void ManagerApi::addHostRoutes() {
@@ -143,27 +164,9 @@ void ManagerApi::addAlertRoutes() {
         "GET", "/api/v1/alerts", Role::kReadOnly,
         [this](const ApiRequest& req, const Session&) {
             AlertQuery q;
-            std::string problem;
-            read(listParam<Severity>(req, "severity", parseSeverity,
-                                     "info, low, medium, high, critical"),
-                 q.severities, problem);
-            read(listParam<AlertStatus>(req, "status", parseAlertStatus,
-                                        "new, confirmed, false_positive, resolved"),
-                 q.statuses, problem);
-            read(textParam(req, "rule_id", kMaxFilterBytes), q.rule_id, problem);
-            read(textParam(req, "agent_id", kMaxFilterBytes), q.agent_id, problem);
-            read(timeParam(req, "from", 0), q.from_ms, problem);
-            read(timeParam(req, "to", 0), q.to_ms, problem);
-            read(textParam(req, "q", kMaxFilterBytes), q.text, problem);
-            read(choiceParam<AlertSort>(
-                     req, "sort",
-                     {{"time", AlertSort::kTimeDesc}, {"severity", AlertSort::kSeverityDesc}}),
-                 q.sort, problem);
+            std::string problem = readAlertFilters(req, q);
             read(limitParam(req), q.limit, problem);
             read(textParam(req, "cursor", kMaxCursorBytes), q.cursor, problem);
-            if (problem.empty() && q.to_ms != 0 && q.to_ms <= q.from_ms) {
-                problem = "query parameter to must be after from";
-            }
             if (!problem.empty()) return ApiReply::badRequest(problem);
             auto page = store_.listAlerts(q);
             if (!page.ok()) return storeError(page.error());

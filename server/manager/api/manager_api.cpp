@@ -60,12 +60,16 @@ Result<bool> lastEnabledAdmin(Store& store, const std::string& username) {
 
 }  // namespace
 
-ManagerApi::ManagerApi(Store& store, auth::Authenticator& auth, server::ApiRouter& router)
-    : store_(store), auth_(auth), router_(router) {
+ManagerApi::ManagerApi(Store& store, auth::Authenticator& auth, server::ApiRouter& router,
+                       ManagerServices services)
+    : store_(store), auth_(auth), router_(router), services_(services) {
     addAuthRoutes();
     addUserRoutes();
     addHostRoutes();
+    addExportRoutes();  // before /alerts/:id
     addAlertRoutes();
+    addRuleRoutes();
+    addEventRoutes();
     addAuditRoutes();
     addOpen(
         "GET", "/api/v1/openapi.json",
@@ -85,10 +89,12 @@ void ManagerApi::addOpen(const std::string& method, const std::string& pattern,
 }
 
 void ManagerApi::add(const std::string& method, const std::string& pattern, Role min_role,
-                     Handler handler, Body body) {
+                     Handler handler, Body body, bool query_token) {
     routes_.push_back({method, pattern, false});
-    auto wrapped = [this, min_role, handler = std::move(handler)](const ApiRequest& req) {
-        const std::string token = bearerToken(req);
+    auto wrapped = [this, min_role, query_token,
+                    handler = std::move(handler)](const ApiRequest& req) {
+        std::string token = bearerToken(req);
+        if (token.empty() && query_token) token = req.param("token");
         if (token.empty()) {
             return ApiReply::error(401,
                                    "authentication required: send \"Authorization: Bearer "

@@ -7,6 +7,7 @@
 // then run concurrently (the store and the authenticator are thread-safe).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,10 +15,22 @@
 #include <nlohmann/json.hpp>
 
 #include "server/common/api_router.h"
+#include "server/manager/api/event_stream.h"
 #include "server/manager/auth/authenticator.h"
+#include "server/manager/rules/hub_reloader.h"
+#include "server/manager/rules/rule_library.h"
 #include "server/manager/store/store.h"
 
 namespace vigil::manager::api {
+
+// What the rule, whitelist and event routes use besides the store; a null member makes its
+// routes answer 503 (not configured). Each must outlive the ManagerApi.
+struct ManagerServices {
+    rules::RuleLibrary* rules = nullptr;  // rules.dir
+    rules::HubReloader* hubs = nullptr;   // rules.hubs
+    EventBroadcaster* events = nullptr;
+    std::chrono::milliseconds keepalive{15000};  // ": keepalive" comments of the event stream
+};
 
 struct RouteInfo {
     std::string method;
@@ -28,7 +41,8 @@ struct RouteInfo {
 class ManagerApi {
 public:
     // Registers the routes on `router`. `store`, `auth` and `router` must outlive this object.
-    ManagerApi(Store& store, auth::Authenticator& auth, server::ApiRouter& router);
+    ManagerApi(Store& store, auth::Authenticator& auth, server::ApiRouter& router,
+               ManagerServices services = {});
     ManagerApi(const ManagerApi&) = delete;
     ManagerApi& operator=(const ManagerApi&) = delete;
 
@@ -40,8 +54,9 @@ private:
 
     // A route needing a session of `min_role` or a more powerful one (admin > operator >
     // read_only).
+    // `query_token`: also accept the token as ?token= (EventSource cannot set headers).
     void add(const std::string& method, const std::string& pattern, Role min_role, Handler handler,
-             server::Body body = server::Body::kJson);
+             server::Body body = server::Body::kJson, bool query_token = false);
     void addOpen(const std::string& method, const std::string& pattern, server::ApiHandler handler,
                  server::Body body = server::Body::kJson);
     // Appends to the audit log; a failure is logged and counted (the change itself is done).
@@ -53,10 +68,16 @@ private:
     void addHostRoutes();
     void addAlertRoutes();
     void addAuditRoutes();
+    void addRuleRoutes();    // rule_routes.cpp: rules, packs, reload, whitelist from an alert
+    void addExportRoutes();  // export_routes.cpp
+    void addEventRoutes();   // event_routes.cpp
+    // After a change of the managed rules: every hub's reload result (JSON array).
+    nlohmann::json reloadHubs();
 
     Store& store_;
     auth::Authenticator& auth_;
     server::ApiRouter& router_;
+    ManagerServices services_;
     std::vector<RouteInfo> routes_;
 };
 

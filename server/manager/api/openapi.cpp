@@ -172,6 +172,106 @@ json openApiDocument() {
                        queryParam("from", "integer", "ms since the epoch"),
                        queryParam("to", "integer", "ms since the epoch")}));
 
+    // Rules, whitelists, export and events (rule_routes.cpp, export_routes.cpp,
+    // event_routes.cpp; docs/manager.md "Rules", "Export", "Events").
+    json alert_filters = paths["/api/v1/alerts"]["get"]["parameters"];
+    alert_filters.erase(alert_filters.end() - 2, alert_filters.end());  // no limit, cursor
+    alert_filters.push_back(queryParam("format", "string", "csv (default), json or ndjson"));
+    alert_filters.push_back(
+        queryParam("max", "integer", "At most this many alerts (default 100000)"));
+    paths["/api/v1/alerts/export"]["get"] =
+        op("Export alerts (the list's filters), streamed as an attachment: CSV (RFC 4180, "
+           "header row), a JSON array or NDJSON",
+           "read_only", std::move(alert_filters));
+    paths["/api/v1/alerts/{id}/whitelist"]["post"] =
+        op("Whitelist the alert's record for its rule (exact values of the chosen fields) in "
+           "the managed rules, reload the hubs, mark the alert false_positive",
+           "operator", json::array({pathParam("id", "Alert id")}),
+           jsonBody({{"fields", {{"type", "array"}, {"items", str()}}}, {"comment", str()}},
+                    {"fields"}));
+    paths["/api/v1/rules"]["get"] =
+        op("Rules of the managed rules directory (with packs and load diagnostics)", "read_only",
+           listParams({queryParam("q", "string", "Substring of id, name or description"),
+                       queryParam("kind", "string", "vigil or sigma"),
+                       queryParam("enabled", "string", "true or false"),
+                       queryParam("severity", "string", "Comma list of severities")}));
+    paths["/api/v1/rules/{id}"]["patch"] =
+        op("Enable or disable a rule (the directory's .disabled list); reloads the hubs",
+           "operator", json::array({pathParam("id", "Rule id")}),
+           jsonBody({{"enabled", boolean()}}, {"enabled"}));
+    paths["/api/v1/rules/packs"]["post"] =
+        op("Install (or replace) a pack: the body is a YAML rule file, checked by vigil-hub "
+           "check (400 with its diagnostics), installed atomically; reloads the hubs",
+           "admin", json::array({queryParam("name", "string", "Pack name, [A-Za-z0-9._-]")}),
+           json{{"required", true},
+                {"content", {{"application/yaml", {{"schema", str()}}}}}});
+    paths["/api/v1/rules/packs/{name}"]["delete"] =
+        op("Remove a pack (409 when the other rules need it); reloads the hubs", "admin",
+           json::array({pathParam("name", "Pack name")}));
+    paths["/api/v1/rules/reload"]["post"] =
+        op("POST /hub/reload to every hub; each hub's result", "operator");
+    paths["/api/v1/events"]["get"] =
+        op("Server-sent events (text/event-stream): alert, host, \": keepalive\" every 15 s; "
+           "the token may be passed as ?token= (EventSource)",
+           "read_only", json::array({queryParam("token", "string", "Session token")}));
+
+    // Tasks, host groups (plugin configs), services (task_routes.cpp, group_routes.cpp,
+    // service_routes.cpp); 503 without a cluster configured.
+    const json ids = {{"type", "array"}, {"items", str()}};
+    const json integer = {{"type", "integer"}};
+    paths["/api/v1/tasks"]["get"] = op("List tasks, newest first, with result counts by status",
+                                       "read_only", listParams({}));
+    paths["/api/v1/tasks"]["post"] =
+        op("Send a task to hosts through the center each is connected to: one result per host, "
+           "sent, unreachable (on no center) or send_failed at once, then succeeded or failed "
+           "from the agent's 5100 record (201)",
+           "operator", json::array(),
+           jsonBody({{"agent_ids", ids},
+                     {"name", str()},
+                     {"data_type", integer},
+                     {"data", str()},
+                     {"comment", str()}},
+                    {"agent_ids", "name", "data_type"}));
+    paths["/api/v1/tasks/agent-restart"]["post"] =
+        op("Restart the agents (agent task 1060, which restarts their plugins too) (201)",
+           "operator", json::array(), jsonBody({{"agent_ids", ids}, {"comment", str()}},
+                                               {"agent_ids"}));
+    paths["/api/v1/tasks/{id}"]["get"] = op("A task with every host's result", "read_only",
+                                            json::array({pathParam("id", "Task id")}));
+    const json plugin_entry = {
+        {"type", "object"},
+        {"properties",
+         {{"name", str()}, {"version", str()}, {"sha256", str()}, {"type", strEnum({"exec", "tar.gz"})},
+          {"signature", str()}, {"download_urls", ids}, {"detail", str()}}},
+        {"required", {"name", "version", "sha256"}}};
+    paths["/api/v1/groups"]["get"] =
+        op("Host groups with their plugin sets and members (default: hosts in no group)",
+           "read_only");
+    paths["/api/v1/groups/{name}"]["put"] =
+        op("Create (201) or replace a group: its plugin set and members (a host in another group "
+           "moves); the centers apply it at once",
+           "operator", json::array({pathParam("name", "Group name, 1-64 of [A-Za-z0-9_.-]")}),
+           jsonBody({{"description", str()},
+                     {"plugins", {{"type", "array"}, {"items", plugin_entry}}},
+                     {"agent_ids", ids}},
+                    {"plugins"}));
+    paths["/api/v1/groups/{name}"]["delete"] =
+        op("Delete a group (its hosts get the default set)", "operator",
+           json::array({pathParam("name", "Group name")}));
+    paths["/internal/v1/plugin-config"]["get"] =
+        op("For the centers (AK/SK signed, no session): the plugin config file's structure "
+           "(plugins, agents) built from the groups; 404 while no group exists",
+           "");
+    paths["/api/v1/services"]["get"] =
+        op("Discovery replicas, centers (agents, records/s), hubs (lag, events/s, alerts/s) and "
+           "managers, each with healthy and the error when unreachable",
+           "read_only");
+    paths["/api/v1/services/centers/rebalance"]["post"] =
+        op("End agents' streams on a center (random count, or the agent_ids) so they reconnect "
+           "through discovery",
+           "admin", json::array(),
+           jsonBody({{"center", str()}, {"count", integer}, {"agent_ids", ids}}, {"center"}));
+
     paths["/api/v1/openapi.json"]["get"] = op("This document", "");
     paths["/healthz"]["get"] = op("Health (503 when the store fails)", "");
     paths["/metrics"]["get"] = op("Prometheus metrics", "");

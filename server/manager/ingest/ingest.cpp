@@ -235,7 +235,9 @@ Result<size_t> Ingest::pollRecordsOnce(std::chrono::milliseconds timeout) {
                                "required field missing)",
                                counts.bad);
     }
-    VIGIL_TRY(ingest(batch));
+    auto stored = ingest(batch);
+    if (!stored.ok()) return stored.error();
+    if (observer_) observer_(batch, *stored);
     VIGIL_TRY(commit(*s.records, ds));
     return ds.size();
 }
@@ -267,6 +269,7 @@ Result<size_t> Ingest::pollAlertsOnce(std::chrono::milliseconds timeout) {
     if (!r.ok()) return r.error();
     s.alerts_inserted->inc(r->alerts_inserted);
     s.alerts_duplicate->inc(r->alerts_duplicate);
+    if (observer_) observer_(batch, *r);
     VIGIL_TRY(commit(*s.alerts, ds));
     return ds.size();
 }

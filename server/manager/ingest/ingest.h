@@ -88,6 +88,11 @@ public:
 
     IngestStats stats() const;
 
+    // Called on the loop's thread after each batch is stored (before its commit), e.g. to
+    // publish server-sent events. Set before start(); it must not block for long.
+    using Observer = std::function<void(const IngestBatch&, const IngestResult&)>;
+    void setObserver(Observer observer) { observer_ = std::move(observer); }
+
 private:
     struct State;
     Ingest(Store& store, const IngestConfig& config);
@@ -109,6 +114,7 @@ private:
     std::condition_variable cv_;
     std::thread records_thread_;
     std::thread alerts_thread_;
+    Observer observer_;
 };
 
 }  // namespace vigil::manager

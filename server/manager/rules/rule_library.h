@@ -1,0 +1,88 @@
+// The managed rules directory (docs/manager.md "Rules"): what the hubs load, as the manager
+// changes it. Rules are read with the hub's own loader (vigil_hub_rules); every change is staged
+// in a copy of the directory, validated there by `vigil-hub check` (a child process, so the
+// hub's exact verdict), then put in place by rename, so a hub reloading at any moment sees the
+// old set or the new one. Rules are disabled through the directory's `.disabled` list, which the
+// hub's loader honours.
+// Thread-safety: every method may run on any thread; changes are serialised by a mutex (one
+// manager per directory: with several managers, make one of them the writer).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libs/common/result.h"
+#include "server/manager/rules/rules_config.h"
+
+namespace vigil::manager::rules {
+
+struct RuleInfo {
+    std::string id;
+    std::string name;
+    std::string kind;  // "vigil" or "sigma"
+    std::string severity;
+    std::vector<int32_t> data_types;
+    std::string file;  // the pack file, relative to the managed directory
+    int line = 0;
+    bool enabled = true;
+    bool whitelist = false;
+    std::vector<std::string> applies_to;
+    std::string description;
+    std::vector<std::string> mitre;
+};
+
+struct RuleListing {
+    std::vector<RuleInfo> rules;           // in load order (files sorted)
+    std::vector<std::string> diagnostics;  // "file:line:col: error: ..." of the managed files
+    std::vector<std::string> packs;        // pack names (file names without .yaml/.yml)
+};
+
+// The verdict of `vigil-hub check` on a staged change.
+struct CheckReport {
+    bool ok = false;
+    int exit_code = -1;
+    // Its diagnostics, paths relative to the managed directory ("pack.yaml:3:5: error: ...").
+    std::vector<std::string> diagnostics;
+    std::string summary;  // "N loaded, M failed"
+};
+
+// A pack name: 1-64 of [A-Za-z0-9._-], starting with a letter or digit; a trailing .yaml or
+// .yml is dropped. Empty when invalid.
+std::string packName(std::string_view text);
+
+class RuleLibrary {
+public:
+    explicit RuleLibrary(RulesConfig config);
+
+    const RulesConfig& config() const { return config_; }
+    std::string hubBin() const;
+
+    // Every rule of the managed directory (re-read only when a file changed).
+    Result<RuleListing> list();
+    // Adds `id` to or removes it from the .disabled list. False when no rule of the managed
+    // directory has that id. `changed` says whether the list changed.
+    Result<bool> setEnabled(const std::string& id, bool enabled, bool* changed = nullptr);
+    // Validates the directory with `<name>.yaml` = `text` (added or replaced) and installs it
+    // when the check passes. An error is an environment failure (vigil-hub not runnable, disk).
+    Result<CheckReport> installPack(const std::string& name, std::string_view text);
+    // Removes the pack when the rest still passes the check; nullopt when there is no such pack.
+    Result<std::optional<CheckReport>> removePack(const std::string& name);
+
+private:
+    // Copies the managed directory into a staging directory inside it, applies `changes` (file
+    // name -> new text, or nullopt to remove) and runs the check there.
+    Result<CheckReport> check(const std::map<std::string, std::optional<std::string>>& changes);
+    Result<std::string> packFile(const std::string& name) const;  // existing file, or ""
+
+    RulesConfig config_;
+    std::mutex mu_;  // changes and the listing cache
+    std::string cache_key_;
+    RuleListing cache_;
+};
+
+}  // namespace vigil::manager::rules
