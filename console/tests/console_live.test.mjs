@@ -9,6 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { BUILD_DIR, apiCall, apiLogin, check, launchChromium, log, loginUi, main, onExit, run, shot, skip, tempDir, viaMenu, waitFor, watchdog } from "./lib.mjs";
 
+const RULE = "reverse_shell_socket_stdio";  // hub/rules (as tests/e2e/stack_e2e_test.cpp)
+
 main(async () => {
   watchdog(280);
   const vigilctl = path.join(BUILD_DIR, "bin", "vigilctl");
@@ -76,16 +78,22 @@ main(async () => {
   onExit(() => new Promise((r) => listener.close(() => r())));
   const port = listener.address().port;
   log(`reverse shell to 127.0.0.1:${port}`);
-  const shell = await run("bash", ["-c", `timeout 10 bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`], { timeoutMs: 15000 });
+  const shell = await run("timeout", ["-s", "KILL", "15", "/bin/bash", "-c", `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`], { timeoutMs: 20000 });
   log(`the shell ended (${shell.code})`);
 
+  // The reverse shell's alert (other activity of the machine may raise alerts too): found in
+  // the API by its rule, and it must be among the rows that arrived live.
   const row = await waitFor(
-    "the alert in the open list (live)",
+    "the reverse shell's alert in the open list (live)",
     async () => {
-      const fresh = page.locator(`table.alerts tbody tr.fresh[data-alert*="${host.agent_id}"]`);
-      return (await fresh.count()) > 0 ? fresh.first() : null;
+      const found = (await apiCall(base, "GET", `/api/v1/alerts?agent_id=${encodeURIComponent(host.agent_id)}&rule_id=${RULE}&limit=50`, token)).items;
+      for (const a of found) {
+        const fresh = page.locator(`table.alerts tbody tr.fresh[data-alert="${a.alert_id}"]`);
+        if ((await fresh.count()) > 0) return fresh.first();
+      }
+      return null;
     },
-    { timeoutMs: 90000, intervalMs: 500 },
+    { timeoutMs: 90000, intervalMs: 1000 },
   );
   check(await page.evaluate(() => (window).__noReload === true), "the page was not reloaded");
   const alertId = await row.getAttribute("data-alert");
@@ -95,7 +103,7 @@ main(async () => {
   await row.locator("a").first().click();
   await page.waitForSelector("[data-testid=process-tree]");
   const raw = await page.textContent("pre.raw");
-  check(/bash/.test(raw), "the alert is about the shell");
+  check(raw.includes(RULE) && /bash/.test(raw), "the detail is the reverse shell's alert");
   await shot(page, "live-alert");
   await page.selectOption("form.workflow select[name=status]", "resolved");
   await page.fill("form.workflow input[name=comment]", "reverse shell from the console test");
