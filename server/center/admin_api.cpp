@@ -145,6 +145,17 @@ void addAdminRoutes(server::ApiRouter& router, AdminApiContext ctx) {
         return ApiReply::ok(json{{"reset", reset}, {"not_found", missing}});
     }, Auth::kSigned);
     router.post("/command", [ctx](const ApiRequest& req) { return postCommand(ctx, req); }, Auth::kSigned);
+    // Totals for the manager's services view (it derives the rates between two looks).
+    router.get("/stats", [ctx, &metrics = router.metrics()](const ApiRequest&) {
+        return ApiReply::ok(json{{"agents", ctx.registry->agents()},
+                                 {"streams", ctx.registry->streams()},
+                                 {"max_connections", ctx.registry->maxConnections()},
+                                 {"batches_total", metrics.counterTotal("vigil_center_batches_total")},
+                                 {"records_total", metrics.counterTotal("vigil_center_records_total")},
+                                 {"errors_total", metrics.counterTotal("vigil_center_errors_total")},
+                                 {"commands_total", metrics.counterTotal("vigil_center_commands_total")},
+                                 {"config_pushes_total", metrics.counterTotal("vigil_center_config_pushes_total")}});
+    }, Auth::kSigned);
     router.post("/plugins/reload", [ctx](const ApiRequest&) {
         if (!ctx.pusher || !ctx.pusher->enabled()) return ApiReply::error(404, "no plugin config is configured");
         auto n = ctx.pusher->reloadAndPush();

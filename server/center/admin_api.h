@@ -1,6 +1,7 @@
 // The center's HTTP admin API (Elkeid paths, AK/SK signed): /conn/stat, /conn/list,
 // /conn/count, /conn/reset and POST /command/ (commands to connected agents; task 1050 issues an
-// upload token). /metrics and /healthz come from the router.
+// upload token), plus GET /stats (totals for the manager) and POST /plugins/reload. /metrics and
+// /healthz come from the router.
 // Thread-safety: handlers run on the API server's threads; the objects they use are thread-safe.
 #pragma once
 

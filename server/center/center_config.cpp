@@ -66,8 +66,19 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     c.auth = server::readAuthSettings(root.child("auth"));
 
     Node p = root.child("plugins");
-    p.allowOnly({"config", "reload_interval"});
+    p.allowOnly({"config", "reload_interval", "manager"});
     c.plugin_config = p.str("config");
+    if (p.has("manager")) {
+        Node m = p.child("manager");
+        m.allowOnly({"url", "access_key", "timeout"});
+        c.plugin_manager_url = m.str("url");
+        c.plugin_manager_access_key = m.str("access_key");
+        c.plugin_manager_timeout = m.duration("timeout", c.plugin_manager_timeout, std::chrono::milliseconds(100));
+        if (c.plugin_manager_url.rfind("http://", 0) != 0 && c.plugin_manager_url.rfind("https://", 0) != 0) {
+            m.problem("url", "must be the manager's http://host:port, got '" + c.plugin_manager_url + "'");
+        }
+        if (!c.plugin_config.empty()) p.problem("manager", "give either plugins.config (a file) or plugins.manager, not both");
+    }
     c.plugin_reload_interval = p.duration("reload_interval", c.plugin_reload_interval, std::chrono::milliseconds(100));
 
     Node u = root.child("uploads");
@@ -195,7 +206,8 @@ auth:                                  # required unless disabled: AK/SK for the
   disabled: false
 plugins:
   config: ""                           # plugin sets pushed to agents (see docs/center.md)
-  reload_interval: 5s
+  reload_interval: 5s                  # how often the file (or the manager) is read
+  # manager: {url: "http://127.0.0.1:8080", access_key: "", timeout: 3s}   # sets from vigil-manager instead
 uploads:
   max_size: 1GiB
   token_ttl: 1h

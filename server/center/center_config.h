@@ -34,6 +34,11 @@ struct CenterConfig {
     std::string signing_access_key;              // which key signs our own requests
     std::string plugin_config;                   // plugin sets file; empty: none
     std::chrono::milliseconds plugin_reload_interval{5000};
+    // plugins.manager: the plugin sets come from vigil-manager (GET /internal/v1/plugin-config,
+    // signed with `plugin_manager_access_key` or the signing key) instead of a file.
+    std::string plugin_manager_url;
+    std::string plugin_manager_access_key;
+    std::chrono::milliseconds plugin_manager_timeout{3000};
     std::string upload_dir;                      // default <data_dir>/uploads
     uint64_t max_upload_bytes = 1ull << 30;
     std::chrono::seconds upload_token_ttl{3600};

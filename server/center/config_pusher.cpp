@@ -11,7 +11,7 @@ ConfigPusher::ConfigPusher(PluginConfigSource* source, ConnectionRegistry& regis
 }
 
 bool ConfigPusher::push(const std::shared_ptr<AgentConnection>& conn, bool force) {
-    if (!source_ || !conn) return false;
+    if (!source_ || !conn || !source_->loaded()) return false;
     const std::string agent_id = conn->info().agent_id;
     wire::AgentCommand cmd;
     cmd.configs = source_->configFor(agent_id);

@@ -15,6 +15,7 @@
 #include "server/center/admin_api.h"
 #include "server/center/center_config.h"
 #include "server/center/config_pusher.h"
+#include "server/center/manager_plugin_config.h"
 #include "server/center/tls_context.h"
 #include "server/center/transfer_server.h"
 #include "server/common/api_server.h"
@@ -96,11 +97,24 @@ int main(int argc, char** argv) {
 
     ConnectionRegistry registry(cfg->max_connections);
     UploadStore uploads(cfg->upload_dir, cfg->max_upload_bytes, cfg->upload_token_ttl, metrics);
-    std::unique_ptr<FilePluginConfig> plugin_source;
+    std::unique_ptr<PluginConfigSource> plugin_source;
     if (!cfg->plugin_config.empty()) {
         auto src = FilePluginConfig::open(cfg->plugin_config, cfg->product);
         if (!src.ok()) return fail("plugin config: " + src.message());
         plugin_source = std::move(*src);
+    } else if (!cfg->plugin_manager_url.empty()) {
+        ManagerPluginConfigOptions mo;
+        mo.url = cfg->plugin_manager_url;
+        mo.timeout = cfg->plugin_manager_timeout;
+        mo.product = cfg->product;
+        auto key = server::signingKey(cfg->auth.keys, cfg->plugin_manager_access_key.empty() ? cfg->signing_access_key
+                                                                                            : cfg->plugin_manager_access_key);
+        if (!key.ok()) return fail("plugins.manager: " + key.message());
+        mo.key = *key;
+        auto src = std::make_unique<ManagerPluginConfig>(mo);
+        // The manager may start later: nothing is pushed until its first answer.
+        if (auto first = src->reload(); !first.ok()) logger->warn("plugin config from the manager: {} (retried every {} ms)", first.message(), cfg->plugin_reload_interval.count());
+        plugin_source = std::move(src);
     }
     ConfigPusher pusher(plugin_source.get(), registry, metrics);
 

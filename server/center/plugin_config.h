@@ -1,6 +1,6 @@
 // Where the center gets each agent's desired plugin set, pushed as a config-sync Command on the
-// agent's first heartbeat and after every change. Today: a YAML file (the manager becomes a
-// source in a later issue). File format:
+// agent's first heartbeat and after every change: a YAML file, or vigil-manager's host groups
+// (ManagerPluginConfig, manager_plugin_config.h, answering the same structure). File format:
 //   plugins:                      # default set for every agent
 //     - {name: driver, version: "1.0", type: exec, sha256: <hex>, signature: <hex>,
 //        download_urls: [http://...], detail: "..."}
@@ -29,6 +29,9 @@ public:
     virtual std::vector<wire::CommandConfig> configFor(const std::string& agent_id) const = 0;
     // Re-reads the source; true when it changed (and is valid). Errors keep the previous set.
     virtual Result<bool> reload() = 0;
+    // False until the source has a set to give (a remote source before its first answer):
+    // nothing is pushed meanwhile, since an empty set would stop every plugin.
+    virtual bool loaded() const { return true; }
 };
 
 // The parsed content of a plugin config file.

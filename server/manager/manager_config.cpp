@@ -14,7 +14,8 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
     auto doc = config::Document::loadString(text, name);
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
-    root.allowOnly({"store", "http", "auth", "bus", "alerts_bus", "ingest", "log", "rules"});
+    root.allowOnly(
+        {"store", "http", "auth", "bus", "alerts_bus", "ingest", "log", "cluster", "rules"});
     ManagerConfig c;
     config::Problems flag_problems;
     auto flagProblem = [&](const std::string& flag, const std::string& msg) {
@@ -83,6 +84,7 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
 
     // The records bus (heartbeats, task results) and the hub's alerts bus; absent: not read.
     readIngestConfig(root, c.ingest);
+    cluster::readClusterConfig(root, c.cluster);
     rules::readRulesConfig(root, c.rules);
 
     server::readLogSettings(root.child("log"), flags.log_level, flags.log_file, c.log_level,
@@ -125,6 +127,14 @@ alerts_bus:                   # the hub's alerts (data_type 9000) -> alerts
   backend: embedded
   dir: /var/lib/vigil-hub/alerts-bus
 # ingest: {group: manager, fetch_max: 1000}
+# cluster:                    # the servers the manager talks to (tasks, plugin configs, services)
+#   discovery: [127.0.0.1:8088]   # vigil-discovery replicas: centers and hubs are found there
+#   centers: []               # center admin APIs (host:port) used besides those discovery lists
+#   keys_file: /etc/vigil/keys.yaml   # "ak: sk" lines, as the centers' auth.keys_file
+#   access_key: ""            # which key signs (default: the first); with secret_key: an inline pair
+#   timeout: 3s               # per request to a center, hub or replica
+#   advertise: ""             # host:port registered as vigil_manager (default: http.listen)
+#   register_interval: 30s
 # rules:                      # the managed rules directory (docs/manager.md "Rules")
 #   dir: /var/lib/vigil-manager/rules   # also in the hubs' rules: list (shared or synced)
 #   hub_bin: ""               # vigil-hub for `check` (default: next to vigil-manager)

@@ -6,6 +6,7 @@
 
 #include "libs/common/result.h"
 #include "server/manager/auth/authenticator.h"
+#include "server/manager/cluster/cluster_client.h"
 #include "server/manager/ingest/ingest.h"
 #include "server/manager/rules/rules_config.h"
 #include "server/manager/store/store.h"
@@ -35,6 +36,8 @@ struct ManagerConfig {
     // The first-run admin's password; empty: a random one, printed once to stderr.
     std::string admin_password;
     IngestConfig ingest;  // `bus:` and `alerts_bus:`; a loop runs only when its bus is set
+    // `cluster:`: discovery, centers, keys (tasks, plugin configs, services); empty: none.
+    cluster::ClusterOptions cluster;
     rules::RulesConfig rules;  // `rules:`; without rules.dir the rule routes answer 503
     std::string log_level = "info";
     std::string log_file;  // empty: stderr

@@ -16,6 +16,7 @@
 #include "libs/common/fs.h"
 #include "libs/common/log.h"
 #include "server/common/api_server.h"
+#include "server/common/registrar.h"
 #include "server/common/service_config.h"
 #include "server/common/signal_wait.h"
 #include "server/manager/api/manager_api.h"
@@ -146,11 +147,38 @@ int main(int argc, char** argv) {
     ao.port = cfg->http_port;
     ao.threads = cfg->http_threads;
     ao.max_body_bytes = cfg->max_body_bytes;
+    // The centers' signed requests (/internal/v1/plugin-config) are checked with cluster keys.
+    if (!cfg->cluster.keys.empty()) {
+        ao.verifier = std::make_shared<const server::RequestVerifier>(cfg->cluster.keys);
+    }
     server::ApiServer http(ao, metrics);
     api::ManagerServices services;
     services.rules = rule_library.get();
     services.hubs = hub_reloader.get();
     services.events = &events;
+    std::unique_ptr<cluster::ClusterClient> cluster_client;
+    if (cfg->cluster.configured()) {
+        cluster_client = std::make_unique<cluster::ClusterClient>(cfg->cluster);
+        services.cluster = cluster_client.get();
+    } else {
+        log->warn("no cluster configured (cluster:): tasks, plugin configs and services answer 503");
+    }
+    // Without rules.hubs, the hubs registered with discovery (as vigil_hub) are reloaded,
+    // signed with the cluster key.
+    if (!hub_reloader && cluster_client && !cfg->cluster.discovery.empty()) {
+        hub_reloader = std::make_unique<rules::HubReloader>(
+            [c = cluster_client.get(), log] {
+                std::vector<std::string> out;
+                auto hubs = c->instances(c->options().hub_name);
+                if (!hubs.ok()) log->warn("rules: no hub list from discovery: {}", hubs.message());
+                if (hubs.ok()) {
+                    for (const auto& h : *hubs) out.push_back(h.address());
+                }
+                return out;
+            },
+            cfg->cluster.key, cfg->rules.hub_timeout);
+        services.hubs = hub_reloader.get();
+    }
     api::ManagerApi routes(**store, authenticator, http.router(), services);
     http.router().setHealthCheck([&store]() -> vigil::Status {
         auto counts = (*store)->hostCounts();
@@ -185,11 +213,27 @@ int main(int argc, char** argv) {
         return 1;
     }
     SessionSweeper sweeper(**store);
+    // Registered with discovery as vigil_manager (the services view lists every manager).
+    std::unique_ptr<server::Registrar> registrar;
+    if (!cfg->cluster.discovery.empty()) {
+        server::RegistrarOptions ro;
+        ro.discovery = cfg->cluster.discovery;
+        ro.name = cfg->cluster.manager_name;
+        auto adv = server::parseHostPort(
+            cfg->cluster.advertise.empty() ? http.address() : cfg->cluster.advertise);
+        ro.ip = adv.ok() && adv->host != "0.0.0.0" ? adv->host : "127.0.0.1";
+        ro.port = cfg->cluster.advertise.empty() ? http.port() : adv->port;
+        ro.interval = cfg->cluster.register_interval;
+        ro.key = cfg->cluster.key;
+        registrar = std::make_unique<server::Registrar>(ro, [] { return 0; }, metrics);
+        registrar->start();
+    }
     event_feed.start();
     log->info("vigil-manager {} listening on {} (store: {})", VIGIL_VERSION, http.address(),
               (*store)->backend());
     int sig = server::waitForTerminationSignal();
     log->info("signal {}: stopping", sig);
+    if (registrar) registrar->stop();
     events.close();  // ends the event streams, which hold HTTP workers
     http.stop();
     event_feed.stop();

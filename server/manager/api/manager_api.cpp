@@ -71,6 +71,9 @@ ManagerApi::ManagerApi(Store& store, auth::Authenticator& auth, server::ApiRoute
     addRuleRoutes();
     addEventRoutes();
     addAuditRoutes();
+    addTaskRoutes();
+    addGroupRoutes();
+    addServiceRoutes();
     addOpen(
         "GET", "/api/v1/openapi.json",
         [doc = openApiDocument().dump()](const ApiRequest&) {

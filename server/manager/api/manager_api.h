@@ -17,6 +17,7 @@
 #include "server/common/api_router.h"
 #include "server/manager/api/event_stream.h"
 #include "server/manager/auth/authenticator.h"
+#include "server/manager/cluster/cluster_client.h"
 #include "server/manager/rules/hub_reloader.h"
 #include "server/manager/rules/rule_library.h"
 #include "server/manager/store/store.h"
@@ -29,6 +30,8 @@ struct ManagerServices {
     rules::RuleLibrary* rules = nullptr;  // rules.dir
     rules::HubReloader* hubs = nullptr;   // rules.hubs
     EventBroadcaster* events = nullptr;
+    // Tasks, plugin-config pushes and services (cluster.*); null: those routes answer 503.
+    cluster::ClusterClient* cluster = nullptr;
     std::chrono::milliseconds keepalive{15000};  // ": keepalive" comments of the event stream
 };
 
@@ -68,6 +71,9 @@ private:
     void addHostRoutes();
     void addAlertRoutes();
     void addAuditRoutes();
+    void addTaskRoutes();     // task_routes.cpp
+    void addGroupRoutes();    // group_routes.cpp (and the centers' /internal/v1/plugin-config)
+    void addServiceRoutes();  // service_routes.cpp
     void addRuleRoutes();    // rule_routes.cpp: rules, packs, reload, whitelist from an alert
     void addExportRoutes();  // export_routes.cpp
     void addEventRoutes();   // event_routes.cpp

@@ -1,0 +1,198 @@
+// The manager API's task routes: a task for many hosts is stored with one result per host, sent
+// through the center each host is connected to (POST /command/ with the task id as token), and
+// completed by the 5100 results the ingest records (docs/manager.md "Tasks").
+#include "libs/common/crypto.h"
+#include "server/manager/api/api_views.h"
+#include "server/manager/api/cluster_views.h"
+#include "server/manager/api/manager_api.h"
+
+namespace vigil::manager::api {
+
+using nlohmann::json;
+using server::ApiReply;
+using server::ApiRequest;
+using server::Body;
+using server::JsonFields;
+
+namespace {
+
+constexpr size_t kMaxTaskHosts = 10000;
+constexpr size_t kMaxTaskData = 64 * 1024;
+constexpr size_t kMaxCommentBytes = 4096;
+constexpr size_t kMaxCursorBytes = 512;
+// The agent's own tasks go to its product name (DESIGN.md §3); 1060 restarts the agent.
+constexpr const char* kAgentProduct = "vigil-agent";
+constexpr int32_t kAgentRestart = 1060;
+
+// Result statuses the manager sets itself (the agent's 5100 sets succeeded / failed).
+constexpr const char* kTaskSent = "sent";
+constexpr const char* kTaskUnreachable = "unreachable";
+constexpr const char* kTaskSendFailed = "send_failed";
+
+json taskJson(const Task& t) {
+    return {{"task_id", t.task_id},
+            {"agent_ids", t.agent_ids},
+            {"data_type", t.data_type},
+            {"name", t.object_name},
+            {"data", t.payload},
+            {"created_by", t.created_by},
+            {"created_at_ms", t.created_at_ms},
+            {"status_counts", t.status_counts}};
+}
+
+json resultJson(const TaskResult& r) {
+    json result = r.result_json.empty() ? json(nullptr)
+                                        : json::parse(r.result_json, nullptr, false);
+    if (result.is_discarded()) result = r.result_json;
+    return {{"agent_id", r.agent_id}, {"status", r.status}, {"result", result},
+            {"time_ms", r.time_ms}};
+}
+
+TaskResult resultOf(const Task& t, const std::string& agent, const char* status,
+                    const std::string& msg, int64_t now) {
+    return TaskResult{t.task_id, agent, status, msg.empty() ? "" : json{{"msg", msg}}.dump(), now};
+}
+
+}  // namespace
+
+void ManagerApi::addTaskRoutes() {
+    // Creates, stores and dispatches one task; the reply of POST /api/v1/tasks.
+    auto run = [this](Task task, const std::string& comment, const Session& s) {
+        cluster::ClusterClient* cluster = services_.cluster;
+        task.task_id = crypto::randomHex(16);
+        task.created_by = s.username;
+        task.created_at_ms = auth_.now();
+        auto created = store_.createTask(task);
+        if (!created.ok()) return storeError(created.error());
+        // Where each host is; hosts on no center fail at once, the others are marked sent
+        // before the command goes out, so a fast 5100 result is never overwritten.
+        const auto where = cluster->locateAgents();
+        std::string center_problems;
+        for (const auto& [center, problem] : where.center_errors) {
+            center_problems += (center_problems.empty() ? "" : "; ") + problem;
+        }
+        IngestBatch first;
+        size_t unreachable = 0;
+        for (const auto& agent : task.agent_ids) {
+            auto it = where.center_of.find(agent);
+            if (it == where.center_of.end()) {
+                std::string msg = "not connected to any center";
+                if (!center_problems.empty()) msg += " (unreachable: " + center_problems + ")";
+                ++unreachable;
+                first.task_results.push_back(
+                    resultOf(task, agent, kTaskUnreachable, msg, task.created_at_ms));
+            } else {
+                first.task_results.push_back(
+                    resultOf(task, agent, kTaskSent, "via center " + it->second,
+                             task.created_at_ms));
+            }
+        }
+        if (auto r = store_.ingest(first); !r.ok()) return storeError(r.error());
+        IngestBatch failed;
+        size_t sent = 0;
+        for (const auto& agent : task.agent_ids) {
+            auto it = where.center_of.find(agent);
+            if (it == where.center_of.end()) continue;
+            json body = {{"agent_id", agent},
+                         {"command",
+                          {{"task",
+                            {{"data_type", task.data_type},
+                             {"name", task.object_name},
+                             {"data", task.payload},
+                             {"token", task.task_id}}}}}};
+            auto answer = cluster->call(it->second, "POST", "/command/", body.dump());
+            if (answer.ok()) {
+                ++sent;
+            } else {
+                failed.task_results.push_back(
+                    resultOf(task, agent, kTaskSendFailed, answer.message(), auth_.now()));
+            }
+        }
+        if (!failed.task_results.empty()) {
+            if (auto r = store_.ingest(failed); !r.ok()) return storeError(r.error());
+        }
+        json detail = {{"name", task.object_name},
+                       {"data_type", task.data_type},
+                       {"hosts", task.agent_ids.size()},
+                       {"sent", sent},
+                       {"unreachable", unreachable},
+                       {"send_failed", failed.task_results.size()}};
+        if (!comment.empty()) detail["comment"] = comment;
+        audit(s.username, "task.create", task.task_id, detail);
+        auto stored = store_.getTask(task.task_id);
+        auto results = store_.taskResults(task.task_id);
+        if (!stored.ok()) return storeError(stored.error());
+        if (!results.ok()) return storeError(results.error());
+        json data = *stored ? taskJson(**stored) : taskJson(task);
+        data["results"] = json::array();
+        for (const auto& r : *results) data["results"].push_back(resultJson(r));
+        ApiReply a = ApiReply::ok(std::move(data));
+        a.status = 201;
+        return a;
+    };
+
+    add("POST", "/api/v1/tasks", Role::kOperator,
+        [this, run](const ApiRequest& req, const Session& s) {
+            JsonFields f(req.json);
+            Task t;
+            t.agent_ids = agentIdsField(f, "agent_ids", true, kMaxTaskHosts);
+            t.object_name = f.string("name", true, 128);
+            t.data_type = static_cast<int32_t>(f.integer("data_type", true, 0, INT32_MAX));
+            t.payload = f.string("data", false, kMaxTaskData);
+            std::string comment = f.string("comment", false, kMaxCommentBytes);
+            if (f.ok() && t.agent_ids.empty()) f.fail("agent_ids", "must name at least one host");
+            if (f.ok() && t.object_name.empty()) {
+                f.fail("name", "must be a plugin name or vigil-agent");
+            }
+            if (!f.ok()) return f.badRequest();
+            if (!services_.cluster) return noCluster();
+            return run(std::move(t), comment, s);
+        });
+
+    // Restarts the agents (agent task 1060: the agent re-executes itself, restarting its
+    // plugins; docs/agent.md "Commands and tasks").
+    add("POST", "/api/v1/tasks/agent-restart", Role::kOperator,
+        [this, run](const ApiRequest& req, const Session& s) {
+            JsonFields f(req.json);
+            Task t;
+            t.agent_ids = agentIdsField(f, "agent_ids", true, kMaxTaskHosts);
+            std::string comment = f.string("comment", false, kMaxCommentBytes);
+            if (f.ok() && t.agent_ids.empty()) f.fail("agent_ids", "must name at least one host");
+            if (!f.ok()) return f.badRequest();
+            if (!services_.cluster) return noCluster();
+            t.object_name = kAgentProduct;
+            t.data_type = kAgentRestart;
+            return run(std::move(t), comment, s);
+        });
+
+    add(
+        "GET", "/api/v1/tasks", Role::kReadOnly,
+        [this](const ApiRequest& req, const Session&) {
+            auto limit = limitParam(req);
+            if (!limit.ok()) return ApiReply::badRequest(limit.message());
+            auto cursor = textParam(req, "cursor", kMaxCursorBytes);
+            if (!cursor.ok()) return ApiReply::badRequest(cursor.message());
+            auto page = store_.listTasks(*limit, *cursor);
+            if (!page.ok()) return storeError(page.error());
+            return ApiReply::ok(pageJson(*page, taskJson));
+        },
+        Body::kRaw);
+
+    add(
+        "GET", "/api/v1/tasks/:id", Role::kReadOnly,
+        [this](const ApiRequest& req, const Session&) {
+            const std::string& id = req.path_params.at("id");
+            auto task = store_.getTask(id);
+            if (!task.ok()) return storeError(task.error());
+            if (!*task) return ApiReply::notFound("no task " + id);
+            auto results = store_.taskResults(id);
+            if (!results.ok()) return storeError(results.error());
+            json data = taskJson(**task);
+            data["results"] = json::array();
+            for (const auto& r : *results) data["results"].push_back(resultJson(r));
+            return ApiReply::ok(std::move(data));
+        },
+        Body::kRaw);
+}
+
+}  // namespace vigil::manager::api
