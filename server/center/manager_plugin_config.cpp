@@ -40,9 +40,11 @@ Result<bool> ManagerPluginConfig::reload() {
     auto res = client.Get(kPath, headers);
     if (!res) return makeError("manager {}: {}", options_.url, httplib::to_string(res.error()));
     auto doc = nlohmann::json::parse(res->body, nullptr, false);
-    std::string msg = doc.is_object() && doc.contains("msg") && doc["msg"].is_string() ? doc["msg"].get<std::string>()
-                                                                                      : res->body.substr(0, 200);
-    if (res->status != 200 || !doc.is_object() || !doc.contains("data") || !doc["data"].is_object()) {
+    std::string msg = doc.is_object() && doc.contains("msg") && doc["msg"].is_string()
+                          ? doc["msg"].get<std::string>()
+                          : res->body.substr(0, 200);
+    if (res->status != 200 || !doc.is_object() || !doc.contains("data") ||
+        !doc["data"].is_object()) {
         return makeError("manager {}{}: HTTP {}: {}", options_.url, kPath, res->status, msg);
     }
     // JSON is YAML: the file parser checks the entries the same way.

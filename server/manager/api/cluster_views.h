@@ -35,8 +35,9 @@ inline std::vector<std::string> agentIdsField(server::JsonFields& f, std::string
 
 inline server::ApiReply noCluster() {
     return server::ApiReply::error(
-        503, "no cluster configured: set cluster.discovery (or cluster.centers) and the keys in "
-             "the manager's configuration");
+        503,
+        "no cluster configured: set cluster.discovery (or cluster.centers) and the keys in "
+        "the manager's configuration");
 }
 
 }  // namespace vigil::manager::api

@@ -61,8 +61,9 @@ json pluginEntry(const json& item, const std::string& where, std::string& proble
     json urls = json::array();
     if (const json* list = f.array("download_urls", false, kMaxUrls)) {
         for (const auto& u : *list) {
-            const bool http = u.is_string() && (u.get_ref<const std::string&>().rfind("http://", 0) == 0 ||
-                                                u.get_ref<const std::string&>().rfind("https://", 0) == 0);
+            const bool http =
+                u.is_string() && (u.get_ref<const std::string&>().rfind("http://", 0) == 0 ||
+                                  u.get_ref<const std::string&>().rfind("https://", 0) == 0);
             if (!http) {
                 f.fail("download_urls", "every entry must be an http:// or https:// URL");
                 break;
@@ -169,7 +170,8 @@ void ManagerApi::addGroupRoutes() {
             std::set<std::string> names;
             for (size_t i = 0; i < list->size(); ++i) {
                 std::string problem;
-                json e = pluginEntry((*list)[i], "body.plugins[" + std::to_string(i) + "]", problem);
+                json e =
+                    pluginEntry((*list)[i], "body.plugins[" + std::to_string(i) + "]", problem);
                 if (!problem.empty()) return ApiReply::badRequest(problem);
                 if (!names.insert(e["name"].get<std::string>()).second) {
                     return ApiReply::badRequest("body.plugins[" + std::to_string(i) +
@@ -184,9 +186,7 @@ void ManagerApi::addGroupRoutes() {
             auto created = store_.putHostGroup(g);
             if (!created.ok()) return storeError(created.error());
             audit(s.username, "group.put", g.name,
-                  {{"created", *created},
-                   {"plugins", names},
-                   {"hosts", g.agent_ids.size()}});
+                  {{"created", *created}, {"plugins", names}, {"hosts", g.agent_ids.size()}});
             auto stored = store_.getHostGroup(g.name);
             if (!stored.ok()) return storeError(stored.error());
             json data = groupJson(*stored ? **stored : g);

@@ -84,8 +84,8 @@ void ManagerApi::addServiceRoutes() {
                     one["agents"] = stats->value("agents", 0);
                     one["records_total"] = counter(*stats, "records_total");
                     one["errors_total"] = counter(*stats, "errors_total");
-                    one["records_per_s"] =
-                        rates->rate("center records " + c.api, counter(*stats, "records_total"), now);
+                    one["records_per_s"] = rates->rate("center records " + c.api,
+                                                       counter(*stats, "records_total"), now);
                     one["errors_per_s"] =
                         rates->rate("center errors " + c.api, counter(*stats, "errors_total"), now);
                 } else {
@@ -102,7 +102,8 @@ void ManagerApi::addServiceRoutes() {
                     const std::string address = h.address();
                     json one = {{"address", address}, {"status", h.status}};
                     auto stats = cluster->call(address, "GET", "/hub/stats");
-                    one["healthy"] = stats.ok() && stats->is_object() && stats->value("healthy", false);
+                    one["healthy"] =
+                        stats.ok() && stats->is_object() && stats->value("healthy", false);
                     if (stats.ok() && stats->is_object()) {
                         one["lag_ms"] = stats->value("lag_ms", int64_t{0});
                         one["rules"] = stats->value("rules", 0);
@@ -124,7 +125,8 @@ void ManagerApi::addServiceRoutes() {
             if (manager_list.ok()) {
                 for (const auto& m : *manager_list) {
                     auto s = cluster->probe(m.address(), "/healthz");
-                    json one = {{"address", m.address()}, {"status", m.status}, {"healthy", s.ok()}};
+                    json one = {
+                        {"address", m.address()}, {"status", m.status}, {"healthy", s.ok()}};
                     if (!s.ok()) one["error"] = s.message();
                     managers.push_back(std::move(one));
                 }
@@ -172,8 +174,8 @@ void ManagerApi::addServiceRoutes() {
             auto answer = cluster->call(center, "POST", "/conn/reset", body.dump());
             if (!answer.ok()) return ApiReply::error(502, answer.message());
             json detail = body;
-            detail["reset"] = answer->is_object() ? answer->value("reset", json::array())
-                                                  : json::array();
+            detail["reset"] =
+                answer->is_object() ? answer->value("reset", json::array()) : json::array();
             audit(s.username, "center.rebalance", center, detail);
             json data = answer->is_object() ? *answer : json::object();
             data["center"] = center;

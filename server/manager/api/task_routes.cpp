@@ -41,11 +41,11 @@ json taskJson(const Task& t) {
 }
 
 json resultJson(const TaskResult& r) {
-    json result = r.result_json.empty() ? json(nullptr)
-                                        : json::parse(r.result_json, nullptr, false);
+    json result =
+        r.result_json.empty() ? json(nullptr) : json::parse(r.result_json, nullptr, false);
     if (result.is_discarded()) result = r.result_json;
-    return {{"agent_id", r.agent_id}, {"status", r.status}, {"result", result},
-            {"time_ms", r.time_ms}};
+    return {
+        {"agent_id", r.agent_id}, {"status", r.status}, {"result", result}, {"time_ms", r.time_ms}};
 }
 
 TaskResult resultOf(const Task& t, const std::string& agent, const char* status,
@@ -82,9 +82,8 @@ void ManagerApi::addTaskRoutes() {
                 first.task_results.push_back(
                     resultOf(task, agent, kTaskUnreachable, msg, task.created_at_ms));
             } else {
-                first.task_results.push_back(
-                    resultOf(task, agent, kTaskSent, "via center " + it->second,
-                             task.created_at_ms));
+                first.task_results.push_back(resultOf(
+                    task, agent, kTaskSent, "via center " + it->second, task.created_at_ms));
             }
         }
         if (auto r = store_.ingest(first); !r.ok()) return storeError(r.error());
@@ -111,12 +110,10 @@ void ManagerApi::addTaskRoutes() {
         if (!failed.task_results.empty()) {
             if (auto r = store_.ingest(failed); !r.ok()) return storeError(r.error());
         }
-        json detail = {{"name", task.object_name},
-                       {"data_type", task.data_type},
-                       {"hosts", task.agent_ids.size()},
-                       {"sent", sent},
-                       {"unreachable", unreachable},
-                       {"send_failed", failed.task_results.size()}};
+        json detail = {
+            {"name", task.object_name},       {"data_type", task.data_type},
+            {"hosts", task.agent_ids.size()}, {"sent", sent},
+            {"unreachable", unreachable},     {"send_failed", failed.task_results.size()}};
         if (!comment.empty()) detail["comment"] = comment;
         audit(s.username, "task.create", task.task_id, detail);
         auto stored = store_.getTask(task.task_id);

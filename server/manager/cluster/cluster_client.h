@@ -63,9 +63,9 @@ struct Instance {
 
 // A center: its admin API address and, when discovery lists it, its registration.
 struct Center {
-    std::string api;          // host:port of the signed HTTP admin API
-    std::string grpc;         // host:port agents dial (empty when only configured)
-    int64_t weight = -1;      // agents connected as registered (-1: unknown)
+    std::string api;      // host:port of the signed HTTP admin API
+    std::string grpc;     // host:port agents dial (empty when only configured)
+    int64_t weight = -1;  // agents connected as registered (-1: unknown)
     std::string status;
 };
 

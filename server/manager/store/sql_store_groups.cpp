@@ -75,7 +75,8 @@ Result<bool> SqlStore::putHostGroup(const HostGroup& group) {
                         kGroupColumns),
             {group.name, group.description, group.plugins_json, group.updated_by, at});
         if (!n.ok()) return n.error();
-        auto cleared = c.execute("DELETE FROM host_group_members WHERE group_name = ?", {group.name});
+        auto cleared =
+            c.execute("DELETE FROM host_group_members WHERE group_name = ?", {group.name});
         if (!cleared.ok()) return cleared.error();
         sql::Params values;
         for (const auto& agent : members) values.insert(values.end(), {agent, group.name});
@@ -107,8 +108,7 @@ Result<std::optional<HostGroup>> SqlStore::getHostGroup(const std::string& name)
 Result<std::vector<HostGroup>> SqlStore::listHostGroups() {
     std::vector<HostGroup> groups;
     VIGIL_TRY(db_->read([&](sql::Connection& c) -> Status {
-        auto rows =
-            c.query(fmt::format("SELECT {} FROM host_groups ORDER BY name", kGroupColumns));
+        auto rows = c.query(fmt::format("SELECT {} FROM host_groups ORDER BY name", kGroupColumns));
         if (!rows.ok()) return rows.error();
         groups.clear();
         for (size_t r = 0; r < rows->size(); ++r) groups.push_back(groupFromRow(*rows, r));

@@ -159,11 +159,12 @@ protected:
         source_ = std::make_unique<center::ManagerPluginConfig>(mo);
         pusher_ = std::make_unique<center::ConfigPusher>(source_.get(), *registry_, metrics_);
         center_http_ = std::make_unique<server::ApiServer>(signedServer("center"), metrics_);
-        center::addAdminRoutes(center_http_->router(),
-                               center::AdminApiContext{registry_.get(), nullptr, pusher_.get(),
-                                                       "vigil-agent"});
+        center::addAdminRoutes(
+            center_http_->router(),
+            center::AdminApiContext{registry_.get(), nullptr, pusher_.get(), "vigil-agent"});
         ASSERT_TRUE(center_http_->start().ok());
-        registerService("hids_svr_grpc", 6751, {{"http_port", std::to_string(center_http_->port())}});
+        registerService("hids_svr_grpc", 6751,
+                        {{"http_port", std::to_string(center_http_->port())}});
     }
     void TearDown() override {
         if (center_http_) center_http_->stop();
@@ -177,8 +178,8 @@ protected:
     }
 
     void registerService(const std::string& name, int port, json extra = json::object()) {
-        json body = {{"name", name}, {"ip", "127.0.0.1"}, {"port", port}, {"weight", 0},
-                     {"extra", extra}};
+        json body = {
+            {"name", name}, {"ip", "127.0.0.1"}, {"port", port}, {"weight", 0}, {"extra", extra}};
         auto r = cluster_->call(discovery_->address(), "POST", "/registry/register", body.dump());
         ASSERT_TRUE(r.ok()) << r.message();
     }
@@ -222,8 +223,11 @@ protected:
         return page.ok() ? page->items : std::vector<AuditEntry>{};
     }
     static json plugin(const std::string& name, const std::string& version = "1.0.0") {
-        return {{"name", name}, {"version", version}, {"sha256", kSha},
-                {"download_urls", {"https://repo.example/" + name}}, {"detail", "{}"}};
+        return {{"name", name},
+                {"version", version},
+                {"sha256", kSha},
+                {"download_urls", {"https://repo.example/" + name}},
+                {"detail", "{}"}};
     }
     std::map<std::string, json> resultsByAgent(const json& task) {
         std::map<std::string, json> out;
@@ -320,12 +324,12 @@ TEST_P(OpsRoutesTest, TaskInputAndRolesAreChecked) {
     json good = {{"agent_ids", {"agent-1"}}, {"name", "collector"}, {"data_type", 5050}};
     EXPECT_EQ(call("POST", "/api/v1/tasks", ro, good).status, 403);
     EXPECT_EQ(call("POST", "/api/v1/tasks", "", good).status, 401);
-    auto bad = call("POST", "/api/v1/tasks", admin_, {{"agent_ids", json::array()}, {"name", "x"},
-                                                      {"data_type", 1}});
+    auto bad = call("POST", "/api/v1/tasks", admin_,
+                    {{"agent_ids", json::array()}, {"name", "x"}, {"data_type", 1}});
     EXPECT_EQ(bad.status, 400);
     EXPECT_NE(bad.msg().find("agent_ids"), std::string::npos) << bad.msg();
-    bad = call("POST", "/api/v1/tasks", admin_, {{"agent_ids", {1, 2}}, {"name", "x"},
-                                                 {"data_type", 1}});
+    bad = call("POST", "/api/v1/tasks", admin_,
+               {{"agent_ids", {1, 2}}, {"name", "x"}, {"data_type", 1}});
     EXPECT_EQ(bad.status, 400);
     bad = call("POST", "/api/v1/tasks", admin_, {{"agent_ids", {"a"}}, {"name", "x"}});
     EXPECT_EQ(bad.status, 400);
@@ -417,8 +421,8 @@ TEST_P(OpsRoutesTest, GroupChangeReachesConnectedAgentsAsConfigCommands) {
 
     // The center's poll (no reload call) picks up a change too.
     ASSERT_EQ(store_
-                  ->putHostGroup(HostGroup{"default", "", json::array({plugin("baseline")}).dump(),
-                                           {}, "test", 1})
+                  ->putHostGroup(HostGroup{
+                      "default", "", json::array({plugin("baseline")}).dump(), {}, "test", 1})
                   .ok(),
               true);
     auto pushed = pusher_->reloadAndPush();
