@@ -107,6 +107,10 @@ json ManagerApi::reloadHubs() {
 }
 
 void ManagerApi::addRuleRoutes() {
+    // Changes refused by vigil-hub check (bad packs, whitelists, removals others need).
+    metrics::Counter& refused_counter = router_.metrics().counter(
+        "vigil_manager_rule_changes_refused_total", "Rule changes refused by vigil-hub check");
+    auto refused = [counter = &refused_counter] { counter->inc(); };
     add(
         "GET", "/api/v1/rules", Role::kReadOnly,
         [this](const ApiRequest& req, const Session&) {
@@ -150,7 +154,7 @@ void ManagerApi::addRuleRoutes() {
 
     add(
         "POST", "/api/v1/rules/packs", Role::kAdmin,
-        [this](const ApiRequest& req, const Session& s) {
+        [this, refused](const ApiRequest& req, const Session& s) {
             if (!services_.rules) return notConfigured();
             const std::string name = rules::packName(req.param("name"));
             if (name.empty()) {
@@ -161,7 +165,10 @@ void ManagerApi::addRuleRoutes() {
             if (req.body.empty()) return ApiReply::badRequest("the body must be a YAML rule file");
             auto report = services_.rules->installPack(name, req.body);
             if (!report.ok()) return ApiReply::error(500, "rules: " + report.message());
-            if (!report->ok) return checkFailed(400, "pack " + name, *report);
+            if (!report->ok) {
+                refused();
+                return checkFailed(400, "pack " + name, *report);
+            }
             json hubs = reloadHubs();
             audit(s.username, "rule.pack_install", name,
                   {{"bytes", req.body.size()},
@@ -180,13 +187,14 @@ void ManagerApi::addRuleRoutes() {
 
     add(
         "DELETE", "/api/v1/rules/packs/:name", Role::kAdmin,
-        [this](const ApiRequest& req, const Session& s) {
+        [this, refused](const ApiRequest& req, const Session& s) {
             if (!services_.rules) return notConfigured();
             const std::string& name = req.path_params.at("name");
             auto report = services_.rules->removePack(name);
             if (!report.ok()) return ApiReply::error(500, "rules: " + report.message());
             if (!*report) return ApiReply::notFound("no pack " + name);
             if (!(*report)->ok) {
+                refused();
                 return checkFailed(409, "the rules without pack " + name, **report);
             }
             json hubs = reloadHubs();
@@ -217,7 +225,7 @@ void ManagerApi::addRuleRoutes() {
         });
 
     add("POST", "/api/v1/alerts/:id/whitelist", Role::kOperator,
-        [this](const ApiRequest& req, const Session& s) {
+        [this, refused](const ApiRequest& req, const Session& s) {
             if (!services_.rules) return notConfigured();
             const std::string& id = req.path_params.at("id");
             JsonFields f(req.json);
@@ -262,7 +270,10 @@ void ManagerApi::addRuleRoutes() {
             const std::string pack = rules::whitelistPackName(spec);
             auto report = services_.rules->installPack(pack, *yaml);
             if (!report.ok()) return ApiReply::error(500, "rules: " + report.message());
-            if (!report->ok) return checkFailed(400, "the whitelist", *report);
+            if (!report->ok) {
+                refused();
+                return checkFailed(400, "the whitelist", *report);
+            }
             json hubs = reloadHubs();
             AlertStatusUpdate up;
             up.alert_id = id;

@@ -152,6 +152,12 @@ std::string packName(std::string_view text) {
 
 RuleLibrary::RuleLibrary(RulesConfig config) : config_(std::move(config)) {
     while (config_.dir.size() > 1 && config_.dir.back() == '/') config_.dir.pop_back();
+    // Staging directories a crash left behind (the hubs ignore them; they only take room).
+    std::error_code ec;
+    for (const auto& e : stdfs::directory_iterator(config_.dir, ec)) {
+        if (e.is_directory() && e.path().filename().string().rfind(".staging-", 0) == 0)
+            stdfs::remove_all(e.path(), ec);
+    }
 }
 
 std::string RuleLibrary::hubBin() const {

@@ -309,6 +309,8 @@ TEST_P(RulesRoutesTest, PacksAreCheckedInstalledAndRemoved) {
     EXPECT_NE(diags[1].get<std::string>().find("duplicate rule id curl_seen"), std::string::npos);
     EXPECT_NE(r.msg().find("bad.yaml:3:"), std::string::npos) << r.msg();
     EXPECT_FALSE(fs::exists(rules_dir_ + "/bad.yaml"));
+    EXPECT_NE(metrics_.renderPrometheus().find("vigil_manager_rule_changes_refused_total 1"),
+              std::string::npos);
     EXPECT_EQ(hub_->stats().reloads.load(), 1u);
     // No staging directory left behind.
     for (const auto& e : std::filesystem::directory_iterator(rules_dir_))
