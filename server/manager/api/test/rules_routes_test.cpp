@@ -349,6 +349,20 @@ TEST_P(RulesRoutesTest, ReloadReportsEachHub) {
     EXPECT_FALSE(hubs[1]["message"].get<std::string>().empty());
     EXPECT_EQ(audit("rule.reload").size(), 1u);
 
+    // A file written behind the manager's back that does not load: the hub refuses the reload
+    // (422) with its diagnostic and keeps its rules.
+    ASSERT_TRUE(
+        fs::writeFileAtomic(rules_dir_ + "/manual.yaml", "- id: m\n  data_type: 59\n").ok());
+    r = call("POST", "/api/v1/rules/reload", op);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.data()["hubs"][0]["ok"], false);
+    EXPECT_EQ(r.data()["hubs"][0]["status"], 422);
+    EXPECT_NE(r.data()["hubs"][0]["message"].get<std::string>().find("manual.yaml:1:"),
+              std::string::npos)
+        << r.raw;
+    EXPECT_EQ(hub_->ruleCount(), 4u);
+    ASSERT_TRUE(fs::removeAll(rules_dir_ + "/manual.yaml").ok());
+
     // A hub that refuses the signature answers 401: reported, not hidden.
     rules::HubReloader wrong([this] { return hubs_; }, {"manager", "not-the-secret"},
                              std::chrono::seconds(5));
