@@ -43,6 +43,8 @@ Result<bool> ManagerPluginConfig::reload() {
     std::string msg = doc.is_object() && doc.contains("msg") && doc["msg"].is_string()
                           ? doc["msg"].get<std::string>()
                           : res->body.substr(0, 200);
+    // 404: the manager has no host group yet, a normal state: nothing to apply, no error.
+    if (res->status == 404) return false;
     if (res->status != 200 || !doc.is_object() || !doc.contains("data") ||
         !doc["data"].is_object()) {
         return makeError("manager {}{}: HTTP {}: {}", options_.url, kPath, res->status, msg);

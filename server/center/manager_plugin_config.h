@@ -2,7 +2,8 @@
 // /internal/v1/plugin-config, AK/SK signed, answers the plugin config file's structure
 // (`plugins`, `agents`) built from the manager's host groups; it is validated like the file.
 // Polled every plugins.reload_interval and on POST /plugins/reload (the manager calls it after a
-// change). Until the first good answer nothing is pushed; a failed poll keeps the previous set.
+// change). Until the first good answer nothing is pushed; a failed poll keeps the previous set,
+// and so does a 404 (the manager has no host group: nothing to apply).
 // Thread-safety: configFor() and reload() may run concurrently.
 #pragma once
 

@@ -18,6 +18,24 @@ TEST(CenterConfig, ExampleIsValidWithKeysAndDefaults) {
     EXPECT_EQ(c->discovery_name, "hids_svr_grpc");
 }
 
+// plugins.manager: the sets from vigil-manager, exclusive with plugins.config.
+TEST(CenterConfig, PluginsFromTheManager) {
+    CenterFlags f;
+    f.no_auth = true;
+    const std::string base = "data_dir: /d\ntls: {ca: /ca, cert: /c, key: /k}\n";
+    auto c = parseCenterConfig(base + "plugins: {manager: {url: \"http://10.0.0.9:8080\", timeout: 2s}}\n", "c.yaml", f);
+    ASSERT_TRUE(c.ok()) << c.message();
+    EXPECT_EQ(c->plugin_manager_url, "http://10.0.0.9:8080");
+    EXPECT_EQ(c->plugin_manager_timeout, std::chrono::seconds(2));
+    EXPECT_TRUE(c->plugin_config.empty());
+    auto bad = parseCenterConfig(base + "plugins: {config: /p.yaml, manager: {url: \"10.0.0.9:8080\", port: 1}}\n",
+                                 "c.yaml", f);
+    ASSERT_FALSE(bad.ok());
+    for (const char* k : {"'plugins.manager.url'", "'plugins.manager'", "port"}) {
+        EXPECT_NE(bad.message().find(k), std::string::npos) << k << " in " << bad.message();
+    }
+}
+
 TEST(CenterConfig, FlagsAloneAndProblems) {
     CenterFlags f;
     f.data_dir = "/d";

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +22,7 @@
 #include "server/common/api_server.h"
 #include "server/discovery/discovery_service.h"
 #include "server/manager/api/manager_api.h"
+#include "server/manager/manager_config.h"
 #include "server/manager/store/test/pg_test_server.h"
 #include "tests/support/free_port.h"
 
@@ -525,6 +529,38 @@ TEST_P(OpsRoutesTest, ServicesListEveryServiceWithHealthAndRebalance) {
                   .status,
               400);
     EXPECT_EQ(audit("center.rebalance").size(), 2u);
+}
+
+// The `cluster:` section: keys from a file or inline, addresses checked, keys required.
+TEST(ClusterConfig, ReadAndChecked) {
+    char tmpl[] = "/tmp/vigil-cluster-config-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string keys = std::string(tmpl) + "/keys.yaml";
+    { std::ofstream(keys) << "k1: secret-one-0123456789\nk2: secret-two-0123456789\n"; }
+    ::chmod(keys.c_str(), 0600);
+    auto c =
+        parseManagerConfig("cluster: {discovery: [\"127.0.0.1:8088\"], keys_file: " + keys +
+                               ", access_key: k2, timeout: 1s, advertise: \"10.0.0.5:8080\"}\n",
+                           "m.yaml", {});
+    ASSERT_TRUE(c.ok()) << c.message();
+    EXPECT_EQ(c->cluster.discovery, std::vector<std::string>{"127.0.0.1:8088"});
+    EXPECT_EQ(c->cluster.key.access_key, "k2");
+    EXPECT_EQ(c->cluster.keys.size(), 2u);
+    EXPECT_EQ(c->cluster.timeout, 1000ms);
+    EXPECT_TRUE(c->cluster.configured());
+    auto none = parseManagerConfig("", "m.yaml", {});
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->cluster.configured());
+
+    auto bad = parseManagerConfig(
+        "cluster: {discovery: [nope], centers: [\"127.0.0.1:6752\"], advertise: x, color: red}\n",
+        "m.yaml", {});
+    ASSERT_FALSE(bad.ok());
+    for (const char* k :
+         {"'cluster.discovery'", "'cluster.keys_file'", "'cluster.advertise'", "color"}) {
+        EXPECT_NE(bad.message().find(k), std::string::npos) << k << " in " << bad.message();
+    }
+    std::filesystem::remove_all(tmpl);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OpsRoutesTest, ::testing::Values("sqlite", "postgresql"),
