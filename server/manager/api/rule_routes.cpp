@@ -2,6 +2,7 @@
 // through the hub's loader, rules enabled and disabled, packs installed and removed after
 // `vigil-hub check`, hub reloads, and whitelists made from alerts.
 #include <algorithm>
+#include <cctype>
 
 #include "libs/common/crypto.h"
 #include "server/manager/api/api_views.h"
@@ -210,6 +211,14 @@ void ManagerApi::addRuleRoutes() {
             JsonFields f(req.json);
             const bool enabled = f.boolean("enabled", true);
             if (!f.ok()) return f.badRequest();
+            // The .disabled list is line-based with # comments (docs/hub.md).
+            if (id.empty() || id.find_first_of("#\r\n") != std::string::npos ||
+                std::isspace(static_cast<unsigned char>(id.front())) ||
+                std::isspace(static_cast<unsigned char>(id.back()))) {
+                return ApiReply::badRequest("rule id '" + id.substr(0, 80) +
+                                            "' cannot be listed in .disabled (a #, a line break, "
+                                            "or spaces at either end)");
+            }
             bool changed = false;
             auto found = services_.rules->setEnabled(id, enabled, &changed);
             if (!found.ok()) return ApiReply::error(500, "rules: " + found.message());

@@ -236,6 +236,7 @@ TEST_P(RulesRoutesTest, DisablingARuleStopsTheHubEvaluatingIt) {
     EXPECT_EQ(call("PATCH", "/api/v1/rules/curl_seen", reader, {{"enabled", false}}).status, 403);
     EXPECT_EQ(call("PATCH", "/api/v1/rules/curl_seen", op, {{"enabled", "no"}}).status, 400);
     EXPECT_EQ(call("PATCH", "/api/v1/rules/no_such", op, {{"enabled", false}}).status, 404);
+    EXPECT_EQ(call("PATCH", "/api/v1/rules/a%23b", op, {{"enabled", false}}).status, 400);
 
     auto r = call("PATCH", "/api/v1/rules/curl_seen", op, {{"enabled", false}});
     ASSERT_EQ(r.status, 200) << r.raw;
