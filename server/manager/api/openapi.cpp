@@ -200,11 +200,15 @@ json openApiDocument() {
            "operator", json::array({pathParam("id", "Rule id")}),
            jsonBody({{"enabled", boolean()}}, {"enabled"}));
     paths["/api/v1/rules/packs"]["post"] =
-        op("Install (or replace) a pack: the body is a YAML rule file, checked by vigil-hub "
-           "check (400 with its diagnostics), installed atomically; reloads the hubs",
+        op("Install (or replace) a pack: the body is a YAML rule file or a .tar.gz of rule "
+           "files, checked by vigil-hub check (400 with its diagnostics), installed atomically; "
+           "reloads the hubs",
            "admin", json::array({queryParam("name", "string", "Pack name, [A-Za-z0-9._-]")}),
            json{{"required", true},
-                {"content", {{"application/yaml", {{"schema", str()}}}}}});
+                {"content",
+                 {{"application/yaml", {{"schema", str()}}},
+                  {"application/gzip",
+                   {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}});
     paths["/api/v1/rules/packs/{name}"]["delete"] =
         op("Remove a pack (409 when the other rules need it); reloads the hubs", "admin",
            json::array({pathParam("name", "Pack name")}));

@@ -164,7 +164,11 @@ void ManagerApi::addRuleRoutes() {
                     "or digit");
             }
             if (req.body.empty()) return ApiReply::badRequest("the body must be a YAML rule file");
-            auto report = services_.rules->installPack(name, req.body);
+            // A gzip stream (.tar.gz of rule files), else one YAML rule file.
+            const bool archive =
+                req.body.size() >= 2 && req.body[0] == '\x1f' && req.body[1] == '\x8b';
+            auto report = archive ? services_.rules->installArchive(name, req.body)
+                                  : services_.rules->installPack(name, req.body);
             if (!report.ok()) return ApiReply::error(500, "rules: " + report.message());
             if (!report->ok) {
                 refused();
@@ -173,6 +177,7 @@ void ManagerApi::addRuleRoutes() {
             json hubs = reloadHubs();
             audit(s.username, "rule.pack_install", name,
                   {{"bytes", req.body.size()},
+                   {"archive", archive},
                    {"sha256", crypto::sha256Hex(req.body)},
                    {"check", report->summary},
                    {"hubs", hubs}});

@@ -13,9 +13,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
+#include <tuple>
 
 #include "libs/common/fs.h"
 #include "server/hub/rule_loader.h"
@@ -310,12 +313,21 @@ Result<CheckReport> RuleLibrary::installPack(const std::string& name, std::strin
     const std::string pack = packName(name);
     if (pack.empty()) return makeError("bad pack name '{}'", name.substr(0, 80));
     std::lock_guard lock(mu_);
+    return installLocked(pack, text, nullptr);
+}
+
+Result<CheckReport> RuleLibrary::installLocked(
+    const std::string& pack, std::string_view text,
+    const std::function<std::string(std::string)>& rewrite) {
     auto existing = packFile(pack);
     if (!existing.ok()) return existing.error();
     std::map<std::string, std::optional<std::string>> changes;
     if (!existing->empty() && *existing != pack + ".yaml") changes[*existing] = std::nullopt;
     changes[pack + ".yaml"] = std::string(text);
     auto report = check(changes);
+    if (report.ok() && rewrite) {
+        for (auto& d : report->diagnostics) d = rewrite(std::move(d));
+    }
     if (!report.ok() || !report->ok) return report;
     VIGIL_TRY(vigil::fs::writeFileAtomic(config_.dir + "/" + pack + ".yaml", text));
     if (!existing->empty() && *existing != pack + ".yaml") {
@@ -323,6 +335,103 @@ Result<CheckReport> RuleLibrary::installPack(const std::string& name, std::strin
         stdfs::remove(config_.dir + "/" + *existing, ec);
     }
     return report;
+}
+
+Result<CheckReport> RuleLibrary::installArchive(const std::string& name, std::string_view tar_gz) {
+    constexpr size_t kMaxFiles = 1000;
+    constexpr uint64_t kMaxUnpacked = 64ull << 20;
+    const std::string pack = packName(name);
+    if (pack.empty()) return makeError("bad pack name '{}'", name.substr(0, 80));
+    const std::string archive = pack + ".tar.gz";
+    auto refused = [&](std::string why) {
+        CheckReport r;
+        r.diagnostics.push_back(archive + ": " + std::move(why));
+        return r;
+    };
+    std::lock_guard lock(mu_);
+    StagingDir staging;
+    std::string tmpl = config_.dir + "/.staging-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) {
+        return makeError("cannot create a staging directory in {}: {}", config_.dir,
+                         std::strerror(errno));
+    }
+    staging.path = tmpl;
+    const std::string file = staging.path + "/pack.tar.gz";
+    const std::string out = staging.path + "/files";
+    VIGIL_TRY(vigil::fs::writeFileAtomic(file, tar_gz, 0600));
+    VIGIL_TRY(vigil::fs::makeDirs(out, 0700));
+    // The listing first: sizes are summed before anything is unpacked (a gzip bomb).
+    auto listing = runProcess({"/bin/tar", "-tvzf", file}, config_.check_timeout);
+    if (!listing.ok()) return listing.error();
+    if (listing->exit_code != 0) return refused("not a readable .tar.gz");
+    uint64_t unpacked = 0;
+    size_t entries = 0;
+    std::istringstream lines(listing->output);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream fields(line);
+        std::string mode, owner;
+        uint64_t size = 0;
+        if (!(fields >> mode >> owner >> size)) continue;
+        unpacked += size;
+        ++entries;
+    }
+    if (unpacked > kMaxUnpacked || entries > 10 * kMaxFiles) {
+        return refused("over the limit of 64 MiB unpacked or 10000 entries");
+    }
+    auto extracted = runProcess({"/bin/tar", "-xzf", file, "-C", out, "--no-same-owner",
+                                 "--no-same-permissions", "--no-overwrite-dir"},
+                                config_.check_timeout);
+    if (!extracted.ok()) return extracted.error();
+    if (extracted->exit_code != 0) {
+        return refused("cannot unpack: " + extracted->output.substr(0, 300));
+    }
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (auto it = stdfs::recursive_directory_iterator(out, ec);
+         !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+        // Regular files only: a symbolic link could point anywhere.
+        if (it->symlink_status(ec).type() == stdfs::file_type::regular && isRuleFile(it->path()))
+            files.push_back(stdfs::relative(it->path(), out, ec).string());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty()) return refused("holds no .yaml or .yml file");
+    if (files.size() > kMaxFiles) return refused("holds more than 1000 rule files");
+    // Joined as documents; (first line, lines, path) of each part for the diagnostics.
+    std::string text;
+    std::vector<std::tuple<int, int, std::string>> parts;
+    int line = 1;
+    for (const auto& f : files) {
+        auto content = vigil::fs::readFile(out + "/" + f, kMaxUnpacked);
+        if (!content.ok()) return content.error();
+        std::string shown = f;  // a file name may hold a line break: not in the YAML
+        std::replace_if(
+            shown.begin(), shown.end(), [](char c) { return c == '\n' || c == '\r'; }, '?');
+        const std::string header = (text.empty() ? "" : "---\n") + ("# from: " + shown + "\n");
+        text += header;
+        line += static_cast<int>(std::count(header.begin(), header.end(), '\n'));
+        std::string body = std::move(*content);
+        if (!body.empty() && body.back() != '\n') body += '\n';
+        const int count = static_cast<int>(std::count(body.begin(), body.end(), '\n'));
+        parts.emplace_back(line, count, f);
+        line += count;
+        text += body;
+    }
+    const std::string prefix = pack + ".yaml:";
+    auto rewrite = [&](std::string d) {
+        if (d.rfind(prefix, 0) != 0) return d;
+        int at = 0;
+        const char* p = d.c_str() + prefix.size();
+        auto [end, err] = std::from_chars(p, d.c_str() + d.size(), at);
+        if (err != std::errc()) return d;
+        for (const auto& [first, count, path] : parts) {
+            if (at >= first && at < first + count) {
+                return archive + "/" + path + ":" + std::to_string(at - first + 1) +
+                       std::string(end);
+            }
+        }
+        return d;
+    };
+    return installLocked(pack, text, rewrite);
 }
 
 Result<std::optional<CheckReport>> RuleLibrary::removePack(const std::string& name) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,11 @@ public:
     // Validates the directory with `<name>.yaml` = `text` (added or replaced) and installs it
     // when the check passes. An error is an environment failure (vigil-hub not runnable, disk).
     Result<CheckReport> installPack(const std::string& name, std::string_view text);
+    // A .tar.gz of rule files (*.yaml, *.yml at any depth, sorted by path) installed as the one
+    // pack `<name>.yaml`: the files joined as YAML documents, each after a "# from: <path>"
+    // line. Diagnostics name the archive's files ("<name>.tar.gz/dir/x.yaml:3:5: ...").
+    // Bounded: 1000 files, 64 MiB unpacked.
+    Result<CheckReport> installArchive(const std::string& name, std::string_view tar_gz);
     // Removes the pack when the rest still passes the check; nullopt when there is no such pack.
     Result<std::optional<CheckReport>> removePack(const std::string& name);
 
@@ -78,6 +84,9 @@ private:
     // name -> new text, or nullopt to remove) and runs the check there.
     Result<CheckReport> check(const std::map<std::string, std::optional<std::string>>& changes);
     Result<std::string> packFile(const std::string& name) const;  // existing file, or ""
+    // installPack without the lock; `report` rewrites the check's diagnostics (archives).
+    Result<CheckReport> installLocked(const std::string& pack, std::string_view text,
+                                      const std::function<std::string(std::string)>& report);
 
     RulesConfig config_;
     std::mutex mu_;  // changes and the listing cache

@@ -335,6 +335,56 @@ TEST_P(RulesRoutesTest, PacksAreCheckedInstalledAndRemoved) {
     EXPECT_EQ(audit("rule.pack_delete").size(), 1u);
 }
 
+TEST_P(RulesRoutesTest, TarGzPacks) {
+    // Built with tar(1) from a tree of rule files (a Vigil list and a Sigma rule in subfolders).
+    const std::string src = dir_ + "/pack-src";
+    ASSERT_TRUE(fs::makeDirs(src + "/vigil").ok());
+    ASSERT_TRUE(fs::makeDirs(src + "/sigma").ok());
+    ASSERT_TRUE(fs::writeFileAtomic(src + "/vigil/a.yaml",
+                                    "- id: tar_whoami\n  data_type: 59\n  checks: {w: {field: "
+                                    "exe, ends_with: /whoami}}\n")
+                    .ok());
+    ASSERT_TRUE(fs::writeFileAtomic(src + "/sigma/b.yml",
+                                    "title: Tar Id Run\nid: tar-sigma-1\nlogsource: {category: "
+                                    "process_creation, product: linux}\ndetection:\n  sel: "
+                                    "{Image|endswith: /id}\n  condition: sel\n")
+                    .ok());
+    ASSERT_TRUE(fs::writeFileAtomic(src + "/README.md", "not a rule\n").ok());
+    auto pack = [&](const std::string& name) {
+        const std::string cmd =
+            "tar -czf " + dir_ + "/" + name + " -C " + src + " vigil sigma README.md";
+        EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+        auto bytes = fs::readFile(dir_ + "/" + name);
+        EXPECT_TRUE(bytes.ok());
+        return bytes.ok() ? *bytes : std::string();
+    };
+    auto r = callRaw("POST", "/api/v1/rules/packs?name=tarred", admin_, pack("good.tar.gz"));
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_EQ(r.data()["check"], "6 loaded, 0 failed");
+    EXPECT_EQ(r.data()["hubs"][0]["rules"], 6);
+    auto listed = call("GET", "/api/v1/rules?q=tar", admin_);
+    ASSERT_EQ(ids(listed), (std::vector<std::string>{"tar-sigma-1", "tar_whoami"}));
+    EXPECT_EQ(listed.data()["items"][0]["file"], "tarred.yaml");
+    EXPECT_EQ(alertsFor({{"exe", "/usr/bin/id"}}), 1u);
+
+    // An error in the second file: named by its path in the archive and its own line.
+    ASSERT_TRUE(fs::writeFileAtomic(src + "/vigil/a.yaml",
+                                    "- id: tar_whoami\n  data_type: 59\n  checks: {w: {field: "
+                                    "exe, endz_with: /whoami}}\n")
+                    .ok());
+    r = callRaw("POST", "/api/v1/rules/packs?name=tarred", admin_, pack("bad.tar.gz"));
+    ASSERT_EQ(r.status, 400) << r.raw;
+    ASSERT_EQ(r.data()["diagnostics"].size(), 1u) << r.raw;
+    EXPECT_EQ(
+        r.data()["diagnostics"][0].get<std::string>().rfind("tarred.tar.gz/vigil/a.yaml:3:", 0), 0u)
+        << r.raw;
+    EXPECT_EQ(ids(call("GET", "/api/v1/rules?q=tar", admin_)).size(), 2u);  // the old one stays
+    // Not an archive at all (gzip magic, then garbage).
+    r = callRaw("POST", "/api/v1/rules/packs?name=junk", admin_, std::string("\x1f\x8bjunk", 6));
+    EXPECT_EQ(r.status, 400) << r.raw;
+    EXPECT_FALSE(fs::exists(rules_dir_ + "/junk.yaml"));
+}
+
 TEST_P(RulesRoutesTest, ReloadReportsEachHub) {
     hubs_.push_back("127.0.0.1:1");  // nothing listens there
     const std::string op = userToken("op", "operator");
