@@ -15,12 +15,19 @@
 #include <string>
 #include <thread>
 
+#include "libs/common/fs.h"
+#include "libs/wire/buffer.h"
+#include "libs/wire/record.h"
+#include "proto/bus.pb.h"
+#include "server/bus/bus.h"
 #include "server/center/admin_api.h"
 #include "server/center/config_pusher.h"
 #include "server/center/connection_registry.h"
 #include "server/center/manager_plugin_config.h"
 #include "server/common/api_server.h"
 #include "server/discovery/discovery_service.h"
+#include "server/hub/hub_api.h"
+#include "server/hub/hub_service.h"
 #include "server/manager/api/manager_api.h"
 #include "server/manager/manager_config.h"
 #include "server/manager/store/test/pg_test_server.h"
@@ -108,6 +115,65 @@ server::ApiServerOptions signedServer(const std::string& name) {
         std::map<std::string, std::string>{{kKey.access_key, kKey.secret_key}});
     return o;
 }
+
+// A hub in this process: one exec rule over a bus in `dir`, its signed API on loopback.
+struct TestHub {
+    std::string dir;
+    metrics::Registry metrics;
+    std::unique_ptr<hub::HubService> service;
+    std::unique_ptr<server::ApiServer> http;
+
+    // Appends an exec record of /usr/bin/curl to the hub's bus and lets the hub process it.
+    void feed() {
+        metrics::Registry reg;
+        bus::BusOptions o;
+        o.dir = dir + "/bus";
+        o.partitions = 1;
+        auto b = bus::Bus::open(o, reg);
+        ASSERT_TRUE(b.ok()) << b.message();
+        wire::Buffer body;
+        wire::encodePayload(body, {{"exe", "/usr/bin/curl"}});
+        vigil::bus::MQData mq;
+        mq.set_data_type(59);
+        mq.set_agent_time(1700000000);
+        mq.set_agent_id("agent-1");
+        mq.set_body(std::string(body.data(), body.size()));
+        const std::vector<bus::Message> msgs{{"agent-1", 59, mq.SerializeAsString()}};
+        ASSERT_TRUE((*b)->producer().append(msgs).ok());
+        if (!service) return;
+        const uint64_t want = service->stats().records.load() + 1;
+        for (int i = 0; i < 100 && service->stats().records.load() < want; ++i) {
+            ASSERT_TRUE(service->pollOnce(std::chrono::milliseconds(100)).ok());
+        }
+        ASSERT_EQ(service->stats().records.load(), want);
+    }
+    void start() {
+        ASSERT_TRUE(fs::makeDirs(dir + "/rules").ok());
+        ASSERT_TRUE(fs::writeFileAtomic(dir + "/rules/base.yaml",
+                                        "rules:\n  - id: curl_seen\n    name: curl ran\n"
+                                        "    data_type: 59\n    severity: high\n"
+                                        "    checks: {c: {field: exe, ends_with: /curl}}\n")
+                        .ok());
+        feed();  // creates the bus
+        auto cfg = hub::parseHubConfig("bus: {dir: " + dir + "/bus, partitions: 1}\nrules: [" +
+                                           dir + "/rules]\ngroup: hub\nalerts: {jsonl: " + dir +
+                                           "/alerts.jsonl}\n",
+                                       "hub.yaml");
+        ASSERT_TRUE(cfg.ok()) << cfg.message();
+        auto created = hub::HubService::create(*cfg, metrics);
+        ASSERT_TRUE(created.ok()) << created.message();
+        service = std::move(*created);
+        for (int i = 0; i < 100 && service->stats().records.load() < 1; ++i) {
+            ASSERT_TRUE(service->pollOnce(std::chrono::milliseconds(100)).ok());
+        }
+        http = std::make_unique<server::ApiServer>(signedServer("hub"), metrics);
+        hub::addHubRoutes(http->router(), *service);
+        ASSERT_TRUE(http->start().ok());
+    }
+    ~TestHub() {
+        if (http) http->stop();
+    }
+};
 
 class OpsRoutesTest : public ::testing::TestWithParam<std::string> {
 protected:
@@ -486,6 +552,9 @@ TEST_P(OpsRoutesTest, ServicesListEveryServiceWithHealthAndRebalance) {
     auto a1 = connect("agent-1");
     auto a2 = connect("agent-2");
     registerService("vigil_hub", vigil::testing::freeLoopbackPort());  // nothing listens there
+    TestHub hub{dir_ + "/hub"};
+    ASSERT_NO_FATAL_FAILURE(hub.start());
+    registerService("vigil_hub", hub.http->port());
     registerService("vigil_manager", manager_http_->port());
     const std::string ro = userToken("viewer", "read_only");
     auto r = call("GET", "/api/v1/services", ro);
@@ -498,14 +567,31 @@ TEST_P(OpsRoutesTest, ServicesListEveryServiceWithHealthAndRebalance) {
     EXPECT_EQ(data["centers"][0]["healthy"], true);
     EXPECT_EQ(data["centers"][0]["agents"], 2);
     EXPECT_TRUE(data["centers"][0]["records_per_s"].is_null());  // first look
-    ASSERT_EQ(data["hubs"].size(), 1u);
-    EXPECT_EQ(data["hubs"][0]["healthy"], false);
-    EXPECT_TRUE(data["hubs"][0].contains("error"));
+    ASSERT_EQ(data["hubs"].size(), 2u);
+    json live, dead;
+    for (const auto& h : data["hubs"]) (h["address"] == hub.http->address() ? live : dead) = h;
+    EXPECT_EQ(dead["healthy"], false);
+    EXPECT_TRUE(dead.contains("error"));
+    EXPECT_EQ(live["healthy"], true) << live.dump();
+    EXPECT_EQ(live["records_total"], 1);
+    EXPECT_TRUE(live["alerts_total"].is_number()) << live.dump();
+    EXPECT_EQ(live["rules"], 1);
+    EXPECT_TRUE(live["events_per_s"].is_null());
     ASSERT_EQ(data["managers"].size(), 1u);
     EXPECT_EQ(data["managers"][0]["healthy"], true);
     std::this_thread::sleep_for(600ms);
+    hub.feed();
+    hub.feed();
     r = call("GET", "/api/v1/services", ro);
     EXPECT_EQ(r.data()["centers"][0]["records_per_s"], 0.0) << r.body.dump();
+    for (const auto& h : r.data()["hubs"]) {
+        if (h["address"] != hub.http->address()) continue;
+        EXPECT_EQ(h["records_total"], 3);
+        // 2 records and 2 alerts in 0.6 s or a little more.
+        EXPECT_GT(h["events_per_s"].get<double>(), 1.0) << h.dump();
+        EXPECT_LT(h["events_per_s"].get<double>(), 3.4) << h.dump();
+        EXPECT_TRUE(h["alerts_per_s"].is_number()) << h.dump();
+    }
 
     // Rebalance: admin only, known centers only.
     const std::string op = userToken("op", "operator");
