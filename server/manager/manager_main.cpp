@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     services.events = &events;
     std::unique_ptr<cluster::ClusterClient> cluster_client;
     if (cfg->cluster.configured()) {
-        cluster_client = std::make_unique<cluster::ClusterClient>(cfg->cluster);
+        cluster_client = std::make_unique<cluster::ClusterClient>(cfg->cluster, &metrics);
         services.cluster = cluster_client.get();
     } else {
         log->warn("no cluster configured (cluster:): tasks, plugin configs and services answer 503");

@@ -94,9 +94,27 @@ std::string Instance::address() const {
     return server::HostPort{ip, port}.toString();
 }
 
-ClusterClient::ClusterClient(ClusterOptions options) : options_(std::move(options)) {}
+ClusterClient::ClusterClient(ClusterOptions options, metrics::Registry* metrics)
+    : options_(std::move(options)) {
+    if (!metrics) return;
+    const char* name = "vigil_manager_cluster_requests_total";
+    const char* help = "Requests to discovery, centers and hubs by result";
+    ok_ = &metrics->counter(name, help, {{"result", "ok"}});
+    errors_ = &metrics->counter(name, help, {{"result", "error"}});
+}
+
+template <typename R>
+R ClusterClient::counted(R result) const {
+    if (metrics::Counter* c = result.ok() ? ok_ : errors_) c->inc();
+    return result;
+}
 
 Result<json> ClusterClient::call(const std::string& address, const std::string& method,
+                                 const std::string& path, const std::string& body) const {
+    return counted(send(address, method, path, body));
+}
+
+Result<json> ClusterClient::send(const std::string& address, const std::string& method,
                                  const std::string& path, const std::string& body) const {
     Error error;
     auto client = clientFor(address, options_.timeout, error);
@@ -133,11 +151,11 @@ Result<json> ClusterClient::call(const std::string& address, const std::string& 
 Status ClusterClient::probe(const std::string& address, const std::string& path) const {
     Error error;
     auto client = clientFor(address, options_.timeout, error);
-    if (!client) return error;
+    if (!client) return counted(Status(error));
     auto res = client->Get(path.c_str());
-    if (!res) return makeError("{}: {}", address, httplib::to_string(res.error()));
-    if (res->status != 200) return makeError("{}: HTTP {}", address, res->status);
-    return okStatus();
+    if (!res) return counted(Status(makeError("{}: {}", address, httplib::to_string(res.error()))));
+    if (res->status != 200) return counted(Status(makeError("{}: HTTP {}", address, res->status)));
+    return counted(okStatus());
 }
 
 Result<std::vector<Instance>> ClusterClient::instances(const std::string& name) const {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "libs/common/config.h"
+#include "libs/common/metrics.h"
 #include "libs/common/result.h"
 #include "server/common/auth.h"
 
@@ -77,7 +78,9 @@ struct AgentLocations {
 
 class ClusterClient {
 public:
-    explicit ClusterClient(ClusterOptions options);
+    // `metrics` (optional, must outlive this object) counts requests by result:
+    // vigil_manager_cluster_requests_total{result="ok"|"error"}.
+    explicit ClusterClient(ClusterOptions options, metrics::Registry* metrics = nullptr);
 
     const ClusterOptions& options() const { return options_; }
 
@@ -97,7 +100,14 @@ public:
     AgentLocations locateAgents() const;
 
 private:
+    template <typename R>
+    R counted(R result) const;
+    Result<nlohmann::json> send(const std::string& address, const std::string& method,
+                                const std::string& path, const std::string& body) const;
+
     ClusterOptions options_;
+    metrics::Counter* ok_ = nullptr;
+    metrics::Counter* errors_ = nullptr;
 };
 
 }  // namespace vigil::manager::cluster

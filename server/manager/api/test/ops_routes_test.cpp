@@ -208,7 +208,7 @@ protected:
         co.key = kKey;
         co.keys = {{kKey.access_key, kKey.secret_key}};
         co.timeout = 2000ms;
-        cluster_ = std::make_unique<cluster::ClusterClient>(co);
+        cluster_ = std::make_unique<cluster::ClusterClient>(co, &metrics_);
         auth::AuthOptions ao;
         ao.hash_cost = auth::HashCost::kMinimum;
         auth_ = std::make_unique<auth::Authenticator>(*store_, ao, metrics_);
@@ -615,6 +615,11 @@ TEST_P(OpsRoutesTest, ServicesListEveryServiceWithHealthAndRebalance) {
                   .status,
               400);
     EXPECT_EQ(audit("center.rebalance").size(), 2u);
+    // Every call is counted; the dead hub's among the errors.
+    EXPECT_GT(metrics_.counterValue("vigil_manager_cluster_requests_total", {{"result", "ok"}}),
+              5u);
+    EXPECT_GE(metrics_.counterValue("vigil_manager_cluster_requests_total", {{"result", "error"}}),
+              2u);
 }
 
 // The `cluster:` section: keys from a file or inline, addresses checked, keys required.
