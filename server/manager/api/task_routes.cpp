@@ -1,6 +1,10 @@
 // The manager API's task routes: a task for many hosts is stored with one result per host, sent
 // through the center each host is connected to (POST /command/ with the task id as token), and
 // completed by the 5100 results the ingest records (docs/manager.md "Tasks").
+#include <map>
+#include <mutex>
+#include <thread>
+
 #include "libs/common/crypto.h"
 #include "server/manager/api/api_views.h"
 #include "server/manager/api/cluster_views.h"
@@ -87,26 +91,38 @@ void ManagerApi::addTaskRoutes() {
             }
         }
         if (auto r = store_.ingest(first); !r.ok()) return storeError(r.error());
-        IngestBatch failed;
-        size_t sent = 0;
+        // One sender per center, so that a slow center does not hold up the others' hosts.
+        std::map<std::string, std::vector<std::string>> by_center;
         for (const auto& agent : task.agent_ids) {
             auto it = where.center_of.find(agent);
-            if (it == where.center_of.end()) continue;
-            json body = {{"agent_id", agent},
-                         {"command",
-                          {{"task",
-                            {{"data_type", task.data_type},
-                             {"name", task.object_name},
-                             {"data", task.payload},
-                             {"token", task.task_id}}}}}};
-            auto answer = cluster->call(it->second, "POST", "/command/", body.dump());
-            if (answer.ok()) {
-                ++sent;
-            } else {
-                failed.task_results.push_back(
-                    resultOf(task, agent, kTaskSendFailed, answer.message(), auth_.now()));
-            }
+            if (it != where.center_of.end()) by_center[it->second].push_back(agent);
         }
+        std::mutex mu;
+        IngestBatch failed;
+        size_t sent = 0;
+        std::vector<std::thread> senders;
+        for (const auto& [center, agents] : by_center) {
+            senders.emplace_back([&, &center = center, &agents = agents] {
+                for (const auto& agent : agents) {
+                    json body = {{"agent_id", agent},
+                                 {"command",
+                                  {{"task",
+                                    {{"data_type", task.data_type},
+                                     {"name", task.object_name},
+                                     {"data", task.payload},
+                                     {"token", task.task_id}}}}}};
+                    auto answer = cluster->call(center, "POST", "/command/", body.dump());
+                    std::lock_guard lock(mu);
+                    if (answer.ok()) {
+                        ++sent;
+                    } else {
+                        failed.task_results.push_back(
+                            resultOf(task, agent, kTaskSendFailed, answer.message(), auth_.now()));
+                    }
+                }
+            });
+        }
+        for (auto& t : senders) t.join();
         if (!failed.task_results.empty()) {
             if (auto r = store_.ingest(failed); !r.ok()) return storeError(r.error());
         }
