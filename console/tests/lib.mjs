@@ -28,11 +28,19 @@ let exiting = false;
 export async function finish(code) {
   if (exiting) return;
   exiting = true;
+  // Each step is bounded, so that one stuck step cannot keep the others (vigilctl down) from
+  // running.
   for (const fn of cleanups.reverse()) {
+    let timer;
     try {
-      await fn();
+      await Promise.race([
+        fn(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("took over 100 s")), 100000))),
+      ]);
     } catch (e) {
       console.error(`cleanup: ${e.message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
   process.exit(code);
