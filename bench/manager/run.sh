@@ -42,7 +42,8 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-PASSWORD="bench-manager-$$"
+# Fixed, so that a KEEP store (its admin made on the first run) takes the same password.
+PASSWORD="${BENCH_PASSWORD:-vigil-bench-manager}"
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
