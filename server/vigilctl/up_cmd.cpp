@@ -373,8 +373,12 @@ std::map<std::string, std::string> serviceConfigs(const Layout& l, const Ports& 
                  ", key: " + q(l.at("pki/agent.key")) + ", server_name: vigil-center}\n" +
                  "heartbeat: {interval: 30s}\n" +
                  "metrics: {listen: \"127.0.0.1:" + std::to_string(p.agent_metrics) + "\"}\n" +
-                 "plugins:\n  cpu_percent: 20\n  memory: 128MiB\n  initial:" +
-                 (initial.empty() ? " []\n" : "\n" + initial) + logSection(l, "agent");
+                 "plugins:\n  cpu_percent: 20\n  memory: 128MiB\n" +
+                 // Plugin cgroups of their own: the default parent ("vigil") is shared by every
+                 // agent on the host, and one agent stopping its `driver` would kill another's.
+                 "  cgroup_name: vigil-" + crypto::sha256Hex(l.dir).substr(0, 12) +
+                 "\n  initial:" + (initial.empty() ? " []\n" : "\n" + initial) +
+                 logSection(l, "agent");
     return c;
 }
 
