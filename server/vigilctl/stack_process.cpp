@@ -207,6 +207,7 @@ std::vector<std::string> stopInOrder(const std::vector<pid_t>& pids,
     for (size_t i = 0; i < pids.size(); ++i) {
         if (!processRuns(pids[i], binaries[i])) continue;
         ::kill(pids[i], SIGTERM);
+        ::kill(pids[i], SIGCONT);  // a stopped process handles SIGTERM only once it runs
         const auto deadline = std::chrono::steady_clock::now() + grace;
         while (processRuns(pids[i], binaries[i]) && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(50ms);
