@@ -27,7 +27,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/free_port.h"
+#include "tests/e2e/stack_ports.h"
 #include "tests/support/run_command.h"
 
 namespace vigil::testing {
@@ -125,7 +125,7 @@ protected:
         char tmpl[] = "/tmp/vigil-e2e-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         data_ = tmpl;
-        base_ = freePortBase();
+        base_ = freeStackPortBase();
         ASSERT_NE(base_, 0) << "no 6 consecutive free loopback ports";
     }
 
@@ -138,17 +138,6 @@ protected:
         } else {
             std::filesystem::remove_all(data_);
         }
-    }
-
-    static int freePortBase() {
-        for (int attempt = 0; attempt < 50; ++attempt) {
-            const int base = freeLoopbackPort();
-            if (base == 0 || base > 65000) continue;
-            bool all = true;
-            for (int i = 1; i < 6 && all; ++i) all = detail::loopbackPortFree(base + i);
-            if (all) return base;
-        }
-        return 0;
     }
 
     void dumpLogs() {
@@ -409,30 +398,31 @@ TEST_F(StackE2E, KillNineInTheMiddleThenUpAgainLosesAndRepeatsNoAlert) {
     ASSERT_FALSE(waitShellAlert(in_store, Clock::now() + 15s).empty())
         << "the first shell's alert did not reach the manager within 15 s";
 
+    // `n` shells, their dports (empty when one did not connect).
+    auto burst = [&](int n) {
+        std::set<std::string> ports;
+        for (int i = 0; i < n; ++i) {
+            const int port = shell();
+            if (port == 0) return std::set<std::string>{};
+            ports.insert(std::to_string(port));
+        }
+        return ports;
+    };
+    auto holds = [](const std::set<std::string>& all, const std::set<std::string>& some) {
+        return std::includes(all.begin(), all.end(), some.begin(), some.end());
+    };
     ASSERT_EQ(::kill(servicePid("manager"), SIGSTOP), 0);
-    std::set<std::string> on_alerts_bus;
-    for (int i = 0; i < 2; ++i) {
-        const int port = shell();
-        ASSERT_NE(port, 0);
-        on_alerts_bus.insert(std::to_string(port));
-    }
-    ASSERT_TRUE(waitFor(15s, [&] {
-        const auto written = hubAlertPorts();
-        return std::includes(written.begin(), written.end(), on_alerts_bus.begin(),
-                             on_alerts_bus.end());
-    })) << "the hub did not write the alerts of two shells within 15 s";
+    const auto on_alerts_bus = burst(2);
+    ASSERT_EQ(on_alerts_bus.size(), 2u);
+    ASSERT_TRUE(waitFor(15s, [&] { return holds(hubAlertPorts(), on_alerts_bus); }))
+        << "the hub did not write the alerts of two shells within 15 s";
 
     ASSERT_EQ(::kill(servicePid("hub"), SIGSTOP), 0);
-    std::set<std::string> on_records_bus;
-    for (int i = 0; i < 3; ++i) {
-        const int port = shell();
-        ASSERT_NE(port, 0);
-        on_records_bus.insert(std::to_string(port));
-    }
+    const auto on_records_bus = burst(3);
+    ASSERT_EQ(on_records_bus.size(), 3u);
     ASSERT_TRUE(waitFor(15s, [&] {
         for (const auto& rec : newRecords()) noteShellExec(rec);
-        return std::includes(shells_on_bus_.begin(), shells_on_bus_.end(), on_records_bus.begin(),
-                             on_records_bus.end());
+        return holds(shells_on_bus_, on_records_bus);
     })) << "the exec records of three shells did not reach the bus within 15 s";
 
     ASSERT_NE(shell(), 0);  // the last one: killed with its record in flight, or not

@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include "tests/support/free_port.h"
+#include "tests/e2e/stack_ports.h"
 #include "tests/support/run_command.h"
 
 namespace vigil::testing {
@@ -26,17 +26,6 @@ namespace stdfs = std::filesystem;
 std::string buildDir() {
     const char* b = std::getenv("VIGIL_BUILD_DIR");
     return b ? b : VIGIL_BUILD_DIR;
-}
-
-int freePortBase() {
-    for (int attempt = 0; attempt < 50; ++attempt) {
-        const int base = freeLoopbackPort();
-        if (base == 0 || base > 65000) continue;
-        bool all = true;
-        for (int i = 1; i < 6 && all; ++i) all = detail::loopbackPortFree(base + i);
-        if (all) return base;
-    }
-    return 0;
 }
 
 // Something accepts TCP connections on 127.0.0.1:port (a bind probe would also fail on the
@@ -55,7 +44,7 @@ protected:
         char tmpl[] = "/tmp/vigilctl-stack-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         data_ = tmpl;
-        base_ = freePortBase();
+        base_ = freeStackPortBase();
         ASSERT_NE(base_, 0);
     }
     void TearDown() override {
