@@ -337,9 +337,11 @@ void DiskSpool::shedLocked() {
             logger(), spdlog::level::warn,
             "spool over its {} byte limit: dropped telemetry segment {} ({} batches, {} records)",
             options_.max_bytes, seg->path, batches, records);
-        removeSegmentLocked(seg);
-        // Those seqs may have been sent already: never hand them out again after a restart.
+        // Those seqs may have been sent already: record them as issued before their segment
+        // goes, so a restart never hands them out again. The space is freed even if that
+        // write fails: a full spool must shed.
         persistAckLocked();
+        removeSegmentLocked(seg);
     }
 }
 
@@ -353,15 +355,21 @@ void DiskSpool::removeSegmentLocked(const std::shared_ptr<Segment>& seg) {
     if (active_[li] == seg) active_[li].reset();
 }
 
-void DiskSpool::persistAckLocked() {
+bool DiskSpool::persistAckLocked() {
     ++ack_state_.generation;
     ack_state_.issued_seq = next_seq_ - 1;
     Status st = sf::writeAckState(ack_fd_, ack_state_);
+    // With fsync on, the state must reach the disk before the segments it lets us delete.
+    if (st.ok() && options_.fsync && ::fdatasync(ack_fd_) != 0) {
+        st = makeError("cannot sync the spool ack state: {}", std::strerror(errno));
+    }
     if (!st.ok()) {
         ++write_errors_;
         write_errors_metric_->inc();
         VIGIL_LOG_RATE_LIMITED(logger(), spdlog::level::err, "{}", st.message());
+        return false;
     }
+    return true;
 }
 
 bool DiskSpool::next(uint64_t after_seq, SpooledBatch& out, std::chrono::milliseconds timeout) {
@@ -401,7 +409,8 @@ bool DiskSpool::next(uint64_t after_seq, SpooledBatch& out, std::chrono::millise
             failed_records_ += entry.records;
             corrupt_records_->inc(entry.records);
             pending_bytes_ -= again->second.length;
-            if (--again->second.segment->pending == 0 && again->second.segment != writing_) {
+            if (--again->second.segment->pending == 0 && again->second.segment != writing_ &&
+                persistAckLocked()) {
                 removeSegmentLocked(again->second.segment);
             }
             pending_.erase(again);
@@ -426,14 +435,20 @@ void DiskSpool::ack(uint64_t ack_seq) {
         cache_bytes_ -= cache_.begin()->second->size();
         cache_.erase(cache_.begin());
     }
-    for (auto& lane : segments_) {
-        std::vector<std::shared_ptr<Segment>> done;
-        for (auto& [key, seg] : lane) {
-            if (seg->pending == 0 && seg != writing_) done.push_back(seg);
+    // The ack state is written before any segment is deleted. The other way round, a kill -9
+    // in between leaves a restart with the old acked_seq and a gap above it: batches it reports
+    // as unacknowledged are gone, and if the deleted segments held the newest seqs it hands
+    // those seqs out again. If the state cannot be written, the segments stay (a restart
+    // resends them, which at-least-once allows) until a later ack is recorded.
+    if (persistAckLocked()) {
+        for (auto& lane : segments_) {
+            std::vector<std::shared_ptr<Segment>> done;
+            for (auto& [key, seg] : lane) {
+                if (seg->pending == 0 && seg != writing_) done.push_back(seg);
+            }
+            for (auto& seg : done) removeSegmentLocked(seg);
         }
-        for (auto& seg : done) removeSegmentLocked(seg);
     }
-    persistAckLocked();
     updateGaugesLocked();
 }
 

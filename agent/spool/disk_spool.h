@@ -59,7 +59,9 @@ private:
     // Drops the oldest telemetry segments while the spool is over max_bytes.
     void shedLocked();
     void removeSegmentLocked(const std::shared_ptr<Segment>& segment);
-    void persistAckLocked();
+    // Writes ack_state_ with issued_seq = the last seq handed out; false (counted, logged) if
+    // it could not be written. Call it before deleting a segment.
+    bool persistAckLocked();
     void updateGaugesLocked();
 
     SpoolOptions options_;

@@ -22,7 +22,6 @@
 namespace vigil::agent {
 namespace {
 
-
 using namespace std::chrono_literals;
 namespace sfs = std::filesystem;
 
@@ -457,6 +456,54 @@ TEST(SpoolTest, WriteErrorIsCountedAndSpoolStaysUsable) {
     auto reopened = openSpool(o, m2);
     EXPECT_EQ(reopened->stats().pending_batches, 2u);
     EXPECT_EQ(reopened->stats().truncated_bytes, 0u);
+}
+
+// An ack deletes segments only once the ack state saying so is written. Here the write fails
+// (RLIMIT_FSIZE), which leaves the disk as a kill -9 between the two steps would if the order
+// were the other way round: the reopened spool must still hold every batch it calls
+// unacknowledged and must not reuse their seqs.
+TEST(SpoolTest, AckDeletesSegmentsOnlyAfterItsStateIsWritten) {
+    TempDir dir;
+    SpoolOptions o{.dir = dir.path(), .segment_bytes = 1};  // one batch per segment
+    metrics::Registry m;
+    auto spool = openSpool(o, m);
+    for (uint64_t i = 1; i <= 6; ++i) ASSERT_EQ(appendBatch(*spool, Lane::kTelemetry, 2, i), i);
+    ASSERT_EQ(segmentFiles(dir.path()).size(), 6u);
+
+    // The ack state file is still empty; its first write goes to offset 32, beyond the limit.
+    struct sigaction ignore {
+    }, old{};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGXFSZ, &ignore, &old);
+    struct rlimit saved;
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+    struct rlimit small = saved;
+    small.rlim_cur = 1;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    spool->ack(6);
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    ::sigaction(SIGXFSZ, &old, nullptr);
+
+    EXPECT_EQ(spool->stats().write_errors, 1u);
+    EXPECT_EQ(spool->stats().pending_batches, 0u);
+    EXPECT_EQ(segmentFiles(dir.path()).size(), 6u) << "segments deleted before the ack was written";
+    spool.reset();  // the process dies here: nothing more is written
+
+    metrics::Registry m2;
+    auto reopened = openSpool(o, m2);
+    auto st = reopened->stats();
+    EXPECT_EQ(st.acked_seq, 0u);
+    EXPECT_EQ(st.last_seq, 6u) << "seqs already handed out would be reused";
+    SpooledBatch b;
+    for (uint64_t seq = 1; seq <= 6; ++seq) {
+        ASSERT_TRUE(reopened->next(seq - 1, b, 10ms)) << "batch " << seq << " is missing";
+        EXPECT_EQ(b.seq, seq);
+        expectIntact(b, 2);
+    }
+    // Degraded only until an ack is recorded: that one frees everything acked so far.
+    reopened->ack(6);
+    EXPECT_TRUE(segmentFiles(dir.path()).empty());
+    EXPECT_EQ(reopened->stats().disk_bytes, 0u);
 }
 
 // Speed is measured by bench/run agent_pipe; this checks that large batches go through intact.
