@@ -1,6 +1,7 @@
 // Logging backend set-up: shared sinks for every named logger.
 #include "libs/common/log.h"
 
+#include <chrono>
 #include <mutex>
 #include <vector>
 
@@ -57,6 +58,9 @@ bool init(const Options& options, std::string* error) {
         logger->sinks() = s.sinks;
         logger->set_level(level);
     });
+    // Loggers flush at once from warn up; below that a file is flushed every second, so that
+    // `tail -f` shows info lines without a long delay.
+    if (!options.file.empty()) spdlog::flush_every(std::chrono::seconds(1));
     return true;
 }
 
