@@ -35,7 +35,8 @@ void ensureDefaultSinks(State& s) {
 bool init(const Options& options, std::string* error) {
     auto level = spdlog::level::from_str(options.level);
     if (level == spdlog::level::off && options.level != "off") {
-        if (error) *error = "unknown log level '" + options.level + "' (trace|debug|info|warn|error|off)";
+        if (error)
+            *error = "unknown log level '" + options.level + "' (trace|debug|info|warn|error|off)";
         return false;
     }
     std::vector<spdlog::sink_ptr> sinks;
@@ -83,7 +84,8 @@ void addSink(std::shared_ptr<spdlog::sinks::sink> sink) {
     std::lock_guard lock(s.mu);
     ensureDefaultSinks(s);
     s.sinks.push_back(sink);
-    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) { logger->sinks() = s.sinks; });
+    spdlog::apply_all(
+        [&](const std::shared_ptr<spdlog::logger>& logger) { logger->sinks() = s.sinks; });
 }
 
 bool RateLimiter::allow() {

@@ -352,8 +352,8 @@ std::map<std::string, std::string> serviceConfigs(const Layout& l, const Ports& 
                   // The plugin sets of the manager's host groups (nothing is pushed until a
                   // group exists: the agent runs its initial plugins meanwhile).
                   "plugins: {manager: {url: \"http://127.0.0.1:" + std::to_string(p.manager) +
-                  "\"}, reload_interval: 5s}\n" + "auth: {keys_file: " + q(l.keysFile()) +
-                  "}\n" + logSection(l, "center");
+                  "\"}, reload_interval: 5s}\n" + "auth: {keys_file: " + q(l.keysFile()) + "}\n" +
+                  logSection(l, "center");
     std::string rules;
     for (const auto& d : rule_dirs) rules += q(d) + ", ";
     rules += q(l.at("manager/rules"));  // the managed rules (written by the manager)
