@@ -62,13 +62,14 @@ void ApiFixture::makeApi(ManagerServices services) {
 }
 
 Reply ApiFixture::callRaw(const std::string& method, const std::string& target,
-                          const std::string& token, const std::string& body) {
+                          const std::string& token, const std::string& body,
+                          const std::string& remote) {
     server::HttpRequest r;
     r.method = method;
     r.target = target;
     if (!token.empty()) r.headers.emplace_back("Authorization", "Bearer " + token);
     r.body = body;
-    r.remote = "127.0.0.1:40000";
+    r.remote = remote;
     auto resp = router_->dispatch(r);
     Reply out;
     out.status = resp.status;
@@ -88,8 +89,8 @@ Reply ApiFixture::callRaw(const std::string& method, const std::string& target,
 }
 
 Reply ApiFixture::call(const std::string& method, const std::string& target,
-                       const std::string& token, const json& body) {
-    return callRaw(method, target, token, body.is_null() ? std::string() : body.dump());
+                       const std::string& token, const json& body, const std::string& remote) {
+    return callRaw(method, target, token, body.is_null() ? std::string() : body.dump(), remote);
 }
 
 std::string ApiFixture::adminToken() {

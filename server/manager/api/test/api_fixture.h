@@ -42,10 +42,11 @@ protected:
 
     void makeApi(ManagerServices services = {});
     // `body`: JSON (null: none) or, with raw_body, bytes as given.
+    // `remote`: the client's address as the router sees it (the login rate limit counts by it).
     Reply call(const std::string& method, const std::string& target, const std::string& token,
-               const nlohmann::json& body = nullptr);
+               const nlohmann::json& body = nullptr, const std::string& remote = "127.0.0.1:40000");
     Reply callRaw(const std::string& method, const std::string& target, const std::string& token,
-                  const std::string& body);
+                  const std::string& body, const std::string& remote = "127.0.0.1:40000");
     std::string adminToken();
     std::string userToken(const std::string& name, const std::string& role);
     std::vector<AuditEntry> audit(const std::string& action);

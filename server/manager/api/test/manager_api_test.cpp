@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "server/manager/api/manager_api.h"
+#include "server/manager/api/test/api_fixture.h"
 #include "server/manager/store/hub_alert.h"
 #include "server/manager/store/test/pg_test_server.h"
 
@@ -20,74 +21,19 @@ namespace {
 
 using nlohmann::json;
 
-// 2023-11-14 22:00:00 UTC: where the tests' clock starts.
-constexpr int64_t kT0 = 1700000000000 - 1700000000000 % 3600000;
-constexpr const char* kAdminPassword = "admin-password-1";
+using testing::ApiFixture;
+using testing::kAdminPassword;
+using testing::kT0;
+using testing::Reply;
 
-struct Reply {
-    int status = 0;
-    json body;
-    std::vector<std::pair<std::string, std::string>> headers;
-    json data() const { return body.value("data", json()); }
-    std::string msg() const { return body.value("msg", std::string()); }
-};
-
-class ManagerApiTest : public ::testing::TestWithParam<std::string> {
+class ManagerApiTest : public ApiFixture {
 protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/vigil-manager-api-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        StoreOptions so;
-        so.now_ms = [now = now_] { return now->load(); };
-        std::string url = "sqlite://" + dir_ + "/manager.db";
-        if (GetParam() == "postgresql") {
-            auto server = manager::testing::PgServer::sharedUrl();
-            ASSERT_TRUE(server.ok()) << server.message();
-            auto schema = manager::testing::PgSchema::create(*server);
-            ASSERT_TRUE(schema.ok()) << schema.message();
-            schema_ = std::move(*schema);
-            url = schema_->url();
-        }
-        auto store = openStore(url, so);
-        ASSERT_TRUE(store.ok()) << store.message();
-        store_ = std::move(store).value();
-        auth::AuthOptions ao;
-        ao.hash_cost = auth::HashCost::kMinimum;
-        ao.now_ms = so.now_ms;
-        auth_ = std::make_unique<auth::Authenticator>(*store_, ao, metrics_);
-        server::ApiOptions ro;
-        ro.name = "manager";
-        router_ = std::make_unique<server::ApiRouter>(ro, metrics_);
-        api_ = std::make_unique<ManagerApi>(*store_, *auth_, *router_);
-        auto boot =
-            auth::bootstrapAdmin(*store_, kAdminPassword, auth::HashCost::kMinimum, now_->load());
-        ASSERT_TRUE(boot.ok()) << boot.message();
-    }
-    void TearDown() override {
-        api_.reset();
-        router_.reset();
-        auth_.reset();
-        store_.reset();
-        schema_.reset();
-        std::filesystem::remove_all(dir_);
+        ApiFixture::SetUp();
+        if (HasFatalFailure()) return;
+        makeApi();
     }
 
-    Reply call(const std::string& method, const std::string& target, const std::string& token,
-               const json& body = nullptr, const std::string& remote = "127.0.0.1:40000") {
-        server::HttpRequest r;
-        r.method = method;
-        r.target = target;
-        if (!token.empty()) r.headers.emplace_back("Authorization", "Bearer " + token);
-        if (!body.is_null()) r.body = body.dump();
-        r.remote = remote;
-        auto resp = router_->dispatch(r);
-        Reply out;
-        out.status = resp.status;
-        out.body = json::parse(resp.body, nullptr, false);
-        out.headers = resp.headers;
-        return out;
-    }
     Reply get(const std::string& target, const std::string& token) {
         return call("GET", target, token);
     }
@@ -101,24 +47,6 @@ protected:
         EXPECT_EQ(r.status, 200) << r.body.dump();
         return r.data().value("token", std::string());
     }
-    std::string adminToken() { return tokenOf("admin", kAdminPassword); }
-    // Creates a user with `role` and returns a session token of it.
-    std::string userToken(const std::string& name, const std::string& role) {
-        auto r = call("POST", "/api/v1/users", adminToken(),
-                      {{"username", name}, {"password", name + "-password"}, {"role", role}});
-        EXPECT_EQ(r.status, 201) << r.body.dump();
-        return tokenOf(name, name + "-password");
-    }
-    std::vector<AuditEntry> audit(const std::string& action) {
-        AuditQuery q;
-        q.action = action;
-        q.limit = kMaxPageSize;
-        auto page = store_->listAudit(q);
-        EXPECT_TRUE(page.ok());
-        return page.ok() ? page->items : std::vector<AuditEntry>{};
-    }
-    void setNow(int64_t ms) { now_->store(ms); }
-
     // Alert `i` of rule `rule` on agent-<host>, from the hub's JSON (with a process tree).
     Alert hubAlert(int i, const std::string& rule, int host, const std::string& severity,
                    int64_t time_s, const std::string& argv) {
@@ -187,15 +115,6 @@ protected:
         }
         return items;
     }
-
-    std::string dir_;
-    std::shared_ptr<std::atomic<int64_t>> now_ = std::make_shared<std::atomic<int64_t>>(kT0);
-    metrics::Registry metrics_;
-    std::unique_ptr<Store> store_;
-    std::unique_ptr<auth::Authenticator> auth_;
-    std::unique_ptr<server::ApiRouter> router_;
-    std::unique_ptr<ManagerApi> api_;
-    std::unique_ptr<manager::testing::PgSchema> schema_;
 };
 
 TEST_P(ManagerApiTest, LoginMeLogout) {
