@@ -782,9 +782,10 @@ std::vector<std::string> parseDisabledList(std::string_view text) {
 
 namespace {
 
-// Marks the rules loaded from `files` (a directory's) that its disabled list names.
-void applyDisabledList(const std::string& dir, const std::set<std::string>& files,
-                       LoadResult& out) {
+// Marks the rules named by a directory's disabled list, wherever in the loaded set they are
+// defined (ids are unique across it), so a list next to the managed rules also switches off the
+// default pack's. An id no loaded file defines is a warning.
+void applyDisabledList(const std::string& dir, LoadResult& out) {
     const std::string list = (fs::path(dir) / kDisabledListFile).string();
     std::error_code ec;
     if (!fs::exists(list, ec)) return;
@@ -797,13 +798,14 @@ void applyDisabledList(const std::string& dir, const std::set<std::string>& file
     for (const auto& [id, line] : disabledEntries(*text)) {
         bool found = false;
         for (auto& r : out.rules) {
-            if (r.id != id || !files.count(r.loc.file)) continue;
+            if (r.id != id) continue;
             r.enabled = false;
             found = true;
         }
         if (!found) {
-            out.diagnostics.push_back(
-                {SourceLoc{list, line, 1}, id, "disabled rule is not defined in " + dir, true});
+            out.diagnostics.push_back({SourceLoc{list, line, 1}, id,
+                                       "disabled rule is not defined in any loaded rule file",
+                                       true});
         }
     }
 }
@@ -814,7 +816,7 @@ LoadResult loadRules(const std::vector<std::string>& paths) {
     LoadResult out;
     std::set<std::string> ids;
     std::vector<std::string> files;
-    std::vector<std::pair<std::string, std::set<std::string>>> dirs;  // and their files
+    std::vector<std::string> dirs;  // their disabled lists apply once everything is loaded
     for (const auto& p : paths) {
         std::error_code ec;
         if (fs::is_directory(p, ec)) {
@@ -826,7 +828,7 @@ LoadResult loadRules(const std::vector<std::string>& paths) {
             }
             std::sort(found.begin(), found.end());
             files.insert(files.end(), found.begin(), found.end());
-            dirs.emplace_back(p, std::set<std::string>(found.begin(), found.end()));
+            dirs.push_back(p);
         } else {
             files.push_back(p);
         }
@@ -840,7 +842,7 @@ LoadResult loadRules(const std::vector<std::string>& paths) {
         }
         loadText(*text, f, out, ids);
     }
-    for (const auto& [dir, dir_files] : dirs) applyDisabledList(dir, dir_files, out);
+    for (const auto& dir : dirs) applyDisabledList(dir, out);
     resolveAfter(out);
     return out;
 }

@@ -31,8 +31,9 @@ struct LoadResult {
 };
 
 // The list of disabled rules of a rules directory: one rule id per line, `#` comments and blank
-// lines ignored. Its rules load (and are checked) with Rule::enabled false, so the engine never
-// evaluates them; an id it lists that the directory does not define is a warning.
+// lines ignored. The rules it names load (and are checked) with Rule::enabled false, so the
+// engine never evaluates them, whichever of the loaded paths defines them; an id that none of
+// them defines is a warning.
 inline constexpr const char* kDisabledListFile = ".disabled";
 
 // Files, or directories (their *.yaml and *.yml files, sorted, not recursive; and the

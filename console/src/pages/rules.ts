@@ -1,4 +1,5 @@
-// Rules: the hub's rules (enable/disable), upload a rule pack (YAML), reload.
+// Rules: the hub's rules, builtin (the default pack) and managed (packs), enable/disable, upload
+// a rule pack (YAML), reload.
 import { api, canOperate, get, isAdmin, query } from "../api";
 import { clear, field, h, notice, sevBadge } from "../dom";
 import { failure, table } from "./common";
@@ -11,6 +12,7 @@ interface Rule {
   pack?: string;
   file?: string;
   kind?: string;
+  source?: string;
   mitre?: string[];
   data_types?: number[];
 }
@@ -19,6 +21,12 @@ export function rulesPage(root: HTMLElement): void {
   const listBox = h("div");
   const msg = h("div");
   const filter = h("input", { type: "search", placeholder: "filter rules" });
+  const source = h(
+    "select",
+    { name: "source" },
+    h("option", { value: "" }, "any"),
+    ["builtin", "managed"].map((v) => h("option", { value: v }, v)),
+  );
   let rules: Rule[] = [];
   const draw = () => {
     const f = filter.value.trim().toLowerCase();
@@ -28,6 +36,7 @@ export function rulesPage(root: HTMLElement): void {
       table(shown, [
         ["Rule", (r) => h("span", null, h("b", null, r.name ?? r.id), h("br"), h("span", { class: "mono small muted" }, r.id))],
         ["Severity", (r) => (r.severity ? sevBadge(r.severity) : "")],
+        ["Source", (r) => r.source ?? ""],
         ["Pack", (r) => r.pack ?? (r.file ? r.file.replace(/^.*\//, "") : r.kind ?? "")],
         ["MITRE", (r) => (r.mitre ?? []).join(" ")],
         [
@@ -54,13 +63,14 @@ export function rulesPage(root: HTMLElement): void {
     );
   };
   const load = () =>
-    get<{ items: Rule[] }>("/api/v1/rules?limit=1000")
+    get<{ items: Rule[] }>("/api/v1/rules" + query({ limit: 1000, source: source.value }))
       .then((d) => {
         rules = d.items ?? [];
         draw();
       })
       .catch((e) => clear(listBox, failure(e, "Rules")));
   filter.addEventListener("input", draw);
+  source.addEventListener("change", () => load());
 
   const file = h("input", { type: "file", accept: ".yaml,.yml,text/yaml" });
   const upload = h(
@@ -104,6 +114,6 @@ export function rulesPage(root: HTMLElement): void {
     },
     "Reload rules",
   );
-  clear(root, h("h1", null, "Rules"), h("div", { class: "card actions" }, upload, reload), msg, field("Filter", filter), listBox);
+  clear(root, h("h1", null, "Rules"), h("div", { class: "card actions" }, upload, reload), msg, h("div", { class: "inline" }, field("Filter", filter), field("Source", source)), listBox);
   load();
 }

@@ -1,5 +1,6 @@
-// Disabling rules with a directory's `.disabled` list (rule_loader.h): the listed rules load
-// with enabled false and the engine never evaluates them; unknown ids are warnings.
+// Disabling rules with a directory's `.disabled` list (rule_loader.h): the listed rules, from any
+// loaded directory, load with enabled false and the engine never evaluates them; ids defined
+// nowhere are warnings.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -106,16 +107,41 @@ TEST_F(RuleDisableTest, UnknownIdIsAWarningWithItsLine) {
     EXPECT_FALSE(find(r, "wget_pipe")->enabled);
 }
 
-TEST_F(RuleDisableTest, ListAppliesToItsOwnDirectoryOnly) {
-    std::filesystem::create_directory(dir_ + "/other");
-    std::ofstream(dir_ + "/other/more.yaml")
+TEST_F(RuleDisableTest, ListAppliesToEveryLoadedDirectory) {
+    // The managed directory's list (dir_/managed, loaded last, as the hubs do) switches off a
+    // rule of the default pack (dir_); the pack's own list keeps working.
+    std::filesystem::create_directory(dir_ + "/managed");
+    std::ofstream(dir_ + "/managed/more.yaml")
         << "- id: nc_listen\n  data_type: 59\n  checks: {n: {field: argv, contains: 'nc -l'}}\n";
+    std::ofstream(dir_ + "/managed/.disabled") << "curl_pipe\n";
     write(".disabled", "nc_listen\n");
-    LoadResult r = loadRules({dir_, dir_ + "/other"});
+    LoadResult r = loadRules({dir_, dir_ + "/managed"});
     ASSERT_EQ(r.failed, 0u);
-    EXPECT_TRUE(find(r, "nc_listen")->enabled);
-    ASSERT_EQ(r.diagnostics.size(), 1u);  // not defined in dir_
+    EXPECT_TRUE(r.diagnostics.empty()) << r.diagnostics[0].toString();
+    EXPECT_FALSE(find(r, "curl_pipe")->enabled);
+    EXPECT_FALSE(find(r, "nc_listen")->enabled);
+    EXPECT_TRUE(find(r, "wget_pipe")->enabled);
+    Engine engine(std::move(r.rules));
+    EXPECT_TRUE(fire(engine, "/bin/sh", "curl x; nc -l 4444").empty());
+    EXPECT_EQ(fire(engine, "/bin/sh", "wget y"), std::vector<std::string>{"wget_pipe"});
+}
+
+TEST_F(RuleDisableTest, IdDefinedNowhereInTheLoadedSetIsAWarning) {
+    std::filesystem::create_directory(dir_ + "/managed");
+    std::ofstream(dir_ + "/managed/.disabled") << "wget_pipe\ngone_rule\n";
+    LoadResult r = loadRules({dir_, dir_ + "/managed"});
+    ASSERT_EQ(r.failed, 0u);
+    EXPECT_FALSE(find(r, "wget_pipe")->enabled);
+    ASSERT_EQ(r.diagnostics.size(), 1u);
     EXPECT_TRUE(r.diagnostics[0].warning);
+    EXPECT_EQ(r.diagnostics[0].toString(),
+              dir_ +
+                  "/managed/.disabled:2:1: warning: [gone_rule] disabled rule is not defined "
+                  "in any loaded rule file");
+    // Loaded alone, the managed directory defines none of them: two warnings, no error.
+    r = loadRules({dir_ + "/managed"});
+    EXPECT_EQ(r.errors(), 0u);
+    EXPECT_EQ(r.diagnostics.size(), 2u);
 }
 
 TEST(DisabledList, Parse) {

@@ -190,13 +190,17 @@ json openApiDocument() {
            jsonBody({{"fields", {{"type", "array"}, {"items", str()}}}, {"comment", str()}},
                     {"fields"}));
     paths["/api/v1/rules"]["get"] =
-        op("Rules of the managed rules directory (with packs and load diagnostics)", "read_only",
+        op("Rules the hubs load: the managed rules directory (source managed, with packs and "
+           "load diagnostics) and rules.hub_paths (source builtin)",
+           "read_only",
            listParams({queryParam("q", "string", "Substring of id, name or description"),
                        queryParam("kind", "string", "vigil or sigma"),
+                       queryParam("source", "string", "builtin or managed"),
                        queryParam("enabled", "string", "true or false"),
                        queryParam("severity", "string", "Comma list of severities")}));
     paths["/api/v1/rules/{id}"]["patch"] =
-        op("Enable or disable a rule (the directory's .disabled list); reloads the hubs",
+        op("Enable or disable a managed or builtin rule (the managed directory's .disabled "
+           "list; 409 when a list of hub_paths disables it); reloads the hubs",
            "operator", json::array({pathParam("id", "Rule id")}),
            jsonBody({{"enabled", boolean()}}, {"enabled"}));
     paths["/api/v1/rules/packs"]["post"] =
@@ -210,8 +214,9 @@ json openApiDocument() {
                   {"application/gzip",
                    {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}});
     paths["/api/v1/rules/packs/{name}"]["delete"] =
-        op("Remove a pack (409 when the other rules need it); reloads the hubs", "admin",
-           json::array({pathParam("name", "Pack name")}));
+        op("Remove a pack of the managed directory (builtin rules are not packs; 409 when the "
+           "other rules need it); reloads the hubs",
+           "admin", json::array({pathParam("name", "Pack name")}));
     paths["/api/v1/rules/reload"]["post"] =
         op("POST /hub/reload to every hub; each hub's result", "operator");
     paths["/api/v1/events"]["get"] =

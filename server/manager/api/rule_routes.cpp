@@ -1,5 +1,6 @@
-// The manager API's rule routes (docs/manager.md "Rules"): the managed rules directory listed
-// through the hub's loader, rules enabled and disabled, packs installed and removed after
+// The manager API's rule routes (docs/manager.md "Rules"): the managed rules directory and the
+// builtin rules (rules.hub_paths) listed through the hub's loader, rules of both enabled and
+// disabled, packs (managed only) installed and removed after
 // `vigil-hub check`, hub reloads, and whitelists made from alerts.
 #include <algorithm>
 #include <cctype>
@@ -32,6 +33,7 @@ json ruleJson(const rules::RuleInfo& r) {
     return {{"id", r.id},
             {"name", r.name},
             {"kind", r.kind},
+            {"source", r.source},
             {"severity", r.severity},
             {"data_types", r.data_types},
             {"file", r.file},
@@ -62,10 +64,12 @@ ApiReply checkFailed(int status, const std::string& what, const rules::CheckRepo
 struct RuleFilter {
     std::string text;  // lower-case substring of id, name or description
     std::string kind;
+    std::string source;
     std::optional<bool> enabled;
     std::vector<Severity> severities;
     bool matches(const rules::RuleInfo& r) const {
         if (!kind.empty() && r.kind != kind) return false;
+        if (!source.empty() && r.source != source) return false;
         if (enabled && r.enabled != *enabled) return false;
         if (!severities.empty()) {
             auto s = parseSeverity(r.severity);
@@ -89,6 +93,9 @@ std::string readRuleFilter(const ApiRequest& req, RuleFilter& f) {
     f.kind = req.param("kind");
     if (!f.kind.empty() && f.kind != "vigil" && f.kind != "sigma")
         return "query parameter kind must be vigil or sigma";
+    f.source = req.param("source");
+    if (!f.source.empty() && f.source != "builtin" && f.source != "managed")
+        return "query parameter source must be builtin or managed";
     const std::string enabled = req.param("enabled");
     if (enabled == "true") f.enabled = true;
     if (enabled == "false") f.enabled = false;
@@ -224,10 +231,17 @@ void ManagerApi::addRuleRoutes() {
                                             "' cannot be listed in .disabled (a #, a line break, "
                                             "or spaces at either end)");
             }
-            bool changed = false;
-            auto found = services_.rules->setEnabled(id, enabled, &changed);
-            if (!found.ok()) return ApiReply::error(500, "rules: " + found.message());
-            if (!*found) return ApiReply::notFound("no rule " + id + " in the managed rules");
+            auto done = services_.rules->setEnabled(id, enabled);
+            if (!done.ok()) return ApiReply::error(500, "rules: " + done.message());
+            if (*done == rules::EnableResult::kNoSuchRule)
+                return ApiReply::notFound("no rule " + id + " in the managed or builtin rules");
+            if (*done == rules::EnableResult::kDisabledElsewhere) {
+                return ApiReply::error(409,
+                                       "rule " + id +
+                                           " is disabled by a .disabled list of rules.hub_paths, "
+                                           "which vigil-manager does not change");
+            }
+            const bool changed = *done == rules::EnableResult::kChanged;
             json hubs = changed ? reloadHubs() : json::array();
             if (changed) {
                 audit(s.username, enabled ? "rule.enable" : "rule.disable", id, {{"hubs", hubs}});

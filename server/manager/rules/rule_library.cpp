@@ -1,5 +1,5 @@
-// The managed rules directory: listing through the hub's loader, staged changes checked by
-// `vigil-hub check`, installs by rename, the .disabled list.
+// The managed rules directory: listing (with the builtin rules of hub_paths) through the hub's
+// loader, staged changes checked by `vigil-hub check`, installs by rename, the .disabled list.
 #include "server/manager/rules/rule_library.h"
 
 #include <fcntl.h>
@@ -97,18 +97,27 @@ Result<ProcessOutput> runProcess(const std::vector<std::string>& argv,
     return out;
 }
 
-// The fingerprint of the rule files and the disabled list: names, sizes, modification times.
-std::string fingerprint(const std::string& dir) {
+// The fingerprint of the rule files and disabled lists of `paths` (directories or files):
+// names, sizes, modification times.
+std::string fingerprint(const std::vector<std::string>& paths) {
     std::vector<std::string> parts;
-    std::error_code ec;
-    for (const auto& e : stdfs::directory_iterator(dir, ec)) {
-        const auto& p = e.path();
-        if (!isRuleFile(p) && p.filename() != hub::kDisabledListFile) continue;
+    auto add = [&](const stdfs::path& p) {
         struct stat st {};
-        if (::stat(p.c_str(), &st) != 0) continue;
-        parts.push_back(p.filename().string() + ":" + std::to_string(st.st_size) + ":" +
+        if (::stat(p.c_str(), &st) != 0) return;
+        parts.push_back(p.string() + ":" + std::to_string(st.st_size) + ":" +
                         std::to_string(st.st_mtim.tv_sec) + "." +
                         std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino));
+    };
+    for (const auto& path : paths) {
+        std::error_code ec;
+        if (!stdfs::is_directory(path, ec)) {
+            add(path);
+            continue;
+        }
+        for (const auto& e : stdfs::directory_iterator(path, ec)) {
+            if (isRuleFile(e.path()) || e.path().filename() == hub::kDisabledListFile)
+                add(e.path());
+        }
     }
     std::sort(parts.begin(), parts.end());
     std::string out;
@@ -173,23 +182,23 @@ Result<RuleListing> RuleLibrary::list() {
     if (!stdfs::is_directory(config_.dir, ec)) {
         return makeError("the managed rules directory {} does not exist", config_.dir);
     }
-    std::string key = fingerprint(config_.dir);
-    if (key == cache_key_ && !key.empty()) return cache_;
     std::vector<std::string> paths{config_.dir};
     paths.insert(paths.end(), config_.hub_paths.begin(), config_.hub_paths.end());
+    std::string key = fingerprint(paths);
+    if (key == cache_key_ && !key.empty()) return cache_;
     hub::LoadResult loaded = hub::loadRules(paths);
     const std::string prefix = config_.dir + "/";
     auto managed = [&](const std::string& file) { return file.rfind(prefix, 0) == 0; };
     RuleListing out;
     for (const auto& r : loaded.rules) {
-        if (!managed(r.loc.file)) continue;
         RuleInfo i;
         i.id = r.id;
         i.name = r.name;
         i.kind = r.kind == hub::Rule::Kind::kSigma ? "sigma" : "vigil";
         i.severity = hub::severityName(r.severity);
         i.data_types = r.data_types;
-        i.file = r.loc.file.substr(prefix.size());
+        i.source = managed(r.loc.file) ? "managed" : "builtin";
+        i.file = managed(r.loc.file) ? r.loc.file.substr(prefix.size()) : r.loc.file;
         i.line = r.loc.line;
         i.enabled = r.enabled;
         i.whitelist = r.whitelist;
@@ -211,12 +220,12 @@ Result<RuleListing> RuleLibrary::list() {
     return out;
 }
 
-Result<bool> RuleLibrary::setEnabled(const std::string& id, bool enabled, bool* changed) {
+Result<EnableResult> RuleLibrary::setEnabled(const std::string& id, bool enabled) {
     auto listing = list();
     if (!listing.ok()) return listing.error();
-    const bool known = std::any_of(listing->rules.begin(), listing->rules.end(),
-                                   [&](const RuleInfo& r) { return r.id == id; });
-    if (!known) return false;
+    auto rule = std::find_if(listing->rules.begin(), listing->rules.end(),
+                             [&](const RuleInfo& r) { return r.id == id; });
+    if (rule == listing->rules.end()) return EnableResult::kNoSuchRule;
     std::lock_guard lock(mu_);
     const std::string path = config_.dir + "/" + hub::kDisabledListFile;
     std::string text;
@@ -227,8 +236,19 @@ Result<bool> RuleLibrary::setEnabled(const std::string& id, bool enabled, bool* 
     }
     const auto ids = hub::parseDisabledList(text);
     const bool listed = std::find(ids.begin(), ids.end(), id) != ids.end();
-    if (changed) *changed = listed == enabled;
-    if (listed != enabled) return true;  // already as asked
+    // Disabled by a list of hub_paths too (read-only to the manager): enabling cannot work.
+    if (enabled && !rule->enabled) {
+        for (const auto& p : config_.hub_paths) {
+            const std::string other = p + "/" + hub::kDisabledListFile;
+            if (!vigil::fs::exists(other)) continue;
+            auto read = vigil::fs::readFile(other, 16 << 20);
+            if (!read.ok()) return read.error();
+            const auto others = hub::parseDisabledList(*read);
+            if (std::find(others.begin(), others.end(), id) != others.end())
+                return EnableResult::kDisabledElsewhere;
+        }
+    }
+    if (listed != enabled) return EnableResult::kUnchanged;
     std::string next;
     if (!enabled) {
         next = text;
@@ -247,7 +267,7 @@ Result<bool> RuleLibrary::setEnabled(const std::string& id, bool enabled, bool* 
     }
     if (next.empty()) next = "# rules disabled by vigil-manager, one id per line\n";
     VIGIL_TRY(vigil::fs::writeFileAtomic(path, next));
-    return true;
+    return EnableResult::kChanged;
 }
 
 Result<std::string> RuleLibrary::packFile(const std::string& name) const {

@@ -1,9 +1,10 @@
 // The managed rules directory (docs/manager.md "Rules"): what the hubs load, as the manager
-// changes it. Rules are read with the hub's own loader (vigil_hub_rules); every change is staged
+// changes it, listed with the other rule paths the hubs load (`hub_paths`, the built-in rules).
+// Rules are read with the hub's own loader (vigil_hub_rules); every change is staged
 // in a copy of the directory, validated there by `vigil-hub check` (a child process, so the
 // hub's exact verdict), then put in place by rename, so a hub reloading at any moment sees the
-// old set or the new one. Rules are disabled through the directory's `.disabled` list, which the
-// hub's loader honours.
+// old set or the new one. Rules, managed or built-in, are disabled through the managed
+// directory's `.disabled` list, which the hub's loader applies to every rule it loads.
 // Thread-safety: every method may run on any thread; changes are serialised by a mutex (one
 // manager per directory: with several managers, make one of them the writer).
 #pragma once
@@ -28,7 +29,8 @@ struct RuleInfo {
     std::string kind;  // "vigil" or "sigma"
     std::string severity;
     std::vector<int32_t> data_types;
-    std::string file;  // the pack file, relative to the managed directory
+    std::string source;  // "managed" (the managed directory) or "builtin" (hub_paths)
+    std::string file;    // managed: the pack file, relative to the directory; builtin: its path
     int line = 0;
     bool enabled = true;
     bool whitelist = false;
@@ -38,7 +40,7 @@ struct RuleInfo {
 };
 
 struct RuleListing {
-    std::vector<RuleInfo> rules;           // in load order (files sorted)
+    std::vector<RuleInfo> rules;           // in load order: managed, then builtin (files sorted)
     std::vector<std::string> diagnostics;  // "file:line:col: error: ..." of the managed files
     std::vector<std::string> packs;        // pack names (file names without .yaml/.yml)
 };
@@ -52,6 +54,14 @@ struct CheckReport {
     std::string summary;  // "N loaded, M failed"
 };
 
+// What RuleLibrary::setEnabled did.
+enum class EnableResult {
+    kNoSuchRule,         // no managed or builtin rule has that id
+    kChanged,            // the .disabled list changed
+    kUnchanged,          // it already was as asked
+    kDisabledElsewhere,  // to enable: disabled by a list of hub_paths, not the managed one
+};
+
 // A pack name: 1-64 of [A-Za-z0-9._-], starting with a letter or digit; a trailing .yaml or
 // .yml is dropped. Empty when invalid.
 std::string packName(std::string_view text);
@@ -63,11 +73,11 @@ public:
     const RulesConfig& config() const { return config_; }
     std::string hubBin() const;
 
-    // Every rule of the managed directory (re-read only when a file changed).
+    // Every rule of the managed directory and of hub_paths (re-read only when a file changed).
     Result<RuleListing> list();
-    // Adds `id` to or removes it from the .disabled list. False when no rule of the managed
-    // directory has that id. `changed` says whether the list changed.
-    Result<bool> setEnabled(const std::string& id, bool enabled, bool* changed = nullptr);
+    // Adds `id` to or removes it from the managed directory's .disabled list; the rule may be
+    // managed or builtin.
+    Result<EnableResult> setEnabled(const std::string& id, bool enabled);
     // Validates the directory with `<name>.yaml` = `text` (added or replaced) and installs it
     // when the check passes. An error is an environment failure (vigil-hub not runnable, disk).
     Result<CheckReport> installPack(const std::string& name, std::string_view text);

@@ -1,8 +1,9 @@
 // The manager's rule routes over each backend, with a real hub: the managed rules directory
 // loaded by an in-process HubService whose signed HTTP API (POST /hub/reload) is served on
 // loopback, and `vigil-hub check` run as a child process. Rules listed and filtered, a rule
-// disabled (the hub stops alerting on it), packs installed (bad ones refused with positions)
-// and removed, reloads per hub, a whitelist made from an alert.
+// disabled (the hub stops alerting on it), builtin rules (rules.hub_paths) listed and disabled,
+// packs installed (bad ones refused with positions) and removed, reloads per hub, a whitelist
+// made from an alert.
 #include <stdlib.h>
 
 #include <chrono>
@@ -85,14 +86,17 @@ protected:
         ApiFixture::SetUp();
         if (HasFatalFailure()) return;
         rules_dir_ = dir_ + "/rules";
+        builtin_dir_ = dir_ + "/builtin";  // the default pack's place: empty until a test fills it
         ASSERT_TRUE(fs::makeDirs(rules_dir_).ok());
+        ASSERT_TRUE(fs::makeDirs(builtin_dir_).ok());
         ASSERT_TRUE(fs::writeFileAtomic(rules_dir_ + "/base.yaml", kBase).ok());
         ASSERT_TRUE(fs::writeFileAtomic(rules_dir_ + "/sigma.yml", kSigma).ok());
         appendRecord({{"exe", "/usr/bin/true"}});  // creates the hub's bus
 
-        // The hub: its rules are the managed directory.
-        std::string text = "bus: {dir: " + dir_ + "/bus, partitions: 1}\nrules: [" + rules_dir_ +
-                           "]\ngroup: hub\nalerts: {jsonl: " + dir_ + "/alerts.jsonl}\n";
+        // The hub: its rules are the builtin directory and the managed one (as vigilctl up).
+        std::string text = "bus: {dir: " + dir_ + "/bus, partitions: 1}\nrules: [" + builtin_dir_ +
+                           ", " + rules_dir_ + "]\ngroup: hub\nalerts: {jsonl: " + dir_ +
+                           "/alerts.jsonl}\n";
         auto cfg = hub::parseHubConfig(text, "test");
         ASSERT_TRUE(cfg.ok()) << cfg.message();
         auto hub = hub::HubService::create(*cfg, hub_metrics_);
@@ -112,6 +116,7 @@ protected:
         rules::RulesConfig rc;
         rc.dir = rules_dir_;
         rc.hub_bin = hubBin();
+        rc.hub_paths = {builtin_dir_};
         library_ = std::make_unique<rules::RuleLibrary>(rc);
         hubs_ = {hub_http_->address()};
         reloader_ = std::make_unique<rules::HubReloader>([this] { return hubs_; }, kKey,
@@ -166,6 +171,7 @@ protected:
     }
 
     std::string rules_dir_;
+    std::string builtin_dir_;
     metrics::Registry hub_metrics_;
     std::unique_ptr<hub::HubService> hub_;
     std::unique_ptr<server::ApiServer> hub_http_;
@@ -185,6 +191,7 @@ TEST_P(RulesRoutesTest, ListFiltersAndPages) {
     const json curl = r.data()["items"][0];
     EXPECT_EQ(curl["name"], "curl ran");
     EXPECT_EQ(curl["kind"], "vigil");
+    EXPECT_EQ(curl["source"], "managed");
     EXPECT_EQ(curl["severity"], "high");
     EXPECT_EQ(curl["data_types"], json::array({59}));
     EXPECT_EQ(curl["file"], "base.yaml");
@@ -270,6 +277,79 @@ TEST_P(RulesRoutesTest, DisablingARuleStopsTheHubEvaluatingIt) {
     EXPECT_EQ(disabled[0].username, "op");
     EXPECT_EQ(disabled[0].target, "curl_seen");
     EXPECT_EQ(audit("rule.enable").size(), 1u);
+}
+
+TEST_P(RulesRoutesTest, BuiltinRulesAreListedAndDisabledLikeManagedOnes) {
+    ASSERT_TRUE(fs::writeFileAtomic(builtin_dir_ + "/default.yaml",
+                                    "- id: nmap_builtin\n  data_type: 59\n  severity: medium\n"
+                                    "  checks: {n: {field: exe, ends_with: /nmap}}\n")
+                    .ok());
+    const std::string op = userToken("op", "operator");
+    auto r = call("POST", "/api/v1/rules/reload", op);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.data()["hubs"][0]["rules"], 5) << r.raw;
+    EXPECT_EQ(alertsFor({{"exe", "/usr/bin/nmap"}}), 1u);
+
+    r = call("GET", "/api/v1/rules", op);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.data()["total"], 5);
+    const json builtin = r.data()["items"][4];
+    EXPECT_EQ(builtin["id"], "nmap_builtin");
+    EXPECT_EQ(builtin["source"], "builtin");
+    EXPECT_EQ(builtin["file"], builtin_dir_ + "/default.yaml");
+    EXPECT_EQ(builtin["enabled"], true);
+    EXPECT_EQ(r.data()["packs"], json::array({"base", "sigma"}));  // packs are managed only
+    EXPECT_EQ(ids(call("GET", "/api/v1/rules?source=builtin", op)),
+              std::vector<std::string>{"nmap_builtin"});
+    EXPECT_EQ(ids(call("GET", "/api/v1/rules?source=managed", op)).size(), 4u);
+    EXPECT_EQ(call("GET", "/api/v1/rules?source=other", op).status, 400);
+
+    // Disabled through the managed directory's list: the hub stops evaluating it.
+    r = call("PATCH", "/api/v1/rules/nmap_builtin", op, {{"enabled", false}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.data()["changed"], true);
+    EXPECT_EQ(r.data()["hubs"][0]["ok"], true) << r.raw;
+    EXPECT_EQ(r.data()["hubs"][0]["rules"], 5);
+    EXPECT_EQ(hubRule("nmap_builtin")["enabled"], false);
+    auto text = fs::readFile(rules_dir_ + "/.disabled");
+    ASSERT_TRUE(text.ok());
+    EXPECT_EQ(hub::parseDisabledList(*text), std::vector<std::string>{"nmap_builtin"});
+    EXPECT_FALSE(fs::exists(builtin_dir_ + "/.disabled"));
+    EXPECT_EQ(ids(call("GET", "/api/v1/rules?enabled=false", op)),
+              std::vector<std::string>{"nmap_builtin"});
+    EXPECT_TRUE(call("GET", "/api/v1/rules", op).data()["diagnostics"].empty());
+    EXPECT_EQ(alertsFor({{"exe", "/usr/bin/nmap"}}), 0u);
+    EXPECT_EQ(alertsFor({{"exe", "/bin/ls"}}), 1u);
+
+    // vigil-hub check with hub_paths still passes, without a warning about the list.
+    r = callRaw("POST", "/api/v1/rules/packs?name=more", admin_,
+                "- id: more_rule\n  data_type: 59\n  checks: {m: {field: exe, ends_with: /x}}\n");
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_EQ(r.data()["check"], "6 loaded, 0 failed");
+    EXPECT_TRUE(r.data()["warnings"].empty()) << r.raw;
+    // A pack repeating a builtin id is refused.
+    r = callRaw("POST", "/api/v1/rules/packs?name=dup", admin_,
+                "- id: nmap_builtin\n  data_type: 59\n  checks: {m: {field: exe, equals: /y}}\n");
+    EXPECT_EQ(r.status, 400) << r.raw;
+    // Builtin rules are not packs: they cannot be removed.
+    EXPECT_EQ(call("DELETE", "/api/v1/rules/packs/default", admin_).status, 404);
+    EXPECT_TRUE(fs::exists(builtin_dir_ + "/default.yaml"));
+
+    r = call("PATCH", "/api/v1/rules/nmap_builtin", op, {{"enabled", true}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.data()["changed"], true);
+    EXPECT_EQ(hubRule("nmap_builtin")["enabled"], true);
+    EXPECT_EQ(alertsFor({{"exe", "/usr/bin/nmap"}}), 1u);
+    EXPECT_EQ(audit("rule.disable").size(), 1u);
+    EXPECT_EQ(audit("rule.enable").size(), 1u);
+
+    // Disabled by the builtin directory's own list: the manager cannot enable it (409).
+    ASSERT_TRUE(fs::writeFileAtomic(builtin_dir_ + "/.disabled", "nmap_builtin\n").ok());
+    EXPECT_EQ(ids(call("GET", "/api/v1/rules?enabled=false", op)),
+              std::vector<std::string>{"nmap_builtin"});
+    r = call("PATCH", "/api/v1/rules/nmap_builtin", op, {{"enabled", true}});
+    EXPECT_EQ(r.status, 409) << r.raw;
+    EXPECT_NE(r.msg().find("hub_paths"), std::string::npos) << r.msg();
 }
 
 TEST_P(RulesRoutesTest, PacksAreCheckedInstalledAndRemoved) {
