@@ -1,10 +1,9 @@
 // Agent: wires the spool, batcher, center client, plugin host and heartbeat together, runs
 // the main loop (signals, batch ticks, heartbeats) and executes Commands from the center:
 // config sync (plugins and self-upgrade) and tasks (1050 upload, 1051 metadata, 1060 restart,
-// anything else forwarded to the named plugin). Slow commands run on a worker thread so the
-// stream keeps flowing.
-// Thread-safety: start/run from the main thread; onCommand from the transport thread; the
-// accessors are thread-safe.
+// 1061 restart one plugin, anything else forwarded to the named plugin). Slow commands run on a
+// worker thread so the stream keeps flowing. Thread-safety: start/run from the main thread;
+// onCommand from the transport thread; the accessors are thread-safe.
 #pragma once
 
 #include <atomic>

@@ -17,6 +17,7 @@ namespace {
 constexpr int32_t kTaskUpload = 1050;
 constexpr int32_t kTaskSetMetadata = 1051;
 constexpr int32_t kTaskRestart = 1060;
+constexpr int32_t kTaskRestartPlugin = 1061;
 
 PluginSpec specFromConfig(const wire::CommandConfig& c) {
     PluginSpec p;
@@ -169,9 +170,34 @@ void Agent::runAgentTask(int32_t data_type, const std::string& data, const std::
             taskResult(token, true, "restarting");
             requestExit(Exit::kRestart);
             return;
+        case kTaskRestartPlugin: {
+            std::string name;
+            try {
+                auto j = nlohmann::json::parse(data);
+                if (j.is_object() && j.contains("name") && j["name"].is_string()) {
+                    name = j["name"].get<std::string>();
+                }
+            } catch (const nlohmann::json::exception& e) {
+                taskResult(token, false,
+                           std::string("task 1061: data must be JSON {\"name\": \"<plugin>\"}: ") +
+                               e.what());
+                return;
+            }
+            if (name.empty()) {
+                taskResult(token, false, "task 1061: data must be JSON {\"name\": \"<plugin>\"}");
+                return;
+            }
+            log->info("task 1061: restarting plugin {}", name);
+            Status st = plugins_->restart(name);
+            if (!st.ok()) log->warn("task 1061: {}", st.message());
+            taskResult(token, st.ok(), st.ok() ? "plugin " + name + " restarted" : st.message());
+            heartbeat_now_ = true;
+            return;
+        }
         default:
             taskResult(token, false,
-                       "unknown agent task data_type " + std::to_string(data_type) + " (known: 1050, 1051, 1060)");
+                       "unknown agent task data_type " + std::to_string(data_type) +
+                           " (known: 1050, 1051, 1060, 1061)");
     }
 }
 

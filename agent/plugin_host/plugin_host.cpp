@@ -413,6 +413,69 @@ Status PluginHost::Impl::sync(const std::vector<PluginSpec>& desired) {
     return Error{joinErrors(errors)};
 }
 
+Status PluginHost::Impl::restart(const std::string& name) {
+    std::lock_guard sync_lock(sync_mu_);
+    if (!started_) return makeError("plugin host is not started");
+    // 1. Hold automatic restarts while the executable is verified and the process stopped.
+    bool had_restart = false;  // a restart was pending: put it back if this one fails early
+    auto spec = call([&]() -> std::optional<PluginSpec> {
+        Plugin* p = find(name);
+        if (!p) return std::nullopt;
+        had_restart = p->restart_at.has_value();
+        p->hold_restarts = true;
+        ++p->generation;
+        p->restart_at.reset();
+        return p->spec;
+    });
+    if (!spec) return makeError("plugin {}: not configured on this host", name);
+    Result<std::string> prepared = [&]() -> Result<std::string> {
+        std::lock_guard fetch_lock(fetch_mu_);
+        VIGIL_TRY(fs::makeDirs(pluginDir(name)));
+        return ensureExecutable(fetchOptions(), *spec, pluginDir(name));
+    }();
+    if (!prepared.ok()) {
+        // The running process (if any) is left alone.
+        call([&] {
+            if (Plugin* p = find(name)) {
+                p->hold_restarts = false;
+                const bool waiting = had_restart || p->state == PluginState::kBackoff;
+                if (waiting && p->pid <= 0 && !p->restart_at) scheduleRestart(*p);
+            }
+        });
+        return makeError("plugin {}: not restarted: {}", name, prepared.message());
+    }
+    // 2. Stop it as a sync would.
+    auto done = std::make_shared<std::promise<void>>();
+    call([&] {
+        if (Plugin* p = find(name)) {
+            beginStop(*p, [done] { done->set_value(); });
+        } else {
+            done->set_value();
+        }
+    });
+    done->get_future().wait_until(Clock::now() + opt_.stop_grace + kReapSlack);
+    // 3. Start it again at once, with a fresh backoff.
+    return call([&]() -> Status {
+        Plugin* p = find(name);
+        if (!p) return makeError("plugin {}: removed while restarting", name);
+        p->hold_restarts = false;
+        if (p->pid > 0) return makeError("plugin {}: process {} did not exit", name, p->pid);
+        ++p->generation;
+        p->backoff.reset();
+        p->restart_at.reset();
+        Status st = spawnNow(*p);
+        if (!st.ok()) {
+            p->state = PluginState::kFailed;
+            p->last_error = st.message();
+            scheduleRestart(*p);
+            reportError(name, st.message());
+            return makeError("plugin {}: not restarted: {}", name, st.message());
+        }
+        log_->info("plugin {} restarted on request: pid {}", name, p->pid);
+        return okStatus();
+    });
+}
+
 Status PluginHost::Impl::sendTask(const std::string& plugin, int32_t data_type,
                                   const std::string& data, const std::string& token) {
     if (!started_) return makeError("plugin host is not started");
@@ -468,6 +531,10 @@ void PluginHost::stop() {
 
 Status PluginHost::sync(const std::vector<PluginSpec>& desired) {
     return impl_->sync(desired);
+}
+
+Status PluginHost::restart(const std::string& plugin) {
+    return impl_->restart(plugin);
 }
 
 Status PluginHost::sendTask(const std::string& plugin, int32_t data_type, const std::string& data,

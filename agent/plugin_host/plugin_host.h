@@ -5,8 +5,8 @@
 //    (plugin -> agent), stderr -> <name>.stderr in the plugin directory;
 //  - verify the executable's sha256 before every start; fetch it (vigil-fetch helper: HTTP/HTTPS
 //    with a size cap, sha256, tar.gz with path-traversal rejection) when missing or different;
-//  - restart a plugin that exits with exponential backoff; stop = close its task pipe, SIGTERM
-//    to the group, SIGKILL to the group after the grace period;
+//  - restart a plugin that exits with exponential backoff (restart() on request: at once); stop =
+//    close its task pipe, SIGTERM to the group, SIGKILL to the group after the grace period;
 //  - per-plugin cgroup (v2 where its cpu and memory controllers are available, else v1) with
 //    CPU and memory caps;
 //  - frames: oversized or malformed frames are counted per plugin and skipped; a plugin whose
@@ -130,6 +130,13 @@ public:
     // a frame the pipe took only in part is completed before any other).
     Status sendTask(const std::string& plugin, int32_t data_type, const std::string& data,
                     const std::string& token);
+
+    // Restarts one configured plugin now, keeping its spec: verifies (or fetches) its executable
+    // while it runs, stops it as a sync would (task pipe closed, SIGTERM, SIGKILL after
+    // stop_grace) and starts it again at once with a fresh backoff. Returns once it runs again;
+    // fails for a plugin that is not configured, or when it could not be verified or started
+    // (then it is left as a failed start would leave it). Runs after a pending sync.
+    Status restart(const std::string& plugin);
 
     std::vector<PluginStatus> status() const;
 

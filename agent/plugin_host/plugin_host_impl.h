@@ -111,6 +111,7 @@ struct PluginHost::Impl {
     Status start();
     void stop();
     Status sync(const std::vector<PluginSpec>& desired);
+    Status restart(const std::string& name);
     Status sendTask(const std::string& plugin, int32_t data_type, const std::string& data,
                     const std::string& token);
     std::vector<PluginStatus> status();

@@ -281,6 +281,36 @@ TEST(AgentIntegration, AgentAndPluginTasks) {
     ASSERT_TRUE(result("t4", &r));
     EXPECT_EQ(r.get("status"), "failed");
 
+    // 1061 restarts one plugin: a new process (its hello has a new pid), the same config.
+    pid_t echo_pid = helloPid(h, "echo_tasks");
+    ASSERT_TRUE(h.center().sendCommand(
+        h.agentId(), taskCommand("vigil-agent", 1061, R"({"name":"echo"})", "t4r")));
+    ASSERT_TRUE(result("t4r", &r));
+    EXPECT_EQ(r.get("status"), "succeed") << r.get("msg");
+    DecodedRecord hello;
+    ASSERT_TRUE(h.waitRecord(
+        900,
+        [&](const DecodedRecord& d) {
+            return d.get("detail").find("echo_tasks") != std::string::npos &&
+                   d.get("pid") != std::to_string(echo_pid);
+        },
+        15s, &hello))
+        << h.agentLog();
+    EXPECT_TRUE(waitDead(echo_pid, 5s));
+    ASSERT_TRUE(h.center().sendCommand(h.agentId(), taskCommand("echo", 78, "again", "t4s")));
+    ASSERT_TRUE(result("t4s", &r));
+    EXPECT_EQ(r.get("data"), "again");
+    ASSERT_TRUE(h.center().sendCommand(
+        h.agentId(), taskCommand("vigil-agent", 1061, R"({"name":"nope"})", "t4u")));
+    ASSERT_TRUE(result("t4u", &r));
+    EXPECT_EQ(r.get("status"), "failed");
+    EXPECT_NE(r.get("msg").find("not configured"), std::string::npos) << r.get("msg");
+    ASSERT_TRUE(
+        h.center().sendCommand(h.agentId(), taskCommand("vigil-agent", 1061, "{bad", "t4b")));
+    ASSERT_TRUE(result("t4b", &r));
+    EXPECT_EQ(r.get("status"), "failed");
+    EXPECT_NE(r.get("msg").find("task 1061"), std::string::npos) << r.get("msg");
+
     const std::string file = h.workDir() + "/upload-me.txt";
     ASSERT_TRUE(fs::writeFileAtomic(file, std::string(100000, 'u') + "end").ok());
     h.center().expectUploadToken("t5");

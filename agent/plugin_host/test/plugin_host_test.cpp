@@ -408,6 +408,37 @@ TEST_F(PluginHostTest, SyncStartsUpgradesAndStops) {
     EXPECT_FALSE(fs::exists(pluginDir("life")));
 }
 
+TEST_F(PluginHostTest, RestartOnRequestStartsANewProcessAtOnce) {
+    install("again");
+    auto o = options();
+    o.restart_initial = 30s;  // a backoff would show: the restart must not wait for it
+    o.restart_max = 60s;
+    startHost(o);
+    ASSERT_TRUE(host_->sync({spec("again", "mode=idle tag=again", "3")}).ok());
+    ASSERT_TRUE(waitUntil([&] { return hellos("tag=again").size() == 1; }));
+    pid_t pid1 = statusOf("again")->pid;
+    ASSERT_GT(pid1, 0);
+
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = host_->restart("again");
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+    auto now = statusOf("again");
+    ASSERT_TRUE(now);
+    EXPECT_EQ(now->state, PluginState::kRunning);
+    EXPECT_NE(now->pid, pid1);
+    EXPECT_TRUE(processGone(pid1));
+    EXPECT_EQ(now->spec.version, "3");  // its config is kept
+    EXPECT_EQ(now->restarts, 0u);       // not counted as a crash
+    ASSERT_TRUE(waitUntil([&] { return hellos("tag=again").size() == 2; }));
+    EXPECT_EQ(hellos("tag=again").back().fields["pid"], std::to_string(now->pid));
+    EXPECT_TRUE(errors().empty());
+
+    Status unknown = host_->restart("nope");
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_NE(unknown.message().find("not configured"), std::string::npos) << unknown.message();
+}
+
 TEST_F(PluginHostTest, TasksReachThePlugin) {
     install("echo");
     startHost(options());
