@@ -1,5 +1,5 @@
 // Hosts: the list (online/offline filter, hostname search, pages) and one host (plugins and
-// their state, newest alerts, delete when offline). Host state changes arrive live.
+// their state with a restart per plugin, newest alerts, delete when offline). Host state changes arrive live.
 import { ApiError, Host, List, api, canOperate, get, query } from "../api";
 import { clear, field, fmtAgo, fmtBytes, fmtTime, h, kv, notice, onlineBadge } from "../dom";
 import { subscribe } from "../live";
@@ -80,7 +80,33 @@ export function hostsPage(root: HTMLElement, _p: string[], q: URLSearchParams): 
   };
 }
 
-function pluginTable(plugins: any[]): HTMLElement {
+// Restarts one plugin on this host (agent task 1061) and links the task, whose page shows the
+// host's 5100 result.
+async function restartPlugin(agentId: string, plugin: string, out: HTMLElement): Promise<void> {
+  clear(out, notice(`Restarting ${plugin}…`, "info"));
+  try {
+    const t = await api<{ task_id: string; results?: { status: string; result?: { msg?: string } }[] }>(
+      "POST",
+      "/api/v1/tasks/plugin-restart",
+      { agent_ids: [agentId], plugin },
+    );
+    const r = t.results?.[0];
+    clear(
+      out,
+      h(
+        "p",
+        { class: "notice info", role: "status" },
+        `Restart of ${plugin}: task `,
+        h("a", { class: "mono", href: `/tasks/${encodeURIComponent(t.task_id)}` }, t.task_id),
+        ` ${r?.status ?? ""}${r?.result?.msg ? ` (${r.result.msg})` : ""}; its page shows the host's result.`,
+      ),
+    );
+  } catch (e) {
+    clear(out, notice(`Restart of ${plugin}: ${(e as ApiError).message}`));
+  }
+}
+
+function pluginTable(plugins: any[], agentId: string, out: HTMLElement): HTMLElement {
   if (!plugins.length) return h("p", { class: "muted" }, "No plugin has reported.");
   return h(
     "div",
@@ -88,7 +114,7 @@ function pluginTable(plugins: any[]): HTMLElement {
     h(
       "table",
       { class: "list" },
-      h("thead", null, h("tr", null, h("th", null, "Plugin"), h("th", null, "Version"), h("th", null, "State"), h("th", null, "Details"))),
+      h("thead", null, h("tr", null, h("th", null, "Plugin"), h("th", null, "Version"), h("th", null, "State"), h("th", null, "Details"), h("th", null, ""))),
       h(
         "tbody",
         null,
@@ -97,7 +123,20 @@ function pluginTable(plugins: any[]): HTMLElement {
           const details = Object.entries(rest)
             .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`)
             .join(" ");
-          return h("tr", null, h("td", null, name ?? "?"), h("td", null, version ?? ""), h("td", null, state ?? status ?? ""), h("td", { class: "mono small" }, details));
+          const restart = h(
+            "button",
+            {
+              class: "btn small",
+              "data-restart": name ?? "",
+              disabled: !name || !canOperate(),
+              title: canOperate() ? `stop ${name} and start it again (task 1061)` : "operators only",
+              onclick: () => {
+                if (confirm(`Restart plugin ${name} on this host?`)) restartPlugin(agentId, name, out);
+              },
+            },
+            "Restart",
+          );
+          return h("tr", null, h("td", null, name ?? "?"), h("td", null, version ?? ""), h("td", null, state ?? status ?? ""), h("td", { class: "mono small" }, details), h("td", null, restart));
         }),
       ),
     ),
@@ -106,6 +145,7 @@ function pluginTable(plugins: any[]): HTMLElement {
 
 export function hostPage(root: HTMLElement, [id]: string[]): () => void {
   const box = h("div");
+  const taskOut = h("div"); // kept across redraws: the last plugin restart's task
   clear(root, h("p", null, h("a", { href: "/hosts" }, "‹ Hosts")), box);
   const draw = (x: Host) => {
     const del = h(
@@ -146,7 +186,7 @@ export function hostPage(root: HTMLElement, [id]: string[]): () => void {
         ]),
         h("div", { class: "actions" }, del),
       ),
-      h("section", { class: "card" }, h("h2", null, "Plugins"), pluginTable(x.plugins ?? [])),
+      h("section", { class: "card" }, h("h2", null, "Plugins"), taskOut, pluginTable(x.plugins ?? [], x.agent_id, taskOut)),
       h(
         "section",
         { class: "card" },

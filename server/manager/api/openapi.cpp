@@ -245,6 +245,12 @@ json openApiDocument() {
         op("Restart the agents (agent task 1060, which restarts their plugins too) (201)",
            "operator", json::array(), jsonBody({{"agent_ids", ids}, {"comment", str()}},
                                                {"agent_ids"}));
+    paths["/api/v1/tasks/plugin-restart"]["post"] =
+        op("Restart one plugin on the hosts (agent task 1061 {name}: graceful stop, immediate "
+           "start, same config; each host's 5100 result says whether it runs again) (201)",
+           "operator", json::array(),
+           jsonBody({{"agent_ids", ids}, {"plugin", str()}, {"comment", str()}},
+                    {"agent_ids", "plugin"}));
     paths["/api/v1/tasks/{id}"]["get"] = op("A task with every host's result", "read_only",
                                             json::array({pathParam("id", "Task id")}));
     const json plugin_entry = {

@@ -1,6 +1,7 @@
 // The manager API's task routes: a task for many hosts is stored with one result per host, sent
 // through the center each host is connected to (POST /command/ with the task id as token), and
 // completed by the 5100 results the ingest records (docs/manager.md "Tasks").
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -24,9 +25,12 @@ constexpr size_t kMaxTaskHosts = 10000;
 constexpr size_t kMaxTaskData = 64 * 1024;
 constexpr size_t kMaxCommentBytes = 4096;
 constexpr size_t kMaxCursorBytes = 512;
-// The agent's own tasks go to its product name (DESIGN.md §3); 1060 restarts the agent.
+// The agent's own tasks go to its product name (DESIGN.md §3); 1060 restarts the agent, 1061
+// one of its plugins ({"name": plugin}).
 constexpr const char* kAgentProduct = "vigil-agent";
 constexpr int32_t kAgentRestart = 1060;
+constexpr int32_t kPluginRestart = 1061;
+constexpr size_t kMaxPluginName = 128;
 
 // Result statuses the manager sets itself (the agent's 5100 sets succeeded / failed).
 constexpr const char* kTaskSent = "sent";
@@ -50,6 +54,14 @@ json resultJson(const TaskResult& r) {
     if (result.is_discarded()) result = r.result_json;
     return {
         {"agent_id", r.agent_id}, {"status", r.status}, {"result", result}, {"time_ms", r.time_ms}};
+}
+
+bool isPluginName(const std::string& name) {
+    if (name.empty() || name.size() > kMaxPluginName) return false;
+    for (char c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+    }
+    return true;
 }
 
 TaskResult resultOf(const Task& t, const std::string& agent, const char* status,
@@ -162,21 +174,38 @@ void ManagerApi::addTaskRoutes() {
             return run(std::move(t), comment, s);
         });
 
-    // Restarts the agents (agent task 1060: the agent re-executes itself, restarting its
-    // plugins; docs/agent.md "Commands and tasks").
-    add("POST", "/api/v1/tasks/agent-restart", Role::kOperator,
-        [this, run](const ApiRequest& req, const Session& s) {
+    // Agent tasks on a host list: POST {agent_ids, comment?} plus what `extra` reads into the
+    // task (agent task `data_type`; docs/agent.md "Commands and tasks").
+    auto agent_task = [this, run](int32_t data_type, auto extra) {
+        return [this, run, data_type, extra](const ApiRequest& req, const Session& s) {
             JsonFields f(req.json);
             Task t;
             t.agent_ids = agentIdsField(f, "agent_ids", true, kMaxTaskHosts);
             std::string comment = f.string("comment", false, kMaxCommentBytes);
             if (f.ok() && t.agent_ids.empty()) f.fail("agent_ids", "must name at least one host");
+            extra(f, t);
             if (!f.ok()) return f.badRequest();
             if (!services_.cluster) return noCluster();
             t.object_name = kAgentProduct;
-            t.data_type = kAgentRestart;
+            t.data_type = data_type;
             return run(std::move(t), comment, s);
-        });
+        };
+    };
+    // 1060: the agent re-executes itself, restarting its plugins.
+    add("POST", "/api/v1/tasks/agent-restart", Role::kOperator,
+        agent_task(kAgentRestart, [](JsonFields&, Task&) {}));
+    // 1061: the agent stops one plugin gracefully and starts it again, keeping its config.
+    add("POST", "/api/v1/tasks/plugin-restart", Role::kOperator,
+        agent_task(kPluginRestart, [](JsonFields& f, Task& t) {
+            std::string plugin = f.string("plugin", true, kMaxPluginName);
+            if (f.ok() && !isPluginName(plugin)) {
+                f.fail("plugin", "must be a plugin name (1-128 of [A-Za-z0-9_-])");
+            }
+            if (f.ok() && plugin == kAgentProduct) {
+                f.fail("plugin", "names the agent: use /api/v1/tasks/agent-restart");
+            }
+            t.payload = json{{"name", plugin}}.dump();
+        }));
 
     add(
         "GET", "/api/v1/tasks", Role::kReadOnly,

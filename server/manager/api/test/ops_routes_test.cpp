@@ -387,6 +387,43 @@ TEST_P(OpsRoutesTest, TaskGoesThroughTheAgentsCenterAndResultsComplete) {
     ASSERT_EQ(cmds.size(), 2u);
     EXPECT_EQ(cmds[1].task.data_type, 1060);
     EXPECT_EQ(cmds[1].task.object_name, "vigil-agent");
+
+    // Plugin restart: task 1061 {"name": plugin} for vigil-agent, on each host, audited.
+    auto plugin = call(
+        "POST", "/api/v1/tasks/plugin-restart", op,
+        {{"agent_ids", {"agent-1", "agent-9"}}, {"plugin", "collector"}, {"comment", "stuck"}});
+    ASSERT_EQ(plugin.status, 201) << plugin.body.dump();
+    EXPECT_EQ(plugin.data()["data_type"], 1061);
+    EXPECT_EQ(plugin.data()["name"], "vigil-agent");
+    EXPECT_EQ(resultsByAgent(plugin.data())["agent-1"]["status"], "sent");
+    EXPECT_EQ(resultsByAgent(plugin.data())["agent-9"]["status"], "unreachable");
+    cmds = a1->commands();
+    ASSERT_EQ(cmds.size(), 2u);
+    EXPECT_EQ(cmds[1].task.data_type, 1061);
+    EXPECT_EQ(cmds[1].task.object_name, "vigil-agent");
+    EXPECT_EQ(json::parse(cmds[1].task.data), json({{"name", "collector"}}));
+    EXPECT_EQ(cmds[1].task.token, plugin.data()["task_id"]);
+    logged = audit("task.create");
+    ASSERT_EQ(logged.size(), 3u);
+    bool audited = false;
+    for (const auto& e : logged) {
+        if (e.target != plugin.data()["task_id"]) continue;
+        auto pd = json::parse(e.detail_json);
+        audited = pd["data_type"] == 1061 && pd["comment"] == "stuck" && pd["sent"] == 1;
+    }
+    EXPECT_TRUE(audited);
+    // The plugin name is required and checked; read-only users may not restart.
+    EXPECT_EQ(call("POST", "/api/v1/tasks/plugin-restart", op, {{"agent_ids", {"agent-1"}}}).status,
+              400);
+    auto bad = call("POST", "/api/v1/tasks/plugin-restart", op,
+                    {{"agent_ids", {"agent-1"}}, {"plugin", "../x"}});
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.msg().find("plugin"), std::string::npos) << bad.msg();
+    EXPECT_EQ(call("POST", "/api/v1/tasks/plugin-restart", userToken("viewer2", "read_only"),
+                   {{"agent_ids", {"agent-1"}}, {"plugin", "collector"}})
+                  .status,
+              403);
+    EXPECT_EQ(a1->commands().size(), 2u);
 }
 
 TEST_P(OpsRoutesTest, TaskInputAndRolesAreChecked) {
