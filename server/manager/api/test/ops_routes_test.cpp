@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <thread>
 
 #include "libs/common/fs.h"
@@ -118,6 +119,8 @@ server::ApiServerOptions signedServer(const std::string& name) {
 
 // A hub in this process: one exec rule over a bus in `dir`, its signed API on loopback.
 struct TestHub {
+    explicit TestHub(std::string d) : dir(std::move(d)) {}
+
     std::string dir;
     metrics::Registry metrics;
     std::unique_ptr<hub::HubService> service;
@@ -589,7 +592,7 @@ TEST_P(OpsRoutesTest, ServicesListEveryServiceWithHealthAndRebalance) {
     auto a1 = connect("agent-1");
     auto a2 = connect("agent-2");
     registerService("vigil_hub", vigil::testing::freeLoopbackPort());  // nothing listens there
-    TestHub hub{dir_ + "/hub"};
+    TestHub hub(dir_ + "/hub");
     ASSERT_NO_FATAL_FAILURE(hub.start());
     registerService("vigil_hub", hub.http->port());
     registerService("vigil_manager", manager_http_->port());
