@@ -13,8 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 
 #include "libs/common/fs.h"
 #include "libs/wire/buffer.h"
