@@ -1,6 +1,8 @@
 // JSON views of store rows and the shared query parameters of the manager's lists.
 #include "server/manager/api/api_views.h"
 
+#include <cctype>
+
 #include "libs/common/log.h"
 
 namespace vigil::manager::api {
@@ -119,6 +121,14 @@ server::ApiReply storeError(const Error& error) {
     }
     VIGIL_LOG_RATE_LIMITED(log::get("manager"), spdlog::level::err, "store: {}", error.message);
     return server::ApiReply::error(500, "store: " + error.message);
+}
+
+bool validName(const std::string& name, size_t max, bool dot) {
+    if (name.empty() || name.size() > max) return false;
+    for (unsigned char c : name) {
+        if (!std::isalnum(c) && c != '_' && c != '-' && !(dot && c == '.')) return false;
+    }
+    return true;
 }
 
 }  // namespace vigil::manager::api

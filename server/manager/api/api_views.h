@@ -69,4 +69,7 @@ std::string readAlertFilters(const server::ApiRequest& request, AlertQuery& quer
 // A store failure: 400 naming `cursor` for a cursor the store refused, else 500.
 server::ApiReply storeError(const Error& error);
 
+// 1 to `max` bytes of [A-Za-z0-9_-] (and '.' when `dot`): plugin and host group names.
+bool validName(const std::string& name, size_t max, bool dot);
+
 }  // namespace vigil::manager::api

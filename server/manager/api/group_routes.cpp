@@ -25,18 +25,6 @@ constexpr size_t kMaxDescriptionBytes = 1024;
 constexpr size_t kMaxDetailBytes = 64 * 1024;
 constexpr size_t kMaxUrls = 16;
 
-bool nameChar(unsigned char c, bool dot) {
-    return std::isalnum(c) || c == '_' || c == '-' || (dot && c == '.');
-}
-
-bool validName(const std::string& name, size_t max, bool dot) {
-    if (name.empty() || name.size() > max) return false;
-    for (unsigned char c : name) {
-        if (!nameChar(c, dot)) return false;
-    }
-    return true;
-}
-
 bool hex64(const std::string& s) {
     if (s.size() != 64) return false;
     for (unsigned char c : s) {

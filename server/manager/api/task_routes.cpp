@@ -1,7 +1,6 @@
 // The manager API's task routes: a task for many hosts is stored with one result per host, sent
 // through the center each host is connected to (POST /command/ with the task id as token), and
 // completed by the 5100 results the ingest records (docs/manager.md "Tasks").
-#include <cctype>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -54,14 +53,6 @@ json resultJson(const TaskResult& r) {
     if (result.is_discarded()) result = r.result_json;
     return {
         {"agent_id", r.agent_id}, {"status", r.status}, {"result", result}, {"time_ms", r.time_ms}};
-}
-
-bool isPluginName(const std::string& name) {
-    if (name.empty() || name.size() > kMaxPluginName) return false;
-    for (char c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
-    }
-    return true;
 }
 
 TaskResult resultOf(const Task& t, const std::string& agent, const char* status,
@@ -198,7 +189,7 @@ void ManagerApi::addTaskRoutes() {
     add("POST", "/api/v1/tasks/plugin-restart", Role::kOperator,
         agent_task(kPluginRestart, [](JsonFields& f, Task& t) {
             std::string plugin = f.string("plugin", true, kMaxPluginName);
-            if (f.ok() && !isPluginName(plugin)) {
+            if (f.ok() && !validName(plugin, kMaxPluginName, false)) {
                 f.fail("plugin", "must be a plugin name (1-128 of [A-Za-z0-9_-])");
             }
             if (f.ok() && plugin == kAgentProduct) {
