@@ -111,8 +111,13 @@ Result<pid_t> spawnDetached(const std::vector<std::string>& argv, const std::str
 
 bool processRuns(pid_t pid, const std::string& binary) {
     if (pid <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    // An ended child of ours is a zombie until reaped: it does not run. WNOWAIT keeps it
+    // waitable, so childExitStatus can still tell how it ended.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid) {
+        return false;
+    }
     if (::kill(pid, 0) != 0 && errno != EPERM) return false;
     return endsWithPathComponent(processArgv0(pid), binary);
 }

@@ -409,7 +409,14 @@ std::string failureReport(const Layout& l, const Service& s) {
 Status waitReady(const Layout& l, const Service& s, pid_t pid) {
     const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
     while (std::chrono::steady_clock::now() < deadline) {
-        if (std::string st = childExitStatus(pid); !st.empty() || !processRuns(pid, s.binary)) {
+        if (!processRuns(pid, s.binary)) {
+            // It ended, or it is a script whose interpreter still runs: give it a moment to
+            // end, so the report says how.
+            std::string st = childExitStatus(pid);
+            for (int i = 0; st.empty() && i < 30; ++i) {
+                std::this_thread::sleep_for(100ms);
+                st = childExitStatus(pid);
+            }
             return makeError("{} (pid {}) exited ({}) before it was ready\n{}", s.binary, pid,
                              st.empty() ? "unknown status" : st, failureReport(l, s));
         }
