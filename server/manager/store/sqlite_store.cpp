@@ -3,7 +3,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "libs/common/fs.h"
@@ -40,7 +43,8 @@ public:
         char* message = nullptr;
         const std::string text(sql);
         if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-            Error e = makeError("SQLite {}: {}", path_, message ? message : sqlite3_errmsg(db_));
+            Error e = makeError("SQLite {}: {} (in: {:.120})", path_,
+                                message ? message : sqlite3_errmsg(db_), text);
             sqlite3_free(message);
             return e;
         }
@@ -144,7 +148,20 @@ Result<std::unique_ptr<SqliteConnection>> openConnection(const std::string& path
         "PRAGMA temp_store = MEMORY;";
     pragmas += writer ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
                       : "PRAGMA query_only = ON;";
-    VIGIL_TRY(conn->executeScript(pragmas));
+    // Switching a new database to WAL takes an exclusive lock, and SQLite answers "database is
+    // locked" at once, without its busy handler, while another process or thread opens the same
+    // new file (seen in 1 of 10 concurrent opens): retried for as long as the busy timeout.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(options.sqlite_busy_timeout_ms);
+    for (int attempt = 0;; ++attempt) {
+        const int rc = sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK) break;
+        if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) {
+            return makeError("SQLite {}: {} (setting up the connection, attempt {})", path,
+                             sqlite3_errmsg(db), attempt + 1);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 + 5 * std::min(attempt, 19)));
+    }
     return conn;
 }
 
