@@ -6,10 +6,16 @@ import { failure, table } from "./common";
 
 type Service = Record<string, any>;
 
+// Rates (null until the second look at a service) with one decimal, durations (lag_ms) in ms,
+// times (…_at_ms, last_…_ms) as "ago".
 function cell(k: string, v: unknown): Node | string {
   if (v === null || v === undefined) return "";
   if (k === "healthy") return h("span", { class: `badge ${v ? "online" : "offline"}` }, v ? "healthy" : "down");
-  if (/_ms$/.test(k) && typeof v === "number") return fmtAgo(v);
+  if (typeof v === "number") {
+    if (/_per_s$/.test(k)) return v.toFixed(1);
+    if (/(_at_ms|^last_.*_ms)$/.test(k)) return fmtAgo(v);
+    if (/_ms$/.test(k)) return `${v} ms`;
+  }
   if (typeof v === "object") return h("span", { class: "mono small" }, JSON.stringify(v));
   return String(v);
 }
@@ -24,6 +30,10 @@ function section(title: string, items: Service[]): HTMLElement {
   );
 }
 
+// The cluster top-down: discovery first, then what it lists.
+const ORDER = ["discovery", "centers", "hubs", "managers"];
+const order = (k: string) => (ORDER.includes(k) ? ORDER.indexOf(k) : ORDER.length);
+
 export function servicesPage(root: HTMLElement): () => void {
   const box = h("div");
   clear(root, h("h1", null, "Services"), box);
@@ -36,6 +46,7 @@ export function servicesPage(root: HTMLElement): () => void {
           typeof lists.error === "string" ? notice(lists.error) : null,
           Object.entries(lists)
             .filter(([, v]) => Array.isArray(v))
+            .sort(([a], [b]) => order(a) - order(b))
             .map(([k, v]) => section(k, v as Service[])),
         );
       })

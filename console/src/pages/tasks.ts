@@ -58,8 +58,10 @@ export function tasksPage(root: HTMLElement): void {
       ),
     )
     .catch((e) => clear(hostChecks, failure(e, "Hosts")));
-  const dataType = h("input", { name: "data_type", type: "number", value: "6000", min: "1" });
-  const plugin = h("input", { name: "name", placeholder: "plugin (e.g. scanner)", value: "scanner" });
+  // The data_type a plugin understands (the example plugin: 9101); no default that could be
+  // sent to a plugin by mistake.
+  const dataType = h("input", { name: "data_type", type: "number", min: "1", required: true, placeholder: "e.g. 9101" });
+  const plugin = h("input", { name: "name", required: true, placeholder: "plugin, e.g. example" });
   const data = h("textarea", { name: "data", rows: 3, placeholder: "task data (JSON or text for the plugin)" });
   const msg = h("div");
   clear(
@@ -95,6 +97,14 @@ export function tasksPage(root: HTMLElement): void {
   );
 }
 
+// A 5100 result's message (its token and status are shown already); other results as JSON.
+function resultText(result: unknown): string {
+  if (result === null || result === undefined) return "";
+  if (typeof result !== "object") return String(result);
+  const msg = (result as { msg?: unknown }).msg;
+  return typeof msg === "string" ? msg : JSON.stringify(result);
+}
+
 export function taskPage(root: HTMLElement, [id]: string[]): () => void {
   const box = h("div");
   clear(root, h("p", null, h("a", { href: "/tasks" }, "‹ Tasks")), box);
@@ -114,7 +124,7 @@ export function taskPage(root: HTMLElement, [id]: string[]): () => void {
               ["Host", (r) => h("a", { href: `/hosts/${encodeURIComponent(r.agent_id)}` }, r.hostname || r.agent_id)],
               ["Status", (r) => h("span", { class: `badge task-${r.status}` }, r.status)],
               ["Time", (r) => fmtTime(r.time_ms)],
-              ["Result", (r) => h("span", { class: "mono small" }, typeof r.result === "object" && r.result !== null ? JSON.stringify(r.result) : String(r.result ?? r.result_json ?? ""))],
+              ["Result", (r) => h("span", { class: "mono small" }, resultText(r.result ?? r.result_json))],
             ], "No results yet."),
           ),
         ),

@@ -55,6 +55,21 @@ json resultJson(const TaskResult& r) {
         {"agent_id", r.agent_id}, {"status", r.status}, {"result", result}, {"time_ms", r.time_ms}};
 }
 
+// A task with each host's result and hostname (absent for hosts the store no longer has).
+Result<json> taskWithResults(Store& store, json task, const std::string& task_id) {
+    auto results = store.taskResults(task_id);
+    if (!results.ok()) return results.error();
+    task["results"] = json::array();
+    for (const auto& r : *results) {
+        json one = resultJson(r);
+        auto host = store.getHost(r.agent_id);
+        if (!host.ok()) return host.error();
+        if (*host && !(*host)->hostname.empty()) one["hostname"] = (*host)->hostname;
+        task["results"].push_back(std::move(one));
+    }
+    return task;
+}
+
 TaskResult resultOf(const Task& t, const std::string& agent, const char* status,
                     const std::string& msg, int64_t now) {
     return TaskResult{t.task_id, agent, status, msg.empty() ? "" : json{{"msg", msg}}.dump(), now};
@@ -136,13 +151,11 @@ void ManagerApi::addTaskRoutes() {
         if (!comment.empty()) detail["comment"] = comment;
         audit(s.username, "task.create", task.task_id, detail);
         auto stored = store_.getTask(task.task_id);
-        auto results = store_.taskResults(task.task_id);
         if (!stored.ok()) return storeError(stored.error());
-        if (!results.ok()) return storeError(results.error());
-        json data = *stored ? taskJson(**stored) : taskJson(task);
-        data["results"] = json::array();
-        for (const auto& r : *results) data["results"].push_back(resultJson(r));
-        ApiReply a = ApiReply::ok(std::move(data));
+        auto data =
+            taskWithResults(store_, *stored ? taskJson(**stored) : taskJson(task), task.task_id);
+        if (!data.ok()) return storeError(data.error());
+        ApiReply a = ApiReply::ok(std::move(*data));
         a.status = 201;
         return a;
     };
@@ -218,12 +231,9 @@ void ManagerApi::addTaskRoutes() {
             auto task = store_.getTask(id);
             if (!task.ok()) return storeError(task.error());
             if (!*task) return ApiReply::notFound("no task " + id);
-            auto results = store_.taskResults(id);
-            if (!results.ok()) return storeError(results.error());
-            json data = taskJson(**task);
-            data["results"] = json::array();
-            for (const auto& r : *results) data["results"].push_back(resultJson(r));
-            return ApiReply::ok(std::move(data));
+            auto data = taskWithResults(store_, taskJson(**task), id);
+            if (!data.ok()) return storeError(data.error());
+            return ApiReply::ok(std::move(*data));
         },
         Body::kRaw);
 }

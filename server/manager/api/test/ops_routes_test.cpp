@@ -360,10 +360,18 @@ TEST_P(OpsRoutesTest, TaskGoesThroughTheAgentsCenterAndResultsComplete) {
     // A 5100 result, as the ingest records it, completes the host's result.
     IngestBatch b;
     b.task_results.push_back(TaskResult{id, "agent-1", "succeeded", R"({"msg":"done"})", 5});
+    Host host;
+    host.agent_id = "agent-1";
+    host.hostname = "web-1";
+    host.last_heartbeat_ms = 5;
+    b.hosts.push_back(host);
     ASSERT_TRUE(store_->ingest(b).ok());
     auto detail = call("GET", "/api/v1/tasks/" + id, admin_);
     ASSERT_EQ(detail.status, 200);
     EXPECT_EQ(resultsByAgent(detail.data())["agent-1"]["status"], "succeeded");
+    // Results name their host when the store knows it.
+    EXPECT_EQ(resultsByAgent(detail.data())["agent-1"]["hostname"], "web-1");
+    EXPECT_FALSE(resultsByAgent(detail.data())["agent-9"].contains("hostname"));
     EXPECT_EQ(resultsByAgent(detail.data())["agent-1"]["result"]["msg"], "done");
     EXPECT_EQ(detail.data()["status_counts"]["sent"], 1);
     EXPECT_EQ(detail.data()["created_by"], "op");
