@@ -16,7 +16,9 @@ using config::Node;
 // stay resident in an agent that must idle small.)
 bool validHostPort(const std::string& s) {
     auto colon = s.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() || s.size() - colon - 1 > 5) return false;
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() ||
+        s.size() - colon - 1 > 5)
+        return false;
     const std::string host = s.substr(0, colon), port = s.substr(colon + 1);
     for (char c : port) {
         if (!std::isdigit(static_cast<unsigned char>(c))) return false;
@@ -32,7 +34,8 @@ bool validHostPort(const std::string& s) {
         return true;
     }
     for (char c : host) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+            return false;
     }
     return true;
 }
@@ -63,19 +66,22 @@ PluginSpec readPluginSpec(const Node& n) {
     p.signature = n.str("signature");
     p.download_urls = n.strList("download_urls");
     p.detail = n.str("detail");
-    if (!isValidPluginName(p.name)) n.problem("name", "must be 1-128 of [A-Za-z0-9_-], got '" + p.name + "'");
-    if (p.sha256.empty() && p.signature.empty()) n.problem("sha256", "a plugin needs sha256 (or signature)");
+    if (!isValidPluginName(p.name))
+        n.problem("name", "must be 1-128 of [A-Za-z0-9_-], got '" + p.name + "'");
+    if (p.sha256.empty() && p.signature.empty())
+        n.problem("sha256", "a plugin needs sha256 (or signature)");
     return p;
 }
 
 }  // namespace
 
-Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string& name, const AgentFlags& flags) {
+Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string& name,
+                                     const AgentFlags& flags) {
     auto doc = config::Document::loadString(text, name);
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
-    root.allowOnly({"work_dir", "agent_id", "product", "idc", "region", "network_order", "regions", "tls",
-                    "transport", "spool", "plugins", "heartbeat", "log", "metrics"});
+    root.allowOnly({"work_dir", "agent_id", "product", "idc", "region", "network_order", "regions",
+                    "tls", "transport", "spool", "plugins", "heartbeat", "log", "metrics"});
     AgentConfig c;
     c.config_file = name;
     c.work_dir = root.str("work_dir", c.work_dir);
@@ -89,7 +95,8 @@ Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string&
     t.network_order = root.strList("network_order");
     if (t.network_order.empty()) t.network_order = {"private", "public"};
     for (const auto& m : t.network_order) {
-        if (m != "private" && m != "public") root.problem("network_order", "entries must be private or public, got '" + m + "'");
+        if (m != "private" && m != "public")
+            root.problem("network_order", "entries must be private or public, got '" + m + "'");
     }
     Node regions = root.child("regions");
     for (const auto& rname : regions.keys()) {
@@ -109,14 +116,20 @@ Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string&
     t.server_name = tls.str("server_name", t.server_name);
 
     Node tr = root.child("transport");
-    tr.allowOnly({"batch_interval", "batch_max_records", "batch_max_bytes", "window_batches", "connect_timeout",
-                  "backoff_initial", "backoff_max", "discovery_service", "max_message_size", "keepalive"});
-    c.batcher.interval = tr.duration("batch_interval", c.batcher.interval, std::chrono::milliseconds(1));
-    c.batcher.max_records = static_cast<uint32_t>(tr.integer("batch_max_records", c.batcher.max_records, 1, 1'000'000));
+    tr.allowOnly({"batch_interval", "batch_max_records", "batch_max_bytes", "window_batches",
+                  "connect_timeout", "backoff_initial", "backoff_max", "discovery_service",
+                  "max_message_size", "keepalive"});
+    c.batcher.interval =
+        tr.duration("batch_interval", c.batcher.interval, std::chrono::milliseconds(1));
+    c.batcher.max_records =
+        static_cast<uint32_t>(tr.integer("batch_max_records", c.batcher.max_records, 1, 1'000'000));
     c.batcher.max_bytes = tr.size("batch_max_bytes", c.batcher.max_bytes, 1024, 64ull << 20);
-    t.window_batches = static_cast<uint32_t>(tr.integer("window_batches", t.window_batches, 1, 100000));
-    t.connect_timeout = tr.duration("connect_timeout", t.connect_timeout, std::chrono::milliseconds(100));
-    t.backoff_initial = tr.duration("backoff_initial", t.backoff_initial, std::chrono::milliseconds(10));
+    t.window_batches =
+        static_cast<uint32_t>(tr.integer("window_batches", t.window_batches, 1, 100000));
+    t.connect_timeout =
+        tr.duration("connect_timeout", t.connect_timeout, std::chrono::milliseconds(100));
+    t.backoff_initial =
+        tr.duration("backoff_initial", t.backoff_initial, std::chrono::milliseconds(10));
     t.backoff_max = tr.duration("backoff_max", t.backoff_max, std::chrono::milliseconds(10));
     t.discovery_service = tr.str("discovery_service", t.discovery_service);
     t.max_message_bytes = tr.size("max_message_size", t.max_message_bytes, 64 * 1024, 1ull << 30);
@@ -144,27 +157,33 @@ Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string&
     }
 
     Node pl = root.child("plugins");
-    pl.allowOnly({"cpu_percent", "memory", "restart_initial", "restart_max", "stop_grace", "max_frame",
-                  "max_download", "cgroup_name", "initial"});
+    pl.allowOnly({"cpu_percent", "memory", "restart_initial", "restart_max", "stop_grace",
+                  "max_frame", "max_download", "cgroup_name", "initial"});
     PluginHostOptions& p = c.plugins;
     p.cpu_percent = static_cast<uint32_t>(pl.integer("cpu_percent", 0, 0, 100 * 1024));
     p.memory_bytes = pl.size("memory", 0);
-    if (p.memory_bytes != 0 && p.memory_bytes < (8ull << 20)) pl.problem("memory", "must be 0 (no cap) or at least 8MiB");
-    p.restart_initial = pl.duration("restart_initial", p.restart_initial, std::chrono::milliseconds(10));
+    if (p.memory_bytes != 0 && p.memory_bytes < (8ull << 20))
+        pl.problem("memory", "must be 0 (no cap) or at least 8MiB");
+    p.restart_initial =
+        pl.duration("restart_initial", p.restart_initial, std::chrono::milliseconds(10));
     p.restart_max = pl.duration("restart_max", p.restart_max, std::chrono::milliseconds(10));
     p.stop_grace = pl.duration("stop_grace", p.stop_grace, std::chrono::milliseconds(0));
-    p.max_frame_bytes = static_cast<uint32_t>(pl.size("max_frame", p.max_frame_bytes, 1024, 256ull << 20));
+    p.max_frame_bytes =
+        static_cast<uint32_t>(pl.size("max_frame", p.max_frame_bytes, 1024, 256ull << 20));
     p.max_download_bytes = pl.size("max_download", p.max_download_bytes, 1024);
     p.cgroup_name = pl.str("cgroup_name", p.cgroup_name);
-    for (const Node& item : pl.mapList("initial")) c.initial_plugins.push_back(readPluginSpec(item));
+    for (const Node& item : pl.mapList("initial"))
+        c.initial_plugins.push_back(readPluginSpec(item));
 
     Node hb = root.child("heartbeat");
     hb.allowOnly({"interval"});
-    c.heartbeat_interval = hb.duration("interval", c.heartbeat_interval, std::chrono::milliseconds(1000));
+    c.heartbeat_interval =
+        hb.duration("interval", c.heartbeat_interval, std::chrono::milliseconds(1000));
 
     Node lg = root.child("log");
     lg.allowOnly({"level", "file"});
-    c.log_level = lg.oneOf("level", c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+    c.log_level =
+        lg.oneOf("level", c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
     c.log_file = lg.str("file");
 
     Node mt = root.child("metrics");
@@ -190,19 +209,26 @@ Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string&
     };
     if (!flags.spool_size.empty()) {
         auto v = config::parseSize(flags.spool_size);
-        if (!v || *v < (1ull << 20)) flagProblem("--spool-size", "must be a size of at least 1MiB, got '" + flags.spool_size + "'");
-        else c.spool.max_bytes = *v;
+        if (!v || *v < (1ull << 20))
+            flagProblem("--spool-size",
+                        "must be a size of at least 1MiB, got '" + flags.spool_size + "'");
+        else
+            c.spool.max_bytes = *v;
     }
     if (!flags.plugin_memory.empty()) {
         auto v = config::parseSize(flags.plugin_memory);
-        if (!v) flagProblem("--plugin-memory", "must be a size like 256MiB, got '" + flags.plugin_memory + "'");
-        else p.memory_bytes = *v;
+        if (!v)
+            flagProblem("--plugin-memory",
+                        "must be a size like 256MiB, got '" + flags.plugin_memory + "'");
+        else
+            p.memory_bytes = *v;
     }
     if (!flags.plugin_cpu_percent.empty()) {
         try {
             p.cpu_percent = static_cast<uint32_t>(std::stoul(flags.plugin_cpu_percent));
         } catch (const std::exception&) {
-            flagProblem("--plugin-cpu", "must be a percentage of one core, got '" + flags.plugin_cpu_percent + "'");
+            flagProblem("--plugin-cpu",
+                        "must be a percentage of one core, got '" + flags.plugin_cpu_percent + "'");
         }
     }
     for (const auto& a : flags.discovery) {
@@ -211,8 +237,9 @@ Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string&
     for (const auto& a : flags.centers) {
         if (!validHostPort(a)) flagProblem("--center", "'" + a + "' is not host:port");
     }
-    if (!flags.log_level.empty() && c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" &&
-        c.log_level != "warn" && c.log_level != "error" && c.log_level != "off") {
+    if (!flags.log_level.empty() && c.log_level != "trace" && c.log_level != "debug" &&
+        c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
+        c.log_level != "off") {
         flagProblem("--log-level", "must be trace, debug, info, warn, error or off");
     }
 
@@ -221,36 +248,32 @@ Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string&
         flagProblem("work_dir", "must be an absolute path, got '" + c.work_dir + "'");
     }
     if (t.regions.find(t.region) == t.regions.end()) {
-        flagProblem("region", "'" + t.region + "' has no entry under regions (known: " + [&] {
-            std::string k;
-            for (const auto& [n, _] : t.regions) k += (k.empty() ? "" : ", ") + n;
-            return k.empty() ? std::string("none") : k;
-        }() + ")");
+        flagProblem(
+            "region", "'" + t.region + "' has no entry under regions (known: " + [&] {
+                std::string k;
+                for (const auto& [n, _] : t.regions) k += (k.empty() ? "" : ", ") + n;
+                return k.empty() ? std::string("none") : k;
+            }() + ")");
     } else {
         const RegionEndpoints& ep = t.regions[t.region];
-        if (ep.private_net.discovery.empty() && ep.private_net.centers.empty() && ep.public_net.discovery.empty() &&
-            ep.public_net.centers.empty()) {
+        if (ep.private_net.discovery.empty() && ep.private_net.centers.empty() &&
+            ep.public_net.discovery.empty() && ep.public_net.centers.empty()) {
             flagProblem("regions." + t.region, "needs at least one discovery or center address");
         }
     }
-    for (auto [key, value] : {std::pair{"tls.ca", &t.ca_file}, {"tls.cert", &t.cert_file}, {"tls.key", &t.key_file}}) {
+    for (auto [key, value] :
+         {std::pair{"tls.ca", &t.ca_file}, {"tls.cert", &t.cert_file}, {"tls.key", &t.key_file}}) {
         if (value->empty()) flagProblem(key, "is required (mTLS is mandatory)");
     }
     if (c.log_file.empty()) c.log_file = fs::joinPath(c.work_dir, "log/vigil-agent.log");
     c.spool.dir = fs::joinPath(c.work_dir, "spool");
     p.work_dir = c.work_dir;
 
-    config::Problems all = doc->problems();
-    for (const auto& pr : flag_problems.list()) all.add(pr);
-    if (!all.empty()) return Error{all.toString()};
-    return c;
+    return config::configOrProblems(std::move(c), *doc, flag_problems);
 }
 
 Result<AgentConfig> loadAgentConfig(const std::string& path, const AgentFlags& flags) {
-    if (path.empty()) return parseAgentConfig("", "command line", flags);
-    auto text = fs::readFile(path, 1 << 20);
-    if (!text.ok()) return text.error();
-    return parseAgentConfig(*text, path, flags);
+    return config::loadConfigFile(path, flags, &parseAgentConfig);
 }
 
 std::string exampleAgentConfig() {

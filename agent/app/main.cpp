@@ -31,49 +31,48 @@ std::string selfExe() {
 
 int main(int argc, char** argv) {
     using namespace vigil::agent;
-    CLI::App app{"vigil-agent: Vigil host agent. Runs security plugins, batches their records and streams "
-                 "them to a vigil-center over mTLS gRPC; keeps a disk spool while the center is away."};
+    CLI::App app{
+        "vigil-agent: Vigil host agent. Runs security plugins, batches their records and streams "
+        "them to a vigil-center over mTLS gRPC; keeps a disk spool while the center is away."};
     std::string config_path;
     AgentFlags flags;
     std::string fetch_helper;
     vigil::cli::StandardFlags std_flags;
     app.add_option("-c,--config", config_path, "YAML configuration file (see --print-config)");
-    app.add_option("--work-dir", flags.work_dir, "Working directory: plugins, spool, logs, agent id");
+    app.add_option("--work-dir", flags.work_dir,
+                   "Working directory: plugins, spool, logs, agent id");
     app.add_option("--agent-id", flags.agent_id, "Override the agent id (persisted)");
     app.add_option("--region", flags.region, "Region whose endpoints to use");
-    app.add_option("--discovery", flags.discovery, "Discovery address host:port (private network; repeatable)");
-    app.add_option("--center", flags.centers, "Center address host:port (private network; repeatable)");
-    app.add_option("--ca", flags.ca_file, "CA certificate (PEM) that signed the center's certificate");
+    app.add_option("--discovery", flags.discovery,
+                   "Discovery address host:port (private network; repeatable)");
+    app.add_option("--center", flags.centers,
+                   "Center address host:port (private network; repeatable)");
+    app.add_option("--ca", flags.ca_file,
+                   "CA certificate (PEM) that signed the center's certificate");
     app.add_option("--cert", flags.cert_file, "Agent client certificate (PEM)");
     app.add_option("--key", flags.key_file, "Agent client key (PEM)");
     app.add_option("--server-name", flags.server_name, "Name expected in the center's certificate");
     app.add_option("--spool-size", flags.spool_size, "Spool size cap, e.g. 512MiB");
-    app.add_option("--plugin-cpu", flags.plugin_cpu_percent, "CPU cap per plugin, % of one core (0 = none)");
-    app.add_option("--plugin-memory", flags.plugin_memory, "Memory cap per plugin, e.g. 256MiB (0 = none)");
-    app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
-    app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr only)");
-    app.add_option("--metrics-listen", flags.metrics_listen, "Serve /metrics and /healthz on host:port");
-    app.add_option("--fetch-helper", fetch_helper, "Path of vigil-fetch (default: next to this binary)");
+    app.add_option("--plugin-cpu", flags.plugin_cpu_percent,
+                   "CPU cap per plugin, % of one core (0 = none)");
+    app.add_option("--plugin-memory", flags.plugin_memory,
+                   "Memory cap per plugin, e.g. 256MiB (0 = none)");
+    vigil::cli::addLogFlags(app, flags.log_level, flags.log_file);
+    app.add_option("--metrics-listen", flags.metrics_listen,
+                   "Serve /metrics and /healthz on host:port");
+    app.add_option("--fetch-helper", fetch_helper,
+                   "Path of vigil-fetch (default: next to this binary)");
     vigil::cli::addStandardFlags(app, std_flags);
     CLI11_PARSE(app, argc, argv);
 
-    if (auto rc = vigil::cli::infoExit(std_flags, "vigil-agent", VIGIL_AGENT_VERSION, exampleAgentConfig)) {
+    if (auto rc = vigil::cli::infoExit(std_flags, "vigil-agent", VIGIL_AGENT_VERSION,
+                                       exampleAgentConfig)) {
         return *rc;
     }
     auto cfg = loadAgentConfig(config_path, flags);
     if (auto rc = vigil::cli::configExit(cfg, std_flags, "vigil-agent")) return *rc;
 
-    vigil::log::Options lo;
-    lo.level = cfg->log_level;
-    if (cfg->log_file != "-") {
-        (void)vigil::fs::makeDirs(vigil::fs::dirName(cfg->log_file), 0700);
-        lo.file = cfg->log_file;
-    }
-    std::string log_error;
-    if (!vigil::log::init(lo, &log_error)) {
-        std::fprintf(stderr, "vigil-agent: %s\n", log_error.c_str());
-        return 2;
-    }
+    if (auto rc = vigil::cli::initLogging("vigil-agent", cfg->log_level, cfg->log_file)) return *rc;
 
     // Handle TERM/INT/HUP synchronously in the main loop: block them before any thread starts.
     sigset_t set;
@@ -90,8 +89,9 @@ int main(int argc, char** argv) {
     rt.argv.assign(argv, argv + argc);
     rt.config_path = config_path;
     rt.flags = flags;
-    rt.fetch_helper = fetch_helper.empty() ? vigil::fs::joinPath(vigil::fs::dirName(rt.self_exe), "vigil-fetch")
-                                           : fetch_helper;
+    rt.fetch_helper = fetch_helper.empty()
+                          ? vigil::fs::joinPath(vigil::fs::dirName(rt.self_exe), "vigil-fetch")
+                          : fetch_helper;
 
     Agent::Exit how;
     {
@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
         for (auto& a : rt.argv) args.push_back(a.data());
         args.push_back(nullptr);
         ::execv(rt.self_exe.c_str(), args.data());
-        std::fprintf(stderr, "vigil-agent: re-exec of %s failed: %s\n", rt.self_exe.c_str(), std::strerror(errno));
+        std::fprintf(stderr, "vigil-agent: re-exec of %s failed: %s\n", rt.self_exe.c_str(),
+                     std::strerror(errno));
         const std::string old = rt.self_exe + ".old";
         ::execv(old.c_str(), args.data());
         return 1;

@@ -5,9 +5,10 @@
 //   cli::StandardFlags std_flags;
 //   cli::addStandardFlags(app, std_flags);
 //   CLI11_PARSE(app, argc, argv);
-//   if (auto rc = cli::infoExit(std_flags, "vigil-center", VIGIL_VERSION, exampleCenterConfig)) return *rc;
-//   auto cfg = loadCenterConfig(path, flags);
-//   if (auto rc = cli::configExit(cfg, std_flags, "vigil-center")) return *rc;
+//   if (auto rc = cli::infoExit(std_flags, "vigil-center", VIGIL_VERSION, exampleCenterConfig))
+//   return *rc; auto cfg = loadCenterConfig(path, flags); if (auto rc = cli::configExit(cfg,
+//   std_flags, "vigil-center")) return *rc; if (auto rc = cli::initLogging("vigil-center",
+//   cfg->log_level, cfg->log_file)) return *rc;
 #pragma once
 
 #include <cstdio>
@@ -16,6 +17,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "libs/common/fs.h"
+#include "libs/common/log.h"
 #include "libs/common/result.h"
 
 namespace vigil::cli {
@@ -32,6 +35,12 @@ inline void addStandardFlags(CLI::App& app, StandardFlags& f) {
     app.add_flag("--print-config", f.print_config,
                  "Print a commented example configuration and exit");
     app.add_flag("-V,--version", f.version, "Print the version and exit");
+}
+
+// --log-level and --log-file (overriding the configuration's log section).
+inline void addLogFlags(CLI::App& app, std::string& level, std::string& file) {
+    app.add_option("--log-level", level, "trace, debug, info, warn, error or off");
+    app.add_option("--log-file", file, "Log file (\"-\" = stderr only)");
 }
 
 // --version or --print-config: prints and returns 0; otherwise nullopt (go on).
@@ -59,6 +68,24 @@ std::optional<int> configExit(const Result<Config>& config, const StandardFlags&
     if (f.check_only) {
         std::printf("configuration is valid\n");
         return 0;
+    }
+    return std::nullopt;
+}
+
+// Logging as configured ("" or "-": stderr only; a file's directory is made first): nullopt, or
+// 2 with the reason on stderr.
+inline std::optional<int> initLogging(const char* program, const std::string& level,
+                                      const std::string& file) {
+    log::Options lo;
+    lo.level = level;
+    if (!file.empty() && file != "-") {
+        (void)fs::makeDirs(fs::dirName(file), 0700);
+        lo.file = file;
+    }
+    std::string error;
+    if (!log::init(lo, &error)) {
+        std::fprintf(stderr, "%s: log: %s\n", program, error.c_str());
+        return 2;
     }
     return std::nullopt;
 }

@@ -14,15 +14,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "libs/common/fs.h"
 #include "libs/common/result.h"
 
 namespace vigil::config {
 
 struct Problem {
     std::string file;
-    int line = 0;    // 1-based; 0 when unknown
-    int column = 0;  // 1-based; 0 when unknown
-    std::string key; // dotted path, e.g. "transport.batch.max_records"
+    int line = 0;     // 1-based; 0 when unknown
+    int column = 0;   // 1-based; 0 when unknown
+    std::string key;  // dotted path, e.g. "transport.batch.max_records"
     std::string message;
 
     std::string toString() const;
@@ -58,8 +59,9 @@ public:
     double number(std::string_view key, double fallback, double min, double max) const;
     bool boolean(std::string_view key, bool fallback) const;
     // "100ms", "5s", "2m", "1h" or a bare number of seconds.
-    std::chrono::milliseconds duration(std::string_view key, std::chrono::milliseconds fallback,
-                                       std::chrono::milliseconds min = std::chrono::milliseconds(0)) const;
+    std::chrono::milliseconds duration(
+        std::string_view key, std::chrono::milliseconds fallback,
+        std::chrono::milliseconds min = std::chrono::milliseconds(0)) const;
     // "512", "64KiB", "16MiB", "1GiB", "10MB" (decimal units also accepted).
     uint64_t size(std::string_view key, uint64_t fallback, uint64_t min = 0,
                   uint64_t max = UINT64_MAX) const;
@@ -92,7 +94,8 @@ class Document {
 public:
     // Parses a YAML file. A syntax error yields an Error with file:line:column.
     static Result<Document> loadFile(const std::string& path);
-    static Result<Document> loadString(const std::string& text, const std::string& name = "<string>");
+    static Result<Document> loadString(const std::string& text,
+                                       const std::string& name = "<string>");
 
     Node root() const { return Node(yaml_, "", file_, problems_); }
     const Problems& problems() const { return *problems_; }
@@ -105,6 +108,27 @@ private:
     std::string file_;
     std::shared_ptr<Problems> problems_;
 };
+
+// `config` when neither the document nor the command-line flags had a problem; else all of them.
+template <class Config>
+Result<Config> configOrProblems(Config config, const Document& doc, const Problems& flag_problems) {
+    if (doc.ok() && flag_problems.empty()) return config;
+    Problems all = doc.problems();
+    for (const auto& p : flag_problems.list()) all.add(p);
+    return Error{all.toString()};
+}
+
+// A daemon's configuration: `parse(text, path, flags)` of the file at `path` (at most 1 MiB),
+// or of nothing (flags and defaults) when `path` is empty.
+template <class Config, class Flags>
+Result<Config> loadConfigFile(const std::string& path, const Flags& flags,
+                              Result<Config> (*parse)(const std::string&, const std::string&,
+                                                      const Flags&)) {
+    if (path.empty()) return parse("", "command line", flags);
+    auto text = fs::readFile(path, 1 << 20);
+    if (!text.ok()) return text.error();
+    return parse(*text, path, flags);
+}
 
 // Parsers shared with command-line flags.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);

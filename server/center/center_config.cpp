@@ -10,33 +10,41 @@ namespace vigil::center {
 
 using config::Node;
 
-Result<CenterConfig> parseCenterConfig(const std::string& text, const std::string& name, const CenterFlags& flags) {
+Result<CenterConfig> parseCenterConfig(const std::string& text, const std::string& name,
+                                       const CenterFlags& flags) {
     auto doc = config::Document::loadString(text, name);
     if (!doc.ok()) return doc.error();
     Node root = doc->root();
-    root.allowOnly({"data_dir", "product", "grpc", "http", "tls", "bus", "discovery", "auth", "plugins", "uploads",
-                    "drain_timeout", "log"});
+    root.allowOnly({"data_dir", "product", "grpc", "http", "tls", "bus", "discovery", "auth",
+                    "plugins", "uploads", "drain_timeout", "log"});
     CenterConfig c;
     c.config_file = name;
     c.data_dir = root.str("data_dir", c.data_dir);
     c.product = root.str("product", c.product);
 
     Node g = root.child("grpc");
-    g.allowOnly({"listen", "completion_queues", "max_connections", "max_message_size", "keepalive_time",
-                 "keepalive_timeout", "max_pending_batches", "tsi_max_frame_size", "memory_quota",
-                 "stream_lookahead", "max_records_per_batch", "tcp_max_read_chunk"});
+    g.allowOnly({"listen", "completion_queues", "max_connections", "max_message_size",
+                 "keepalive_time", "keepalive_timeout", "max_pending_batches", "tsi_max_frame_size",
+                 "memory_quota", "stream_lookahead", "max_records_per_batch",
+                 "tcp_max_read_chunk"});
     c.grpc.listen = g.str("listen", "0.0.0.0:6751");
     c.grpc.completion_queues = static_cast<int>(g.integer("completion_queues", 4, 1, 64));
     c.max_connections = static_cast<size_t>(g.integer("max_connections", 15000, 1, 1'000'000));
     c.grpc.max_message_bytes = g.size("max_message_size", 16ull << 20, 64 * 1024, 1ull << 30);
-    c.grpc.keepalive_time = g.duration("keepalive_time", c.grpc.keepalive_time, std::chrono::seconds(1));
-    c.grpc.keepalive_timeout = g.duration("keepalive_timeout", c.grpc.keepalive_timeout, std::chrono::seconds(1));
-    c.grpc.max_pending_batches = static_cast<uint32_t>(g.integer("max_pending_batches", 16, 1, 4096));
-    c.grpc.tsi_max_frame_size = static_cast<int>(g.size("tsi_max_frame_size", c.grpc.tsi_max_frame_size, 0, 1 << 20));
+    c.grpc.keepalive_time =
+        g.duration("keepalive_time", c.grpc.keepalive_time, std::chrono::seconds(1));
+    c.grpc.keepalive_timeout =
+        g.duration("keepalive_timeout", c.grpc.keepalive_timeout, std::chrono::seconds(1));
+    c.grpc.max_pending_batches =
+        static_cast<uint32_t>(g.integer("max_pending_batches", 16, 1, 4096));
+    c.grpc.tsi_max_frame_size =
+        static_cast<int>(g.size("tsi_max_frame_size", c.grpc.tsi_max_frame_size, 0, 1 << 20));
     c.grpc.memory_quota_bytes = static_cast<int64_t>(g.size("memory_quota", 0));
     c.grpc.stream_lookahead_bytes = static_cast<int>(g.size("stream_lookahead", 0, 0, 64 << 20));
-    c.grpc.tcp_max_read_chunk = static_cast<int>(g.size("tcp_max_read_chunk", c.grpc.tcp_max_read_chunk, 0, 64 << 20));
-    c.grpc.limits.max_records = static_cast<uint32_t>(g.integer("max_records_per_batch", 200000, 1, 10'000'000));
+    c.grpc.tcp_max_read_chunk =
+        static_cast<int>(g.size("tcp_max_read_chunk", c.grpc.tcp_max_read_chunk, 0, 64 << 20));
+    c.grpc.limits.max_records =
+        static_cast<uint32_t>(g.integer("max_records_per_batch", 200000, 1, 10'000'000));
 
     Node h = root.child("http");
     h.allowOnly({"listen", "threads"});
@@ -73,13 +81,19 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
         m.allowOnly({"url", "access_key", "timeout"});
         c.plugin_manager_url = m.str("url");
         c.plugin_manager_access_key = m.str("access_key");
-        c.plugin_manager_timeout = m.duration("timeout", c.plugin_manager_timeout, std::chrono::milliseconds(100));
-        if (c.plugin_manager_url.rfind("http://", 0) != 0 && c.plugin_manager_url.rfind("https://", 0) != 0) {
-            m.problem("url", "must be the manager's http://host:port, got '" + c.plugin_manager_url + "'");
+        c.plugin_manager_timeout =
+            m.duration("timeout", c.plugin_manager_timeout, std::chrono::milliseconds(100));
+        if (c.plugin_manager_url.rfind("http://", 0) != 0 &&
+            c.plugin_manager_url.rfind("https://", 0) != 0) {
+            m.problem("url",
+                      "must be the manager's http://host:port, got '" + c.plugin_manager_url + "'");
         }
-        if (!c.plugin_config.empty()) p.problem("manager", "give either plugins.config (a file) or plugins.manager, not both");
+        if (!c.plugin_config.empty())
+            p.problem("manager",
+                      "give either plugins.config (a file) or plugins.manager, not both");
     }
-    c.plugin_reload_interval = p.duration("reload_interval", c.plugin_reload_interval, std::chrono::milliseconds(100));
+    c.plugin_reload_interval =
+        p.duration("reload_interval", c.plugin_reload_interval, std::chrono::milliseconds(100));
 
     Node u = root.child("uploads");
     u.allowOnly({"dir", "max_size", "token_ttl"});
@@ -105,8 +119,10 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     if (!flags.cert_file.empty()) c.cert_file = flags.cert_file;
     if (!flags.key_file.empty()) c.key_file = flags.key_file;
     if (!flags.bus.empty()) {
-        if (flags.bus != "embedded" && flags.bus != "nats") bad("--bus", "must be embedded or nats, got '" + flags.bus + "'");
-        else c.bus.backend = flags.bus;
+        if (flags.bus != "embedded" && flags.bus != "nats")
+            bad("--bus", "must be embedded or nats, got '" + flags.bus + "'");
+        else
+            c.bus.backend = flags.bus;
     }
     if (!flags.nats_url.empty()) c.bus.nats_url = flags.nats_url;
     if (!flags.discovery.empty()) c.discovery = flags.discovery;
@@ -117,8 +133,10 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     if (flags.no_auth) c.auth.disabled = true;
     if (!flags.auth_keys_file.empty()) {
         auto keys = server::loadKeysFile(flags.auth_keys_file);
-        if (!keys.ok()) bad("--auth-keys-file", keys.message());
-        else c.auth.keys.insert(keys->begin(), keys->end());
+        if (!keys.ok())
+            bad("--auth-keys-file", keys.message());
+        else
+            c.auth.keys.insert(keys->begin(), keys->end());
     }
     if (!flags.max_connections.empty()) {
         try {
@@ -129,37 +147,40 @@ Result<CenterConfig> parseCenterConfig(const std::string& text, const std::strin
     }
 
     // Cross checks.
-    if (c.data_dir.empty() || c.data_dir.front() != '/') bad("data_dir", "must be an absolute path, got '" + c.data_dir + "'");
-    for (auto [key, value] : {std::pair{"grpc.listen", &c.grpc.listen}, {"http.listen", &c.http_listen}}) {
-        if (!server::parseHostPort(*value, true).ok()) bad(key, "'" + *value + "' is not host:port");
+    if (c.data_dir.empty() || c.data_dir.front() != '/')
+        bad("data_dir", "must be an absolute path, got '" + c.data_dir + "'");
+    for (auto [key, value] :
+         {std::pair{"grpc.listen", &c.grpc.listen}, {"http.listen", &c.http_listen}}) {
+        if (!server::parseHostPort(*value, true).ok())
+            bad(key, "'" + *value + "' is not host:port");
     }
     for (const auto& a : c.discovery) {
-        if (!server::parseHostPort(a).ok()) bad("discovery.addresses", "'" + a + "' is not host:port");
+        if (!server::parseHostPort(a).ok())
+            bad("discovery.addresses", "'" + a + "' is not host:port");
     }
-    if (!c.advertise.empty() && !server::parseHostPort(c.advertise).ok()) bad("discovery.advertise", "'" + c.advertise + "' is not host:port");
-    for (auto [key, value] : {std::pair{"tls.ca", &c.ca_file}, {"tls.cert", &c.cert_file}, {"tls.key", &c.key_file}}) {
+    if (!c.advertise.empty() && !server::parseHostPort(c.advertise).ok())
+        bad("discovery.advertise", "'" + c.advertise + "' is not host:port");
+    for (auto [key, value] :
+         {std::pair{"tls.ca", &c.ca_file}, {"tls.cert", &c.cert_file}, {"tls.key", &c.key_file}}) {
         if (value->empty()) bad(key, "is required (agents connect with mTLS)");
     }
     if (c.auth.keys.empty() && !c.auth.disabled) {
-        bad("auth.keys", "no AK/SK keys: configure auth.keys or auth.keys_file (or auth.disabled: true for a demo)");
+        bad("auth.keys",
+            "no AK/SK keys: configure auth.keys or auth.keys_file (or auth.disabled: true for a "
+            "demo)");
     }
     if (c.bus.dir.empty()) c.bus.dir = fs::joinPath(c.data_dir, "bus");
     if (c.ticket_key_file.empty()) c.ticket_key_file = fs::joinPath(c.data_dir, "tls/ticket.key");
     if (c.upload_dir.empty()) c.upload_dir = fs::joinPath(c.data_dir, "uploads");
     if (c.log_file.empty()) c.log_file = fs::joinPath(c.data_dir, "log/vigil-center.log");
-    c.grpc.limits.max_record_bytes = static_cast<uint32_t>(std::min<uint64_t>(c.grpc.max_message_bytes, 64ull << 20));
+    c.grpc.limits.max_record_bytes =
+        static_cast<uint32_t>(std::min<uint64_t>(c.grpc.max_message_bytes, 64ull << 20));
 
-    config::Problems all = doc->problems();
-    for (const auto& pr : flag_problems.list()) all.add(pr);
-    if (!all.empty()) return Error{all.toString()};
-    return c;
+    return config::configOrProblems(std::move(c), *doc, flag_problems);
 }
 
 Result<CenterConfig> loadCenterConfig(const std::string& path, const CenterFlags& flags) {
-    if (path.empty()) return parseCenterConfig("", "command line", flags);
-    auto text = fs::readFile(path, 1 << 20);
-    if (!text.ok()) return text.error();
-    return parseCenterConfig(*text, path, flags);
+    return config::loadConfigFile(path, flags, &parseCenterConfig);
 }
 
 std::string exampleCenterConfig() {

@@ -118,17 +118,11 @@ Result<DiscoveryConfig> parseDiscoveryConfig(const std::string& text, const std:
     server::readLogSettings(root.child("log"), flags.log_level, flags.log_file, c.log_level,
                             c.log_file, flag_problems);
 
-    config::Problems all = doc->problems();
-    for (const auto& pr : flag_problems.list()) all.add(pr);
-    if (!all.empty()) return Error{all.toString()};
-    return c;
+    return config::configOrProblems(std::move(c), *doc, flag_problems);
 }
 
 Result<DiscoveryConfig> loadDiscoveryConfig(const std::string& path, const DiscoveryFlags& flags) {
-    if (path.empty()) return parseDiscoveryConfig("", "command line", flags);
-    auto text = fs::readFile(path, 1 << 20);
-    if (!text.ok()) return text.error();
-    return parseDiscoveryConfig(*text, path, flags);
+    return config::loadConfigFile(path, flags, &parseDiscoveryConfig);
 }
 
 std::string exampleDiscoveryConfig() {

@@ -32,25 +32,19 @@ int main(int argc, char** argv) {
                  "Accept unsigned writes (tests and demos only)");
     app.add_option("--evict-after", flags.evict_after,
                    "Evict instances not registered for this long (default 105s)");
-    app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
-    app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr)");
+    vigil::cli::addLogFlags(app, flags.log_level, flags.log_file);
     vigil::cli::addStandardFlags(app, std_flags);
     CLI11_PARSE(app, argc, argv);
 
-    if (auto rc = vigil::cli::infoExit(std_flags, "vigil-discovery", VIGIL_VERSION, exampleDiscoveryConfig)) {
+    if (auto rc = vigil::cli::infoExit(std_flags, "vigil-discovery", VIGIL_VERSION,
+                                       exampleDiscoveryConfig)) {
         return *rc;
     }
     auto cfg = loadDiscoveryConfig(config_path, flags);
     if (auto rc = vigil::cli::configExit(cfg, std_flags, "vigil-discovery")) return *rc;
 
-    vigil::log::Options lo;
-    lo.level = cfg->log_level;
-    lo.file = cfg->log_file;
-    std::string log_error;
-    if (!vigil::log::init(lo, &log_error)) {
-        std::fprintf(stderr, "vigil-discovery: log: %s\n", log_error.c_str());
-        return 2;
-    }
+    if (auto rc = vigil::cli::initLogging("vigil-discovery", cfg->log_level, cfg->log_file))
+        return *rc;
     auto log = vigil::log::get("discovery");
     if (cfg->auth_disabled) {
         log->warn(

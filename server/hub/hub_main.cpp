@@ -97,17 +97,7 @@ int run(const std::string& config_path, const vigil::cli::StandardFlags& std_fla
     }
     auto cfg = loadHubConfig(config_path);
     if (auto rc = cli::configExit(cfg, std_flags, "vigil-hub")) return *rc;
-    vigil::log::Options lo;
-    lo.level = cfg->log_level;
-    if (cfg->log_file != "-") {
-        (void)vigil::fs::makeDirs(vigil::fs::dirName(cfg->log_file), 0700);
-        lo.file = cfg->log_file;
-    }
-    std::string err;
-    if (!vigil::log::init(lo, &err)) {
-        std::fprintf(stderr, "vigil-hub: %s\n", err.c_str());
-        return 2;
-    }
+    if (auto rc = cli::initLogging("vigil-hub", cfg->log_level, cfg->log_file)) return *rc;
     auto logger = vigil::log::get("hub");
     vigil::server::blockTerminationSignals();
     ::signal(SIGPIPE, SIG_IGN);

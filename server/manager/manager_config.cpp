@@ -90,17 +90,11 @@ Result<ManagerConfig> parseManagerConfig(const std::string& text, const std::str
     server::readLogSettings(root.child("log"), flags.log_level, flags.log_file, c.log_level,
                             c.log_file, flag_problems);
 
-    config::Problems all = doc->problems();
-    for (const auto& pr : flag_problems.list()) all.add(pr);
-    if (!all.empty()) return Error{all.toString()};
-    return c;
+    return config::configOrProblems(std::move(c), *doc, flag_problems);
 }
 
 Result<ManagerConfig> loadManagerConfig(const std::string& path, const ManagerFlags& flags) {
-    if (path.empty()) return parseManagerConfig("", "command line", flags);
-    auto text = fs::readFile(path, 1 << 20);
-    if (!text.ok()) return text.error();
-    return parseManagerConfig(*text, path, flags);
+    return config::loadConfigFile(path, flags, &parseManagerConfig);
 }
 
 std::string exampleManagerConfig() {

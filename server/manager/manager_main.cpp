@@ -74,8 +74,7 @@ int main(int argc, char** argv) {
     app.add_option("--store", flags.store_url, "sqlite://PATH or postgresql://... (store.url)");
     app.add_option("--admin-password", flags.admin_password,
                    "First run only: the admin's password (default: random, printed to stderr)");
-    app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error or off");
-    app.add_option("--log-file", flags.log_file, "Log file (\"-\" = stderr)");
+    vigil::cli::addLogFlags(app, flags.log_level, flags.log_file);
     vigil::cli::addStandardFlags(app, std_flags);
     CLI11_PARSE(app, argc, argv);
 
@@ -86,14 +85,8 @@ int main(int argc, char** argv) {
     auto cfg = loadManagerConfig(config_path, flags);
     if (auto rc = vigil::cli::configExit(cfg, std_flags, "vigil-manager")) return *rc;
 
-    vigil::log::Options lo;
-    lo.level = cfg->log_level;
-    lo.file = cfg->log_file;
-    std::string log_error;
-    if (!vigil::log::init(lo, &log_error)) {
-        std::fprintf(stderr, "vigil-manager: log: %s\n", log_error.c_str());
-        return 2;
-    }
+    if (auto rc = vigil::cli::initLogging("vigil-manager", cfg->log_level, cfg->log_file))
+        return *rc;
     auto log = vigil::log::get("manager");
     server::blockTerminationSignals();
     ::signal(SIGPIPE, SIG_IGN);
@@ -161,7 +154,8 @@ int main(int argc, char** argv) {
         cluster_client = std::make_unique<cluster::ClusterClient>(cfg->cluster, &metrics);
         services.cluster = cluster_client.get();
     } else {
-        log->warn("no cluster configured (cluster:): tasks, plugin configs and services answer 503");
+        log->warn(
+            "no cluster configured (cluster:): tasks, plugin configs and services answer 503");
     }
     // Without rules.hubs, the hubs registered with discovery (as vigil_hub) are reloaded,
     // signed with the cluster key.
@@ -219,13 +213,14 @@ int main(int argc, char** argv) {
         server::RegistrarOptions ro;
         ro.discovery = cfg->cluster.discovery;
         ro.name = cfg->cluster.manager_name;
-        auto adv = server::parseHostPort(
-            cfg->cluster.advertise.empty() ? http.address() : cfg->cluster.advertise);
+        auto adv = server::parseHostPort(cfg->cluster.advertise.empty() ? http.address()
+                                                                        : cfg->cluster.advertise);
         ro.ip = adv.ok() && adv->host != "0.0.0.0" ? adv->host : "127.0.0.1";
         ro.port = cfg->cluster.advertise.empty() ? http.port() : adv->port;
         ro.interval = cfg->cluster.register_interval;
         ro.key = cfg->cluster.key;
-        registrar = std::make_unique<server::Registrar>(ro, [] { return 0; }, metrics);
+        registrar = std::make_unique<server::Registrar>(
+            ro, [] { return 0; }, metrics);
         registrar->start();
     }
     event_feed.start();

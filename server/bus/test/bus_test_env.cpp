@@ -19,9 +19,12 @@
 
 #include "libs/common/crypto.h"
 #include "libs/common/fs.h"
+#include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 
 namespace vigil::bus::testing {
+
+using vigil::testing::waitExit;
 
 using namespace std::chrono_literals;
 
@@ -58,7 +61,6 @@ std::string findNatsServer() {
 
 namespace {
 
-
 // True once something on 127.0.0.1:port greets like a NATS server.
 bool natsAnswers(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -76,28 +78,15 @@ bool natsAnswers(int port) {
     return ok;
 }
 
-bool waitExit(pid_t pid, std::chrono::milliseconds timeout, int* status = nullptr) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        int st = 0;
-        pid_t r = ::waitpid(pid, &st, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD)) {
-            if (status) *status = st;
-            return true;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<NatsServer>> NatsServer::start() {
     std::string binary = findNatsServer();
     if (binary.empty()) {
-        return makeError("nats-server not found (PATH, /usr/sbin): install it "
-                         "(apt-get install nats-server, or scripts/install-deps.sh) or set "
-                         "VIGIL_TEST_NATS_URL=nats://127.0.0.1:<port> to a running nats-server -js");
+        return makeError(
+            "nats-server not found (PATH, /usr/sbin): install it "
+            "(apt-get install nats-server, or scripts/install-deps.sh) or set "
+            "VIGIL_TEST_NATS_URL=nats://127.0.0.1:<port> to a running nats-server -js");
     }
     std::unique_ptr<NatsServer> s(new NatsServer());
     s->binary_ = binary;
@@ -114,19 +103,9 @@ Status NatsServer::launch() {
     const std::string log_path = store_.path() + "/server.log";
     const std::string port = std::to_string(port_);
     const std::string store = store_.path() + "/js";
-    pid_t pid = ::fork();
-    if (pid < 0) return makeError("fork: {}", strerror(errno));
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-        int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-        }
-        ::execl(binary_.c_str(), binary_.c_str(), "-a", "127.0.0.1", "-p", port.c_str(), "-js",
-                "-sd", store.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
+    const pid_t pid = vigil::testing::spawnProcess(
+        {binary_, "-a", "127.0.0.1", "-p", port, "-js", "-sd", store}, log_path, true);
+    if (pid < 0) return makeError("start nats-server: {}", strerror(errno));
     pid_ = pid;
     const auto deadline = std::chrono::steady_clock::now() + 15s;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -147,15 +126,12 @@ Status NatsServer::launch() {
     return makeError("nats-server did not answer on port {} within 15 s", port_);
 }
 
-NatsServer::~NatsServer() { stop(); }
+NatsServer::~NatsServer() {
+    stop();
+}
 
 void NatsServer::stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    if (!waitExit(pid_, 5s)) {
-        ::kill(pid_, SIGKILL);
-        waitExit(pid_, 5s);
-    }
+    vigil::testing::stopProcess(pid_, SIGTERM, 5s);
     pid_ = -1;
 }
 
@@ -171,21 +147,8 @@ Status NatsServer::restart() {
 }
 
 Result<std::string> NatsServer::sharedUrl() {
-    if (const char* url = std::getenv("VIGIL_TEST_NATS_URL"); url && *url) return std::string(url);
-    static std::mutex mu;
-    static std::unique_ptr<NatsServer> server;  // destroyed (stopped) at exit
-    static std::string error;
-    std::lock_guard lock(mu);
-    if (!server && error.empty()) {
-        auto s = start();
-        if (s.ok()) {
-            server = std::move(*s);
-        } else {
-            error = s.message();
-        }
-    }
-    if (!server) return makeError("NATS tests need a JetStream server: {}", error);
-    return server->url();
+    return vigil::testing::sharedServerUrl<NatsServer>("VIGIL_TEST_NATS_URL",
+                                                       "NATS tests need a JetStream server");
 }
 
 BusOptions testOptions(const std::string& backend, const std::string& dir, const std::string& url) {

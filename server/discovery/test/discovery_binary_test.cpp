@@ -14,9 +14,14 @@
 #include <thread>
 
 #include "server/discovery/test/discovery_test_util.h"
+#include "tests/support/child_process.h"
+#include "tests/support/free_port.h"
 
 namespace vigil::discovery {
 namespace {
+
+using vigil::testing::exitCodeWithin;
+using vigil::testing::readFileText;
 
 using namespace std::chrono_literals;
 
@@ -25,58 +30,27 @@ std::string binary() {
     return std::string(dir ? dir : "build") + "/bin/vigil-discovery";
 }
 
+// The binary with `args`, its stdout and stderr in `out`.
+pid_t spawn(const std::vector<std::string>& args, const std::string& out) {
+    std::vector<std::string> argv{binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return vigil::testing::spawnProcess(argv, out);
+}
+
 std::string tempPath(const std::string& stem) {
     return "/tmp/vigil-discovery-test-" + std::to_string(::getpid()) + "-" + stem;
-}
-
-std::string readAll(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Starts the binary with stdout and stderr to `out`.
-pid_t spawn(const std::vector<std::string>& args, const std::string& out) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        std::vector<char*> argv;
-        std::string bin = binary();
-        argv.push_back(bin.data());
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(bin.c_str(), argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
-
-std::optional<int> waitExit(pid_t pid, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        std::this_thread::sleep_for(20ms);
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return std::nullopt;
 }
 
 TEST(DiscoveryBinaryTest, HelpAndPrintConfig) {
     const std::string out = tempPath("help");
     pid_t pid = spawn({"--help"}, out);
-    EXPECT_EQ(waitExit(pid, 10s), 0);
-    const std::string text = readAll(out);
+    EXPECT_EQ(exitCodeWithin(pid, 10s), 0);
+    const std::string text = readFileText(out);
     EXPECT_NE(text.find("--peer"), std::string::npos) << text;
     EXPECT_NE(text.find("--keys-file"), std::string::npos);
     pid = spawn({"--print-config"}, out);
-    EXPECT_EQ(waitExit(pid, 10s), 0);
-    EXPECT_NE(readAll(out).find("evict_after"), std::string::npos);
+    EXPECT_EQ(exitCodeWithin(pid, 10s), 0);
+    EXPECT_NE(readFileText(out).find("evict_after"), std::string::npos);
     std::remove(out.c_str());
 }
 
@@ -84,8 +58,8 @@ TEST(DiscoveryBinaryTest, BadConfigExitsTwoNamingTheKey) {
     const std::string cfg = tempPath("bad.yaml"), out = tempPath("bad.out");
     std::ofstream(cfg) << "listen: 127.0.0.1:1\nexpiry:\n  evict_after: later\n";
     pid_t pid = spawn({"-c", cfg}, out);
-    EXPECT_EQ(waitExit(pid, 10s), 2);
-    const std::string text = readAll(out);
+    EXPECT_EQ(exitCodeWithin(pid, 10s), 2);
+    const std::string text = readFileText(out);
     EXPECT_NE(text.find("expiry.evict_after"), std::string::npos) << text;
     EXPECT_NE(text.find(cfg + ":3:"), std::string::npos) << text;
     std::remove(cfg.c_str());
@@ -103,7 +77,7 @@ TEST(DiscoveryBinaryTest, ServesAndStopsOnSigterm) {
                       out);
     ASSERT_TRUE(
         testing::waitFor([&] { return testing::getJson(port, "/healthz").status == 200; }, 10s))
-        << readAll(out);
+        << readFileText(out);
     auto r = testing::postJson(port, "/registry/register",
                                testing::registration("hids_svr_grpc", "10.0.0.1", 6751, 1));
     EXPECT_EQ(r.status, 200) << r.body.dump();
@@ -115,8 +89,8 @@ TEST(DiscoveryBinaryTest, ServesAndStopsOnSigterm) {
     auto list = testing::getJson(port, "/registry/list");
     EXPECT_EQ(list.body["data"][0]["name"], "hids_svr_grpc");
     ::kill(pid, SIGTERM);
-    EXPECT_EQ(waitExit(pid, 10s), 0) << readAll(out);
-    EXPECT_NE(readAll(out).find("listening on 127.0.0.1:" + std::to_string(port)),
+    EXPECT_EQ(exitCodeWithin(pid, 10s), 0) << readFileText(out);
+    EXPECT_NE(readFileText(out).find("listening on 127.0.0.1:" + std::to_string(port)),
               std::string::npos);
     std::remove(keys.c_str());
     std::remove(out.c_str());

@@ -22,9 +22,14 @@
 #include <nlohmann/json.hpp>
 
 #include "server/manager/manager_config.h"
+#include "tests/support/child_process.h"
+#include "tests/support/free_port.h"
 
 namespace vigil::manager {
 namespace {
+
+using vigil::testing::exitCodeWithin;
+using vigil::testing::readFileText;
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -34,53 +39,11 @@ std::string binary() {
     return std::string(dir ? dir : "build") + "/bin/vigil-manager";
 }
 
-std::string readAll(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
+// The binary with `args`, its stdout and stderr in `out`.
 pid_t spawn(const std::vector<std::string>& args, const std::string& out) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        std::vector<char*> argv;
-        std::string bin = binary();
-        argv.push_back(bin.data());
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(bin.c_str(), argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
-
-std::optional<int> waitExit(pid_t pid, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        std::this_thread::sleep_for(20ms);
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return std::nullopt;
-}
-
-int freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
+    std::vector<std::string> argv{binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return vigil::testing::spawnProcess(argv, out);
 }
 
 class ManagerBinaryTest : public ::testing::Test {
@@ -96,18 +59,20 @@ protected:
 
 TEST_F(ManagerBinaryTest, HelpPrintAndCheckConfig) {
     const std::string out = dir_ + "/out";
-    EXPECT_EQ(waitExit(spawn({"--help"}, out), 10s), 0);
-    EXPECT_NE(readAll(out).find("--admin-password"), std::string::npos) << readAll(out);
-    EXPECT_EQ(waitExit(spawn({"--print-config"}, out), 10s), 0);
-    const std::string example = readAll(out);
+    EXPECT_EQ(exitCodeWithin(spawn({"--help"}, out), 10s), 0);
+    EXPECT_NE(readFileText(out).find("--admin-password"), std::string::npos) << readFileText(out);
+    EXPECT_EQ(exitCodeWithin(spawn({"--print-config"}, out), 10s), 0);
+    const std::string example = readFileText(out);
     EXPECT_NE(example.find("session_ttl"), std::string::npos);
     // The printed example is itself valid.
     std::ofstream(dir_ + "/example.yaml") << example;
-    EXPECT_EQ(waitExit(spawn({"--config", dir_ + "/example.yaml", "--check-config"}, out), 10s), 0)
-        << readAll(out);
+    EXPECT_EQ(
+        exitCodeWithin(spawn({"--config", dir_ + "/example.yaml", "--check-config"}, out), 10s), 0)
+        << readFileText(out);
     std::ofstream(dir_ + "/bad.yaml") << "auth:\n  session_ttl: forever\nhttp:\n  lisen: x\n";
-    EXPECT_EQ(waitExit(spawn({"--config", dir_ + "/bad.yaml", "--check-config"}, out), 10s), 2);
-    const std::string errors = readAll(out);
+    EXPECT_EQ(exitCodeWithin(spawn({"--config", dir_ + "/bad.yaml", "--check-config"}, out), 10s),
+              2);
+    const std::string errors = readFileText(out);
     EXPECT_NE(errors.find("auth.session_ttl"), std::string::npos) << errors;
     EXPECT_NE(errors.find("http.lisen"), std::string::npos) << errors;
 }
@@ -138,7 +103,7 @@ TEST(ManagerConfigTest, DefaultsAndOverrides) {
 }
 
 TEST_F(ManagerBinaryTest, FirstRunServesAndStopsOnSigterm) {
-    const int port = freePort();
+    const int port = vigil::testing::freeLoopbackPort();
     const std::string out = dir_ + "/out";
     pid_t pid = spawn({"--store", "sqlite://" + dir_ + "/m.db", "--listen",
                        "127.0.0.1:" + std::to_string(port), "--log-level", "warn"},
@@ -151,9 +116,9 @@ TEST_F(ManagerBinaryTest, FirstRunServesAndStopsOnSigterm) {
         up = r && r->status == 200;
         if (!up) std::this_thread::sleep_for(25ms);
     }
-    ASSERT_TRUE(up) << readAll(out);
+    ASSERT_TRUE(up) << readFileText(out);
     std::smatch m;
-    const std::string log = readAll(out);
+    const std::string log = readFileText(out);
     ASSERT_TRUE(std::regex_search(log, m, std::regex("first run: user admin, password (\\S+)")))
         << log;
     auto login =
@@ -180,7 +145,7 @@ TEST_F(ManagerBinaryTest, FirstRunServesAndStopsOnSigterm) {
     ASSERT_TRUE(deleted);
     EXPECT_EQ(deleted->status, 200) << deleted->body;
     ::kill(pid, SIGTERM);
-    EXPECT_EQ(waitExit(pid, 10s), 0);
+    EXPECT_EQ(exitCodeWithin(pid, 10s), 0);
 
     // A second run keeps the admin and prints no password.
     pid = spawn({"--store", "sqlite://" + dir_ + "/m.db", "--listen",
@@ -194,8 +159,8 @@ TEST_F(ManagerBinaryTest, FirstRunServesAndStopsOnSigterm) {
     }
     EXPECT_TRUE(up);
     ::kill(pid, SIGTERM);
-    EXPECT_EQ(waitExit(pid, 10s), 0);
-    EXPECT_EQ(readAll(out).find("first run"), std::string::npos) << readAll(out);
+    EXPECT_EQ(exitCodeWithin(pid, 10s), 0);
+    EXPECT_EQ(readFileText(out).find("first run"), std::string::npos) << readFileText(out);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 
 #include "libs/common/crypto.h"
 #include "libs/common/fs.h"
+#include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 
 namespace vigil::manager::testing {
@@ -71,20 +72,6 @@ Result<pid_t> spawnAsOwner(const std::vector<std::string>& argv, const std::stri
     }
     ::close(fd);
     return pid;
-}
-
-bool waitExit(pid_t pid, std::chrono::milliseconds timeout, int* status = nullptr) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        int st = 0;
-        const pid_t r = ::waitpid(pid, &st, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD)) {
-            if (status) *status = st;
-            return true;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
 }
 
 std::string tail(const std::string& path) {
@@ -156,9 +143,9 @@ Result<std::unique_ptr<PgServer>> PgServer::start() {
     if (!spawned.ok()) return spawned.error();
     const pid_t initdb = *spawned;
     int status = 0;
-    if (!waitExit(initdb, 120s, &status)) {
+    if (!vigil::testing::waitExit(initdb, 120s, &status)) {
         ::kill(initdb, SIGKILL);
-        waitExit(initdb, 5s);
+        vigil::testing::waitExit(initdb, 5s);
         return makeError("initdb did not finish within 120 s");
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -206,31 +193,13 @@ PgServer::~PgServer() {
 }
 
 void PgServer::stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGINT);  // fast shutdown: ends sessions, writes a checkpoint
-    if (!waitExit(pid_, 10s)) {
-        ::kill(pid_, SIGKILL);
-        waitExit(pid_, 5s);
-    }
+    vigil::testing::stopProcess(pid_, SIGINT, 10s);  // fast shutdown: ends sessions, checkpoints
     pid_ = -1;
 }
 
 Result<std::string> PgServer::sharedUrl() {
-    if (const char* url = std::getenv("VIGIL_TEST_PG_URL"); url && *url) return std::string(url);
-    static std::mutex mu;
-    static std::unique_ptr<PgServer> server;  // destroyed (stopped) at exit
-    static std::string error;
-    std::lock_guard lock(mu);
-    if (!server && error.empty()) {
-        auto s = start();
-        if (s.ok()) {
-            server = std::move(*s);
-        } else {
-            error = s.message();
-        }
-    }
-    if (!server) return makeError("PostgreSQL tests need a server: {}", error);
-    return server->url();
+    return vigil::testing::sharedServerUrl<PgServer>("VIGIL_TEST_PG_URL",
+                                                     "PostgreSQL tests need a server");
 }
 
 Result<std::unique_ptr<PgSchema>> PgSchema::create(const std::string& server_url) {
