@@ -25,7 +25,7 @@ export function usersPage(root: HTMLElement): void {
     load();
   };
   const load = () =>
-    get<{ items: User[] }>("/api/v1/users")
+    get<{ items: User[] }>("/api/v1/users?limit=1000")
       .then((d) =>
         clear(
           listBox,

@@ -1,6 +1,7 @@
 // JSON views of store rows and the shared query parameters of the manager's lists.
 #include "server/manager/api/api_views.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "libs/common/log.h"
@@ -99,6 +100,52 @@ Result<size_t> limitParam(const server::ApiRequest& request) {
                               static_cast<int64_t>(kMaxPageSize));
     if (!v.ok()) return v.error();
     return static_cast<size_t>(*v);
+}
+
+std::string lowerAscii(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+Result<json> memoryPage(json items, const server::ApiRequest& request,
+                        std::initializer_list<const char*> sorts) {
+    const std::string sort = request.param("sort");
+    std::string chosen;
+    std::string names;
+    for (const char* name : sorts) {
+        if (*name == '\0') continue;  // "": the list's own order, the default
+        if (sort == name) chosen = name;
+        names += names.empty() ? name : std::string(", ") + name;
+    }
+    if (!sort.empty() && chosen.empty()) {
+        return makeError("query parameter sort must be one of {}", names);
+    }
+    if (sort.empty()) chosen = *sorts.begin();
+    auto limit = limitParam(request);
+    if (!limit.ok()) return limit.error();
+    auto offset = server::intParam(request, "cursor", 0, 0, INT32_MAX);
+    if (!offset.ok()) return makeError("query parameter cursor: bad cursor");
+
+    std::vector<json> list =
+        items.is_array() ? items.get<std::vector<json>>() : std::vector<json>{};
+    if (!chosen.empty()) {
+        const bool descending = chosen[0] == '-';
+        const std::string key = descending ? chosen.substr(1) : chosen;
+        std::stable_sort(list.begin(), list.end(), [&](const json& a, const json& b) {
+            const json& x = a.contains(key) ? a[key] : json();
+            const json& y = b.contains(key) ? b[key] : json();
+            return descending ? y < x : x < y;
+        });
+    }
+    json page = json::array();
+    const size_t first = static_cast<size_t>(*offset);
+    for (size_t i = first; i < list.size() && page.size() < *limit; ++i) {
+        page.push_back(std::move(list[i]));
+    }
+    const size_t next = first + page.size();
+    return json{{"items", std::move(page)},
+                {"next_cursor", next < list.size() ? std::to_string(next) : ""},
+                {"total", list.size()}};
 }
 
 Result<int64_t> timeParam(const server::ApiRequest& request, std::string_view key,

@@ -61,6 +61,50 @@ Result<std::vector<T>> listParam(const server::ApiRequest& request, std::string_
     return out;
 }
 
+// Reads one parameter into `out`, or sets `problem`; later reads are skipped after a problem.
+template <typename T>
+void read(Result<T> r, T& out, std::string& problem) {
+    if (!problem.empty()) return;
+    if (r.ok())
+        out = std::move(r).value();
+    else
+        problem = r.message();
+}
+
+// A parameter that must be one of `choices` (the first is the default when absent).
+template <typename E>
+Result<E> choiceParam(const server::ApiRequest& request, std::string_view key,
+                      std::initializer_list<std::pair<const char*, E>> choices) {
+    const std::string value = request.param(key);
+    std::string names;
+    for (const auto& [name, v] : choices) {
+        if (value.empty() || value == name) return v;
+        names += names.empty() ? name : std::string(", ") + name;
+    }
+    return makeError("query parameter {} must be one of {}", key, names);
+}
+
+std::string lowerAscii(std::string s);
+
+// `from`, `to`, `sort` (newest, oldest), `limit` and `cursor` of a list the store keeps in time
+// order (tasks, the audit log) into `query`, or the first problem into `problem`.
+template <typename Query>
+void readTimeOrderedList(const server::ApiRequest& request, Query& query, std::string& problem) {
+    read(timeParam(request, "from", 0), query.from_ms, problem);
+    read(timeParam(request, "to", 0), query.to_ms, problem);
+    read(choiceParam<bool>(request, "sort", {{"newest", false}, {"oldest", true}}),
+         query.oldest_first, problem);
+    read(limitParam(request), query.limit, problem);
+    read(textParam(request, "cursor", 512), query.cursor, problem);
+}
+
+// A list the manager holds whole (users, host groups, rules) as one page: `items` sorted by the
+// `sort` parameter — one of `sorts`, each a field of the items, "-field" for descending; the
+// first is the default — then `limit` of them from the offset in `cursor`. {items,
+// next_cursor, total}, or the problem with a parameter.
+Result<nlohmann::json> memoryPage(nlohmann::json items, const server::ApiRequest& request,
+                                  std::initializer_list<const char*> sorts);
+
 // The filters and sort of the alert list (severity, status, rule_id, agent_id, from, to, q,
 // sort; not limit and cursor) into `query`; the first problem, empty when none.
 // (inventory_routes.cpp; the export uses the same.)

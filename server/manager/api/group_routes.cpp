@@ -118,7 +118,9 @@ void ManagerApi::addGroupRoutes() {
 
     add(
         "GET", "/api/v1/groups", Role::kReadOnly,
-        [this](const ApiRequest&, const Session&) {
+        [this](const ApiRequest& req, const Session&) {
+            auto q = textParam(req, "q", 128);  // part of the name, any case
+            if (!q.ok()) return ApiReply::badRequest(q.message());
             auto groups = store_.listHostGroups();
             if (!groups.ok()) return storeError(groups.error());
             json items = json::array();
@@ -133,7 +135,20 @@ void ManagerApi::addGroupRoutes() {
                 d.description = "hosts in no other group";
                 items.insert(items.begin(), groupJson(d));
             }
-            return ApiReply::ok({{"items", std::move(items)}, {"next_cursor", ""}});
+            if (!q->empty()) {
+                json kept = json::array();
+                for (auto& g : items) {
+                    if (lowerAscii(g["name"].get<std::string>()).find(lowerAscii(*q)) !=
+                        std::string::npos) {
+                        kept.push_back(std::move(g));
+                    }
+                }
+                items = std::move(kept);
+            }
+            // Default: the store's order (by name, "default" first).
+            auto page = memoryPage(std::move(items), req, {"", "name", "-name", "-updated_at_ms"});
+            if (!page.ok()) return ApiReply::badRequest(page.message());
+            return ApiReply::ok(std::move(*page));
         },
         Body::kRaw);
 

@@ -20,29 +20,6 @@ constexpr size_t kMaxDeleteHosts = 10000;
 constexpr int64_t kHourMs = 3600 * 1000;
 constexpr int64_t kDayMs = 24 * kHourMs;
 
-// Reads one parameter into `out`, or sets `problem`; later reads are skipped after a problem.
-template <typename T>
-void read(Result<T> r, T& out, std::string& problem) {
-    if (!problem.empty()) return;
-    if (r.ok())
-        out = std::move(r).value();
-    else
-        problem = r.message();
-}
-
-// A parameter that must be one of `choices` (the first is the default when absent).
-template <typename E>
-Result<E> choiceParam(const ApiRequest& request, std::string_view key,
-                      std::initializer_list<std::pair<const char*, E>> choices) {
-    const std::string value = request.param(key);
-    std::string names;
-    for (const auto& [name, v] : choices) {
-        if (value.empty() || value == name) return v;
-        names += names.empty() ? name : std::string(", ") + name;
-    }
-    return makeError("query parameter {} must be one of {}", key, names);
-}
-
 }  // namespace
 
 std::string readAlertFilters(const ApiRequest& req, AlertQuery& q) {
@@ -278,10 +255,8 @@ void ManagerApi::addAuditRoutes() {
             std::string problem;
             read(textParam(req, "user", kMaxFilterBytes), q.username, problem);
             read(textParam(req, "action", kMaxFilterBytes), q.action, problem);
-            read(timeParam(req, "from", 0), q.from_ms, problem);
-            read(timeParam(req, "to", 0), q.to_ms, problem);
-            read(limitParam(req), q.limit, problem);
-            read(textParam(req, "cursor", kMaxCursorBytes), q.cursor, problem);
+            read(textParam(req, "target", kMaxFilterBytes), q.target, problem);
+            readTimeOrderedList(req, q, problem);
             if (!problem.empty()) return ApiReply::badRequest(problem);
             auto page = store_.listAudit(q);
             if (!page.ok()) return storeError(page.error());

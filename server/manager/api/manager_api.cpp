@@ -191,12 +191,36 @@ void ManagerApi::addAuthRoutes() {
 void ManagerApi::addUserRoutes() {
     add(
         "GET", "/api/v1/users", Role::kAdmin,
-        [this](const ApiRequest&, const Session&) {
+        [this](const ApiRequest& req, const Session&) {
+            // Filters: role, disabled (true/false), q (part of the name, any case).
+            std::string problem;
+            std::optional<Role> role;
+            if (const std::string r = req.param("role"); !r.empty()) {
+                role = parseRole(r);
+                if (!role) problem = "query parameter role must be admin, operator or read_only";
+            }
+            std::optional<bool> disabled;
+            read(choiceParam<std::optional<bool>>(
+                     req, "disabled", {{"", std::nullopt}, {"true", true}, {"false", false}}),
+                 disabled, problem);
+            std::string q;
+            read(textParam(req, "q", 64), q, problem);
+            if (!problem.empty()) return ApiReply::badRequest(problem);
             auto users = store_.listUsers();
             if (!users.ok()) return storeError(users.error());
             json items = json::array();
-            for (const auto& u : *users) items.push_back(userJson(u));
-            return ApiReply::ok({{"items", std::move(items)}, {"next_cursor", ""}});
+            for (const auto& u : *users) {
+                if ((role && u.role != *role) || (disabled && u.disabled != *disabled) ||
+                    (!q.empty() &&
+                     lowerAscii(u.username).find(lowerAscii(q)) == std::string::npos)) {
+                    continue;
+                }
+                items.push_back(userJson(u));
+            }
+            auto page = memoryPage(std::move(items), req,
+                                   {"username", "-username", "created_at_ms", "-created_at_ms"});
+            if (!page.ok()) return ApiReply::badRequest(page.message());
+            return ApiReply::ok(std::move(*page));
         },
         Body::kRaw);
 

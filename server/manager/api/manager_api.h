@@ -74,9 +74,9 @@ private:
     void addTaskRoutes();     // task_routes.cpp
     void addGroupRoutes();    // group_routes.cpp (and the centers' /internal/v1/plugin-config)
     void addServiceRoutes();  // service_routes.cpp
-    void addRuleRoutes();    // rule_routes.cpp: rules, packs, reload, whitelist from an alert
-    void addExportRoutes();  // export_routes.cpp
-    void addEventRoutes();   // event_routes.cpp
+    void addRuleRoutes();     // rule_routes.cpp: rules, packs, reload, whitelist from an alert
+    void addExportRoutes();   // export_routes.cpp
+    void addEventRoutes();    // event_routes.cpp
     // After a change of the managed rules: every hub's reload result (JSON array).
     nlohmann::json reloadHubs();
 

@@ -107,7 +107,14 @@ json openApiDocument() {
     paths["/api/v1/auth/logout"]["post"] = op("End this session", "read_only");
     paths["/api/v1/auth/me"]["get"] = op("The session's user, role and expiry", "read_only");
 
-    paths["/api/v1/users"]["get"] = op("List users", "admin");
+    paths["/api/v1/users"]["get"] =
+        op("List users", "admin",
+           listParams({queryParam("role", "string", "admin, operator or read_only"),
+                       queryParam("disabled", "string", "true or false"),
+                       queryParam("q", "string", "Part of the username, any case"),
+                       queryParam("sort", "string",
+                                  "username (default), -username, created_at_ms, "
+                                  "-created_at_ms")}));
     paths["/api/v1/users"]["post"] =
         op("Create a user (password of 8 bytes or more; role defaults to read_only)", "admin",
            json::array(),
@@ -166,9 +173,11 @@ json openApiDocument() {
                     {"status"}));
 
     paths["/api/v1/audit"]["get"] =
-        op("The audit log, newest first", "read_only",
+        op("The audit log, newest first (or oldest)", "read_only",
            listParams({queryParam("user", "string", "Username"),
                        queryParam("action", "string", "e.g. alert.status, user.create"),
+                       queryParam("target", "string", "What was changed: a user, an alert id..."),
+                       queryParam("sort", "string", "newest (default) or oldest"),
                        queryParam("from", "integer", "ms since the epoch"),
                        queryParam("to", "integer", "ms since the epoch")}));
 
@@ -193,26 +202,27 @@ json openApiDocument() {
         op("Rules the hubs load: the managed rules directory (source managed, with packs and "
            "load diagnostics) and rules.hub_paths (source builtin)",
            "read_only",
-           listParams({queryParam("q", "string", "Substring of id, name or description"),
-                       queryParam("kind", "string", "vigil or sigma"),
-                       queryParam("source", "string", "builtin or managed"),
-                       queryParam("enabled", "string", "true or false"),
-                       queryParam("severity", "string", "Comma list of severities")}));
+           listParams(
+               {queryParam("q", "string", "Substring of id, name or description"),
+                queryParam("kind", "string", "vigil or sigma"),
+                queryParam("source", "string", "builtin or managed"),
+                queryParam("enabled", "string", "true or false"),
+                queryParam("severity", "string", "Comma list of severities"),
+                queryParam("sort", "string", "The hubs' order (default), id, -id, name or pack")}));
     paths["/api/v1/rules/{id}"]["patch"] =
         op("Enable or disable a managed or builtin rule (the managed directory's .disabled "
            "list; 409 when a list of hub_paths disables it); reloads the hubs",
            "operator", json::array({pathParam("id", "Rule id")}),
            jsonBody({{"enabled", boolean()}}, {"enabled"}));
-    paths["/api/v1/rules/packs"]["post"] =
-        op("Install (or replace) a pack: the body is a YAML rule file or a .tar.gz of rule "
-           "files, checked by vigil-hub check (400 with its diagnostics), installed atomically; "
-           "reloads the hubs",
-           "admin", json::array({queryParam("name", "string", "Pack name, [A-Za-z0-9._-]")}),
-           json{{"required", true},
-                {"content",
-                 {{"application/yaml", {{"schema", str()}}},
-                  {"application/gzip",
-                   {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}});
+    paths["/api/v1/rules/packs"]["post"] = op(
+        "Install (or replace) a pack: the body is a YAML rule file or a .tar.gz of rule "
+        "files, checked by vigil-hub check (400 with its diagnostics), installed atomically; "
+        "reloads the hubs",
+        "admin", json::array({queryParam("name", "string", "Pack name, [A-Za-z0-9._-]")}),
+        json{{"required", true},
+             {"content",
+              {{"application/yaml", {{"schema", str()}}},
+               {"application/gzip", {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}});
     paths["/api/v1/rules/packs/{name}"]["delete"] =
         op("Remove a pack of the managed directory (builtin rules are not packs; 409 when the "
            "other rules need it); reloads the hubs",
@@ -228,8 +238,15 @@ json openApiDocument() {
     // service_routes.cpp); 503 without a cluster configured.
     const json ids = {{"type", "array"}, {"items", str()}};
     const json integer = {{"type", "integer"}};
-    paths["/api/v1/tasks"]["get"] = op("List tasks, newest first, with result counts by status",
-                                       "read_only", listParams({}));
+    paths["/api/v1/tasks"]["get"] =
+        op("List tasks, newest first (or oldest), with result counts by status", "read_only",
+           listParams({queryParam("agent_id", "string", "Tasks sent to this host"),
+                       queryParam("created_by", "string", "Username"),
+                       queryParam("name", "string", "The plugin"),
+                       queryParam("data_type", "integer", "The task's data_type"),
+                       queryParam("from", "integer", "Created at or after (ms since the epoch)"),
+                       queryParam("to", "integer", "Created before (ms since the epoch)"),
+                       queryParam("sort", "string", "newest (default) or oldest")}));
     paths["/api/v1/tasks"]["post"] =
         op("Send a task to hosts through the center each is connected to: one result per host, "
            "sent, unreachable (on no center) or send_failed at once, then succeeded or failed "
@@ -241,10 +258,9 @@ json openApiDocument() {
                      {"data", str()},
                      {"comment", str()}},
                     {"agent_ids", "name", "data_type"}));
-    paths["/api/v1/tasks/agent-restart"]["post"] =
-        op("Restart the agents (agent task 1060, which restarts their plugins too) (201)",
-           "operator", json::array(), jsonBody({{"agent_ids", ids}, {"comment", str()}},
-                                               {"agent_ids"}));
+    paths["/api/v1/tasks/agent-restart"]["post"] = op(
+        "Restart the agents (agent task 1060, which restarts their plugins too) (201)", "operator",
+        json::array(), jsonBody({{"agent_ids", ids}, {"comment", str()}}, {"agent_ids"}));
     paths["/api/v1/tasks/plugin-restart"]["post"] =
         op("Restart one plugin on the hosts (agent task 1061 {name}: graceful stop, immediate "
            "start, same config; each host's 5100 result says whether it runs again) (201)",
@@ -253,15 +269,22 @@ json openApiDocument() {
                     {"agent_ids", "plugin"}));
     paths["/api/v1/tasks/{id}"]["get"] = op("A task with every host's result", "read_only",
                                             json::array({pathParam("id", "Task id")}));
-    const json plugin_entry = {
-        {"type", "object"},
-        {"properties",
-         {{"name", str()}, {"version", str()}, {"sha256", str()}, {"type", strEnum({"exec", "tar.gz"})},
-          {"signature", str()}, {"download_urls", ids}, {"detail", str()}}},
-        {"required", {"name", "version", "sha256"}}};
-    paths["/api/v1/groups"]["get"] =
-        op("Host groups with their plugin sets and members (default: hosts in no group)",
-           "read_only");
+    const json plugin_entry = {{"type", "object"},
+                               {"properties",
+                                {{"name", str()},
+                                 {"version", str()},
+                                 {"sha256", str()},
+                                 {"type", strEnum({"exec", "tar.gz"})},
+                                 {"signature", str()},
+                                 {"download_urls", ids},
+                                 {"detail", str()}}},
+                               {"required", {"name", "version", "sha256"}}};
+    paths["/api/v1/groups"]["get"] = op(
+        "Host groups with their plugin sets and members (default: hosts in no group)", "read_only",
+        listParams({queryParam("q", "string", "Part of the name, any case"),
+                    queryParam("sort", "string",
+                               "By name with default first (default), name, -name, "
+                               "-updated_at_ms")}));
     paths["/api/v1/groups/{name}"]["put"] =
         op("Create (201) or replace a group: its plugin set and members (a host in another group "
            "moves); the centers apply it at once",

@@ -45,11 +45,6 @@ json ruleJson(const rules::RuleInfo& r) {
             {"mitre", r.mitre}};
 }
 
-std::string lowerAscii(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
 // A failed `vigil-hub check`: 400 (or `status`) with every diagnostic.
 ApiReply checkFailed(int status, const std::string& what, const rules::CheckReport& report) {
     ApiReply a = ApiReply::error(
@@ -125,28 +120,19 @@ void ManagerApi::addRuleRoutes() {
             if (!services_.rules) return notConfigured();
             RuleFilter filter;
             std::string problem = readRuleFilter(req, filter);
-            auto limit = limitParam(req);
-            if (problem.empty() && !limit.ok()) problem = limit.message();
-            auto offset = server::intParam(req, "cursor", 0, 0, INT32_MAX);
-            if (problem.empty() && !offset.ok()) problem = "query parameter cursor: bad cursor";
             if (!problem.empty()) return ApiReply::badRequest(problem);
             auto listing = services_.rules->list();
             if (!listing.ok()) return ApiReply::error(500, "rules: " + listing.message());
-            std::vector<const rules::RuleInfo*> matched;
+            json matched = json::array();
             for (const auto& r : listing->rules) {
-                if (filter.matches(r)) matched.push_back(&r);
+                if (filter.matches(r)) matched.push_back(ruleJson(r));
             }
-            json items = json::array();
-            const size_t first = static_cast<size_t>(*offset);
-            for (size_t i = first; i < matched.size() && items.size() < *limit; ++i) {
-                items.push_back(ruleJson(*matched[i]));
-            }
-            const size_t next = first + items.size();
-            return ApiReply::ok({{"items", std::move(items)},
-                                 {"next_cursor", next < matched.size() ? std::to_string(next) : ""},
-                                 {"total", matched.size()},
-                                 {"packs", listing->packs},
-                                 {"diagnostics", listing->diagnostics}});
+            // Default: the hub's order (builtin files, then managed packs).
+            auto page = memoryPage(std::move(matched), req, {"", "id", "-id", "name", "pack"});
+            if (!page.ok()) return ApiReply::badRequest(page.message());
+            (*page)["packs"] = listing->packs;
+            (*page)["diagnostics"] = listing->diagnostics;
+            return ApiReply::ok(std::move(*page));
         },
         Body::kRaw);
 

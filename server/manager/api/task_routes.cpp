@@ -24,6 +24,7 @@ constexpr size_t kMaxTaskHosts = 10000;
 constexpr size_t kMaxTaskData = 64 * 1024;
 constexpr size_t kMaxCommentBytes = 4096;
 constexpr size_t kMaxCursorBytes = 512;
+constexpr size_t kMaxFilterBytes = 256;
 // The agent's own tasks go to its product name (DESIGN.md §3); 1060 restarts the agent, 1061
 // one of its plugins ({"name": plugin}).
 constexpr const char* kAgentProduct = "vigil-agent";
@@ -214,11 +215,17 @@ void ManagerApi::addTaskRoutes() {
     add(
         "GET", "/api/v1/tasks", Role::kReadOnly,
         [this](const ApiRequest& req, const Session&) {
-            auto limit = limitParam(req);
-            if (!limit.ok()) return ApiReply::badRequest(limit.message());
-            auto cursor = textParam(req, "cursor", kMaxCursorBytes);
-            if (!cursor.ok()) return ApiReply::badRequest(cursor.message());
-            auto page = store_.listTasks(*limit, *cursor);
+            TaskQuery q;
+            std::string problem;
+            read(textParam(req, "created_by", kMaxFilterBytes), q.created_by, problem);
+            read(textParam(req, "name", kMaxFilterBytes), q.name, problem);
+            read(textParam(req, "agent_id", kMaxFilterBytes), q.agent_id, problem);
+            int64_t data_type = 0;
+            read(server::intParam(req, "data_type", 0, 0, INT32_MAX), data_type, problem);
+            q.data_type = static_cast<int32_t>(data_type);
+            readTimeOrderedList(req, q, problem);
+            if (!problem.empty()) return ApiReply::badRequest(problem);
+            auto page = store_.listTasks(q);
             if (!page.ok()) return storeError(page.error());
             return ApiReply::ok(pageJson(*page, taskJson));
         },

@@ -50,7 +50,7 @@ public:
 
     Result<bool> createTask(const Task& task) override;
     Result<std::optional<Task>> getTask(const std::string& task_id) override;
-    Result<Page<Task>> listTasks(size_t limit, const std::string& cursor) override;
+    Result<Page<Task>> listTasks(const TaskQuery& query) override;
     Result<std::vector<TaskResult>> taskResults(const std::string& task_id) override;
 
     Result<bool> putHostGroup(const HostGroup& group) override;

@@ -10,6 +10,7 @@ namespace {
 
 constexpr const char* kUserColumns = "username, role, password_hash, disabled, created_at_ms";
 constexpr const char* kAuditCursor = "audit";
+constexpr const char* kAuditCursorOldest = "audit-oldest";
 
 User userFromRow(const sql::Rows& rows, size_t r) {
     User u;
@@ -147,22 +148,28 @@ Status SqlStore::appendAudit(const AuditEntry& e) {
 
 Result<Page<AuditEntry>> SqlStore::listAudit(const AuditQuery& q) {
     const size_t limit = pageSize(q.limit);
+    const char* kind = q.oldest_first ? kAuditCursorOldest : kAuditCursor;
     sql::Where where;
-    where.equals("username", q.username).equals("action", q.action);
+    where.equals("username", q.username).equals("action", q.action).equals("target", q.target);
     where.range("time_ms", q.from_ms, q.to_ms);
     if (!q.cursor.empty()) {
-        auto parts = decodeCursor(q.cursor, kAuditCursor, 2);
+        auto parts = decodeCursor(q.cursor, kind, 2);
         if (!parts.ok()) return parts.error();
         auto t = cursorInteger((*parts)[0]);
         auto seq = cursorInteger((*parts)[1]);
         if (!t.ok()) return t.error();
         if (!seq.ok()) return seq.error();
-        where.before("time_ms", *t, "seq", *seq);
+        if (q.oldest_first) {
+            where.after("time_ms", *t, "seq", *seq);
+        } else {
+            where.before("time_ms", *t, "seq", *seq);
+        }
     }
+    const char* order = q.oldest_first ? "ASC" : "DESC";
     const std::string statement = fmt::format(
         "SELECT seq, time_ms, username, action, target, detail FROM audit_log{} "
-        "ORDER BY time_ms DESC, seq DESC LIMIT ?",
-        where.sql());
+        "ORDER BY time_ms {}, seq {} LIMIT ?",
+        where.sql(), order, order);
     where.params().emplace_back(static_cast<int64_t>(limit + 1));
     auto entries =
         readAll<AuditEntry>(statement, where.params(), [](const sql::Rows& rows, size_t r) {
@@ -170,8 +177,8 @@ Result<Page<AuditEntry>> SqlStore::listAudit(const AuditQuery& q) {
                               rows.text(r, 3),    rows.text(r, 4),    rows.text(r, 5)};
         });
     if (!entries.ok()) return entries.error();
-    return makePage(std::move(*entries), limit, [](const AuditEntry& e) {
-        return encodeCursor(kAuditCursor, {std::to_string(e.time_ms), std::to_string(e.seq)});
+    return makePage(std::move(*entries), limit, [kind](const AuditEntry& e) {
+        return encodeCursor(kind, {std::to_string(e.time_ms), std::to_string(e.seq)});
     });
 }
 

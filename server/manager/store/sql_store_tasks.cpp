@@ -13,6 +13,7 @@ namespace {
 constexpr const char* kTaskColumns =
     "task_id, agent_ids, data_type, object_name, payload, created_by, created_at_ms";
 constexpr const char* kTaskCursor = "tasks";
+constexpr const char* kTaskCursorOldest = "tasks-oldest";
 
 Task taskFromRow(const sql::Rows& rows, size_t r) {
     Task t;
@@ -94,19 +95,32 @@ Result<std::optional<Task>> SqlStore::getTask(const std::string& task_id) {
     return task;
 }
 
-Result<Page<Task>> SqlStore::listTasks(size_t limit_in, const std::string& cursor) {
-    const size_t limit = pageSize(limit_in);
+Result<Page<Task>> SqlStore::listTasks(const TaskQuery& q) {
+    const size_t limit = pageSize(q.limit);
+    // A cursor belongs to one order.
+    const char* kind = q.oldest_first ? kTaskCursorOldest : kTaskCursor;
     sql::Where where;
-    if (!cursor.empty()) {
-        auto parts = decodeCursor(cursor, kTaskCursor, 2);
+    where.equals("created_by", q.created_by).equals("object_name", q.name);
+    if (q.data_type != 0) where.add("data_type = ?", {int64_t{q.data_type}});
+    if (!q.agent_id.empty()) {
+        where.add("task_id IN (SELECT task_id FROM task_results WHERE agent_id = ?)", {q.agent_id});
+    }
+    where.range("created_at_ms", q.from_ms, q.to_ms);
+    if (!q.cursor.empty()) {
+        auto parts = decodeCursor(q.cursor, kind, 2);
         if (!parts.ok()) return parts.error();
         auto t = cursorInteger((*parts)[0]);
         if (!t.ok()) return t.error();
-        where.before("created_at_ms", *t, "task_id", (*parts)[1]);
+        if (q.oldest_first) {
+            where.after("created_at_ms", *t, "task_id", (*parts)[1]);
+        } else {
+            where.before("created_at_ms", *t, "task_id", (*parts)[1]);
+        }
     }
+    const char* order = q.oldest_first ? "ASC" : "DESC";
     const std::string statement =
-        fmt::format("SELECT {} FROM tasks{} ORDER BY created_at_ms DESC, task_id DESC LIMIT ?",
-                    kTaskColumns, where.sql());
+        fmt::format("SELECT {} FROM tasks{} ORDER BY created_at_ms {}, task_id {} LIMIT ?",
+                    kTaskColumns, where.sql(), order, order);
     where.params().emplace_back(static_cast<int64_t>(limit + 1));
     std::vector<Task> tasks;
     VIGIL_TRY(db_->read([&](sql::Connection& c) -> Status {
@@ -116,8 +130,8 @@ Result<Page<Task>> SqlStore::listTasks(size_t limit_in, const std::string& curso
         for (size_t r = 0; r < rows->size(); ++r) tasks.push_back(taskFromRow(*rows, r));
         return countResults(c, tasks);
     }));
-    return makePage(std::move(tasks), limit, [](const Task& t) {
-        return encodeCursor(kTaskCursor, {std::to_string(t.created_at_ms), t.task_id});
+    return makePage(std::move(tasks), limit, [kind](const Task& t) {
+        return encodeCursor(kind, {std::to_string(t.created_at_ms), t.task_id});
     });
 }
 

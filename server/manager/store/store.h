@@ -256,10 +256,24 @@ struct HostCounts {
 struct AuditQuery {
     std::string username;  // empty = any
     std::string action;    // empty = any
+    std::string target;    // empty = any
     int64_t from_ms = 0;
-    int64_t to_ms = 0;  // 0 = no upper bound
+    int64_t to_ms = 0;          // 0 = no upper bound
+    bool oldest_first = false;  // else newest first
     size_t limit = kDefaultPageSize;
-    std::string cursor;  // newest first
+    std::string cursor;
+};
+
+struct TaskQuery {
+    std::string created_by;     // empty = any
+    std::string name;           // the plugin (object_name); empty = any
+    int32_t data_type = 0;      // 0 = any
+    std::string agent_id;       // tasks sent to this host; empty = any
+    int64_t from_ms = 0;        // created at
+    int64_t to_ms = 0;          // 0 = no upper bound
+    bool oldest_first = false;  // else newest first
+    size_t limit = kDefaultPageSize;
+    std::string cursor;
 };
 
 // What the bus consumer writes in one transaction: everything or nothing, so it can commit its
@@ -347,8 +361,7 @@ public:
     // Tasks and their per-host results.
     virtual Result<bool> createTask(const Task& task) = 0;
     virtual Result<std::optional<Task>> getTask(const std::string& task_id) = 0;
-    // Newest first.
-    virtual Result<Page<Task>> listTasks(size_t limit, const std::string& cursor) = 0;
+    virtual Result<Page<Task>> listTasks(const TaskQuery& query) = 0;
     virtual Result<std::vector<TaskResult>> taskResults(const std::string& task_id) = 0;
 
     // Host groups (plugin configs). putHostGroup creates or replaces the group with its members

@@ -307,6 +307,86 @@ TEST_P(ManagerApiTest, UserCrudByAdmin) {
     EXPECT_EQ(audit("user.delete").size(), 1u);
 }
 
+// Every list filters, sorts and pages: users, host groups, tasks and the audit log here (hosts
+// and alerts below, rules in rules_routes_test).
+TEST_P(ManagerApiTest, SmallListsFilterSortPaginate) {
+    const std::string admin = adminToken();
+    for (const char* name : {"carol", "alice", "bob"}) {
+        ASSERT_EQ(call("POST", "/api/v1/users", admin,
+                       {{"username", name}, {"password", "12345678"}, {"role", "operator"}})
+                      .status,
+                  201);
+    }
+    ASSERT_EQ(call("PATCH", "/api/v1/users/bob", admin, {{"disabled", true}}).status, 200);
+    auto names = [&](const std::string& target) {
+        auto r = get(target, admin);
+        EXPECT_EQ(r.status, 200) << target << ": " << r.body.dump();
+        std::vector<std::string> out;
+        const json data = r.data();
+        for (const auto& item : data["items"]) {
+            out.push_back(item.contains("username")  ? item["username"].get<std::string>()
+                          : item.contains("task_id") ? item["task_id"].get<std::string>()
+                                                     : item["name"].get<std::string>());
+        }
+        return out;
+    };
+    using Names = std::vector<std::string>;
+    EXPECT_EQ(names("/api/v1/users"), (Names{"admin", "alice", "bob", "carol"}));
+    EXPECT_EQ(names("/api/v1/users?sort=-username"), (Names{"carol", "bob", "alice", "admin"}));
+    EXPECT_EQ(names("/api/v1/users?role=operator&disabled=false"), (Names{"alice", "carol"}));
+    EXPECT_EQ(names("/api/v1/users?q=AL"), (Names{"alice"}));
+    auto first = get("/api/v1/users?limit=3", admin);
+    EXPECT_EQ(first.data()["total"], 4);
+    ASSERT_EQ(first.data()["items"].size(), 3u);
+    const std::string next = first.data()["next_cursor"];
+    EXPECT_EQ(names("/api/v1/users?limit=3&cursor=" + next), (Names{"carol"}));
+    EXPECT_EQ(get("/api/v1/users?sort=password", admin).status, 400);
+    EXPECT_EQ(get("/api/v1/users?role=root", admin).status, 400);
+    EXPECT_EQ(get("/api/v1/users?disabled=maybe", admin).status, 400);
+    EXPECT_EQ(get("/api/v1/users?cursor=x", admin).status, 400);
+
+    // Host groups ("default" listed even when not stored).
+    for (const char* g : {"web", "db"}) {
+        HostGroup group;
+        group.name = g;
+        ASSERT_TRUE(store_->putHostGroup(group).ok());
+    }
+    EXPECT_EQ(names("/api/v1/groups"), (Names{"default", "db", "web"}));
+    EXPECT_EQ(names("/api/v1/groups?sort=-name"), (Names{"web", "default", "db"}));
+    EXPECT_EQ(names("/api/v1/groups?q=W&limit=1"), (Names{"web"}));
+    EXPECT_EQ(get("/api/v1/groups?sort=size", admin).status, 400);
+
+    // Tasks: by host, creator, plugin, data_type, time; newest or oldest first.
+    for (int i = 0; i < 3; ++i) {
+        Task t;
+        t.task_id = "task-" + std::to_string(i);
+        t.agent_ids = {i == 2 ? "agent-2" : "agent-1"};
+        t.data_type = 9101 + i % 2;
+        t.object_name = "example";
+        t.created_by = i == 0 ? "alice" : "carol";
+        t.created_at_ms = kT0 + i * 1000;
+        ASSERT_TRUE(store_->createTask(t).ok());
+    }
+    EXPECT_EQ(names("/api/v1/tasks"), (Names{"task-2", "task-1", "task-0"}));
+    EXPECT_EQ(names("/api/v1/tasks?sort=oldest&limit=2"), (Names{"task-0", "task-1"}));
+    EXPECT_EQ(names("/api/v1/tasks?agent_id=agent-1"), (Names{"task-1", "task-0"}));
+    EXPECT_EQ(names("/api/v1/tasks?created_by=carol&data_type=9101"), (Names{"task-2"}));
+    EXPECT_EQ(names("/api/v1/tasks?name=other"), Names{});
+    EXPECT_EQ(names("/api/v1/tasks?from=" + std::to_string(kT0 + 1)), (Names{"task-2", "task-1"}));
+    EXPECT_EQ(get("/api/v1/tasks?data_type=x", admin).status, 400);
+    EXPECT_EQ(get("/api/v1/tasks?sort=size", admin).status, 400);
+
+    // The audit log: oldest first, by target.
+    auto audit_list = get("/api/v1/audit?sort=oldest&limit=1", admin);
+    ASSERT_EQ(audit_list.status, 200);
+    EXPECT_EQ(audit_list.data()["items"][0]["action"], "user.create");
+    EXPECT_EQ(audit_list.data()["items"][0]["target"], "admin");  // the bootstrap admin
+    auto bob = get("/api/v1/audit?target=bob", admin);
+    ASSERT_EQ(bob.status, 200);
+    EXPECT_EQ(bob.data()["items"].size(), 2u);  // created, disabled
+    EXPECT_EQ(get("/api/v1/audit?sort=up", admin).status, 400);
+}
+
 TEST_P(ManagerApiTest, HostsListFilterSortPaginate) {
     seed();
     std::string t = adminToken();

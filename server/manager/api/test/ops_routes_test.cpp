@@ -474,7 +474,7 @@ TEST_P(OpsRoutesTest, TaskInputAndRolesAreChecked) {
     req.target = "/api/v1/services";
     req.body.clear();
     EXPECT_EQ(bare.dispatch(req).status, 503);
-    auto tasks = store_->listTasks(10, "");
+    auto tasks = store_->listTasks(TaskQuery{});
     ASSERT_TRUE(tasks.ok());
     EXPECT_TRUE(tasks->items.empty());
 }

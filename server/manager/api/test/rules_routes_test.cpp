@@ -216,6 +216,13 @@ TEST_P(RulesRoutesTest, ListFiltersAndPages) {
     auto p2 = call("GET", "/api/v1/rules?limit=3&cursor=" + cursor, reader);
     EXPECT_EQ(ids(p2), (std::vector<std::string>{"5d3ef2a0-0000-4000-8000-000000000001"}));
     EXPECT_EQ(p2.data()["next_cursor"], "");
+    // Sorted by id either way (default: the hub's order).
+    auto sorted = ids(call("GET", "/api/v1/rules?sort=id", reader));
+    EXPECT_TRUE(std::is_sorted(sorted.begin(), sorted.end()));
+    EXPECT_EQ(sorted.size(), 4u);
+    auto reversed = ids(call("GET", "/api/v1/rules?sort=-id", reader));
+    EXPECT_EQ(reversed, std::vector<std::string>(sorted.rbegin(), sorted.rend()));
+    EXPECT_EQ(call("GET", "/api/v1/rules?sort=severity", reader).status, 400);
 
     EXPECT_EQ(call("GET", "/api/v1/rules?kind=yara", reader).status, 400);
     EXPECT_EQ(call("GET", "/api/v1/rules?enabled=maybe", reader).status, 400);

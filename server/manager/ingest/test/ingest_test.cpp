@@ -157,9 +157,7 @@ public:
     Result<Page<AuditEntry>> listAudit(const AuditQuery& q) override { return s_.listAudit(q); }
     Result<bool> createTask(const Task& t) override { return s_.createTask(t); }
     Result<std::optional<Task>> getTask(const std::string& id) override { return s_.getTask(id); }
-    Result<Page<Task>> listTasks(size_t n, const std::string& c) override {
-        return s_.listTasks(n, c);
-    }
+    Result<Page<Task>> listTasks(const TaskQuery& q) override { return s_.listTasks(q); }
     Result<std::vector<TaskResult>> taskResults(const std::string& id) override {
         return s_.taskResults(id);
     }

@@ -364,6 +364,19 @@ TEST_P(StoreTest, AuditLogAppendsAndListsNewestFirst) {
     auto first_second = must(store_->listAudit(q));
     ASSERT_EQ(first_second.items.size(), 4u);  // t0-t2 and carol's
     EXPECT_EQ(first_second.items[1].detail_json, R"({"i":2})");
+
+    // Oldest first (its own cursors) and a target.
+    q = {};
+    q.limit = 4;
+    q.from_ms = kT0 + 1;
+    q.oldest_first = true;
+    auto oldest = collect(q);
+    EXPECT_EQ(oldest, std::vector<std::string>(all.rbegin(), all.rend()));
+    q = {};
+    q.target = "t7";
+    auto t7 = must(store_->listAudit(q));
+    ASSERT_EQ(t7.items.size(), 1u);
+    EXPECT_EQ(t7.items[0].detail_json, R"({"i":7})");
 }
 
 // ---- tasks -----------------------------------------------------------------------------------
@@ -420,14 +433,56 @@ TEST_P(StoreTest, TasksTrackEveryHostsResult) {
     EXPECT_FALSE(must(store_->getTask("task-9")).has_value());
     EXPECT_TRUE(must(store_->taskResults("task-9")).empty());
 
-    auto page = must(store_->listTasks(1, ""));
+    TaskQuery tq;
+    tq.limit = 1;
+    auto page = must(store_->listTasks(tq));
     ASSERT_EQ(page.items.size(), 1u);
     EXPECT_EQ(page.items[0].task_id, "task-2");
     EXPECT_EQ(page.items[0].status_counts.at("pending"), 1);
-    page = must(store_->listTasks(1, page.next_cursor));
+    const std::string newest_cursor = page.next_cursor;
+    tq.cursor = newest_cursor;
+    page = must(store_->listTasks(tq));
     ASSERT_EQ(page.items.size(), 1u);
     EXPECT_EQ(page.items[0].task_id, "task-1");
     EXPECT_TRUE(page.next_cursor.empty());
+
+    // Oldest first, with a cursor of its own (a newest-first cursor is refused).
+    tq = {};
+    tq.limit = 1;
+    tq.oldest_first = true;
+    page = must(store_->listTasks(tq));
+    ASSERT_EQ(page.items.size(), 1u);
+    EXPECT_EQ(page.items[0].task_id, "task-1");
+    tq.cursor = page.next_cursor;
+    page = must(store_->listTasks(tq));
+    ASSERT_EQ(page.items.size(), 1u);
+    EXPECT_EQ(page.items[0].task_id, "task-2");
+    tq.cursor = newest_cursor;
+    EXPECT_FALSE(store_->listTasks(tq).ok());
+
+    // Filters: a host's tasks, the creator, the plugin, the data_type, the time.
+    auto ids = [&](TaskQuery q) {
+        std::vector<std::string> out;
+        for (const auto& task : must(store_->listTasks(q)).items) out.push_back(task.task_id);
+        return out;
+    };
+    tq = {};
+    tq.agent_id = "agent-3";
+    EXPECT_EQ(ids(tq), std::vector<std::string>{"task-1"});
+    tq.agent_id = "agent-1";
+    EXPECT_EQ(ids(tq), (std::vector<std::string>{"task-2", "task-1"}));
+    tq = {};
+    tq.created_by = "bob";
+    EXPECT_TRUE(ids(tq).empty());
+    tq = {};
+    tq.name = "collector";
+    tq.data_type = 1060;
+    EXPECT_EQ(ids(tq).size(), 2u);
+    tq.data_type = 1061;
+    EXPECT_TRUE(ids(tq).empty());
+    tq = {};
+    tq.from_ms = kT0 + 1;
+    EXPECT_EQ(ids(tq), std::vector<std::string>{"task-2"});
 }
 
 // ---- the ingest transaction and concurrency --------------------------------------------------
