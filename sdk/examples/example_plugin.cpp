@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -25,8 +26,16 @@ constexpr int32_t kEchoTaskDataType = 9101;
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
     using namespace vigil::sdk;
+    if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+        std::printf(
+            "example: the Vigil SDK's example plugin, started by vigil-agent with tasks on fd 3\n"
+            "and records on fd 4. Configured by DETAIL (flat JSON or key=value): interval_ms\n"
+            "(default 1000, 10..3600000). Emits 9100 {seq, pid, message} every interval_ms and\n"
+            "answers task 9101 with 5100 {token, status: succeed, msg: <task data>}.\n");
+        return 0;
+    }
     // Before the Client exists, so its threads see the handlers from the start.
     if (auto st = installSignalHandlers(); !st.ok()) {
         std::fprintf(stderr, "example: %s\n", st.message().c_str());

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -169,6 +170,25 @@ TEST(Vigilctl, StackCommandsHaveHelp) {
         auto r = runCommand(buildDir() + "/bin/vigilctl " + cmd + " --help 2>&1");
         EXPECT_EQ(r.exit_code, 0) << cmd;
         EXPECT_NE(r.output.find("--data"), std::string::npos) << r.output;
+    }
+}
+
+// Every binary a build makes, plugins included, answers --help with a description and exit 0
+// (without an agent's pipes or a configuration).
+TEST(Binaries, EveryOneAnswersHelp) {
+    std::vector<std::string> binaries;
+    const std::string bin = buildDir() + "/bin";
+    for (const auto& e : stdfs::recursive_directory_iterator(bin)) {
+        if (e.is_regular_file() &&
+            (e.status().permissions() & stdfs::perms::owner_exec) != stdfs::perms::none) {
+            binaries.push_back(e.path().string());
+        }
+    }
+    ASSERT_GE(binaries.size(), 10u) << "built binaries under " << bin;
+    for (const auto& b : binaries) {
+        auto r = runCommand("timeout 10 " + b + " --help </dev/null 2>&1");
+        EXPECT_EQ(r.exit_code, 0) << b << ":\n" << r.output;
+        EXPECT_GE(r.output.size(), 40u) << b << " says too little:\n" << r.output;
     }
 }
 
