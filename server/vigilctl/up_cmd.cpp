@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -18,6 +19,7 @@
 
 #include "libs/common/crypto.h"
 #include "libs/common/fs.h"
+#include "server/manager/store/store.h"
 #include "server/vigilctl/pki_cmd.h"
 #include "server/vigilctl/stack_process.h"
 
@@ -263,6 +265,75 @@ Result<std::vector<Plugin>> installPlugins(const Layout& l, const std::string& b
         out.push_back(std::move(p));
     }
     return out;
+}
+
+// Points the "dev" entries of a plugin list (JSON array of {name, version, sha256, ...}) at the
+// plugins just installed; the names changed.
+std::vector<std::string> pointDevEntries(json& entries, const std::vector<Plugin>& plugins) {
+    std::vector<std::string> changed;
+    if (!entries.is_array()) return changed;
+    for (auto& e : entries) {
+        if (!e.is_object() || e.value("version", "") != "dev") continue;
+        for (const auto& p : plugins) {
+            if (e.value("name", "") == p.name && e.value("sha256", "") != p.sha256) {
+                e["sha256"] = p.sha256;
+                changed.push_back(p.name);
+            }
+        }
+    }
+    return changed;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+// This stack's plugins are version "dev", named by the sha256 of the build of the day: the
+// agent's saved plugin set (agent/state.json, started at boot before the center answers) and
+// host groups made on the console or the API name them so. After a rebuild the agent would
+// refuse those entries (sha256 mismatch, nothing to download from), so the "dev" entries of the
+// plugins just installed are pointed at them, and what changed is said. Run before the services
+// start; what does not exist yet is left alone.
+Status pointDevPluginsAtBuild(const Layout& l, const std::vector<Plugin>& plugins) {
+    if (plugins.empty()) return okStatus();
+    const std::string state_path = l.at("agent/state.json");
+    if (fs::exists(state_path)) {
+        auto text = fs::readFile(state_path, 16 << 20);
+        if (!text.ok()) return text.error();
+        json state = json::parse(*text, nullptr, false);
+        if (state.is_object() && state.contains("plugins")) {
+            auto changed = pointDevEntries(state["plugins"], plugins);
+            if (!changed.empty()) {
+                VIGIL_TRY(fs::writeFileAtomic(state_path, state.dump(), 0600));
+                std::printf(
+                    "agent's saved plugin set: %s (version dev) now the build just "
+                    "installed\n",
+                    joined(changed).c_str());
+            }
+        }
+    }
+    const std::string db = l.at("manager/manager.db");
+    if (!fs::exists(db)) return okStatus();
+    auto store = manager::openStore("sqlite://" + db);
+    if (!store.ok()) return store.error();
+    auto groups = (*store)->listHostGroups();
+    if (!groups.ok()) return groups.error();
+    for (auto& g : *groups) {
+        json entries = json::parse(g.plugins_json, nullptr, false);
+        auto changed = pointDevEntries(entries, plugins);
+        if (changed.empty()) continue;
+        g.plugins_json = entries.dump();
+        g.updated_by = "vigilctl";
+        g.updated_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+        if (auto put = (*store)->putHostGroup(g); !put.ok()) return put.error();
+        std::printf("host group %s: %s (version dev) now the build just installed\n",
+                    g.name.c_str(), joined(changed).c_str());
+    }
+    return okStatus();
 }
 
 // ---- each service's configuration file ----
@@ -583,6 +654,9 @@ int runUp(const StackArgs& a) {
         auto installed = installPlugins(l, bin);
         if (!installed.ok()) return fail("up", "installing the plugins: " + installed.message());
         plugins = std::move(*installed);
+        if (auto st = pointDevPluginsAtBuild(l, plugins); !st.ok()) {
+            return fail("up", "pointing the dev plugins at this build: " + st.message());
+        }
     }
     for (const auto& [name, text] :
          serviceConfigs(l, ports, bin, rule_dirs, admin_password, plugins)) {

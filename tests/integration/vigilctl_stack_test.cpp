@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/e2e/stack_ports.h"
 #include "tests/support/run_command.h"
@@ -163,6 +164,90 @@ TEST_F(VigilctlStack, AServiceThatFailsIsNamedWithItsOutputAndTheRestIsStopped) 
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_NE(missing.output.find("vigil-discovery is missing"), std::string::npos)
         << missing.output;
+}
+
+// After a rebuild, what names the old build's plugins (version dev) — the agent's saved plugin
+// set and a host group — is pointed at the build `up` installs, and the plugin runs. A build dir
+// of symlinks with the example plugin only (no driver: no eBPF here).
+TEST_F(VigilctlStack, DevPluginsFollowTheBuild) {
+    const std::string fake = data_ + "-bin";
+    stdfs::create_directories(fake + "/bin/plugins/example");
+    for (const char* b :
+         {"vigil-discovery", "vigil-center", "vigil-hub", "vigil-manager", "vigil-agent"}) {
+        stdfs::create_symlink(buildDir() + "/bin/" + b, fake + "/bin/" + b);
+    }
+    stdfs::copy_file(buildDir() + "/bin/plugins/example/example",
+                     fake + "/bin/plugins/example/example");
+    const std::string up =
+        "up --data " + data_ + " --ports " + std::to_string(base_) + " --build-dir " + fake;
+    auto r = run(up);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+
+    // The default group (hosts in no other group) naming the example plugin of an older build.
+    std::string password;
+    std::ifstream(data_ + "/admin-password") >> password;
+    httplib::Client c("127.0.0.1", base_ + 4);
+    auto login =
+        c.Post("/api/v1/auth/login", "{\"username\":\"admin\",\"password\":\"" + password + "\"}",
+               "application/json");
+    ASSERT_TRUE(login && login->status == 200);
+    const std::string token = nlohmann::json::parse(login->body)["data"]["token"];
+    httplib::Headers auth{{"Authorization", "Bearer " + token}};
+    const std::string old_sha(64, 'a');
+    auto put = c.Put("/api/v1/groups/default", auth,
+                     "{\"plugins\":[{\"name\":\"example\",\"version\":\"dev\","
+                     "\"sha256\":\"" +
+                         old_sha + "\"}]}",
+                     "application/json");
+    ASSERT_TRUE(put);
+    ASSERT_EQ(put->status, 201) << put->body;
+    ASSERT_EQ(run("down --data " + data_).exit_code, 0);
+
+    // The agent's saved set, as an older build left it.
+    const std::string state_path = data_ + "/agent/state.json";
+    ASSERT_TRUE(stdfs::exists(state_path));
+    nlohmann::json state = nlohmann::json::parse(std::ifstream(state_path));
+    bool found = false;
+    for (auto& p : state["plugins"]) {
+        if (p["name"] == "example" && p["version"] == "dev") {
+            p["sha256"] = std::string(64, 'b');
+            found = true;
+        }
+    }
+    ASSERT_TRUE(found) << state.dump();
+    std::ofstream(state_path) << state.dump();
+    const std::string log = data_ + "/log/agent.log";
+    const size_t log_before = stdfs::file_size(log);
+
+    r = run(up);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("agent's saved plugin set: example (version dev) now the build just "
+                            "installed"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(
+        r.output.find("host group default: example (version dev) now the build just installed"),
+        std::string::npos)
+        << r.output;
+    // The agent starts the plugin and refuses nothing.
+    std::string fresh;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream in(log);
+        in.seekg(static_cast<std::streamoff>(log_before));
+        fresh.assign(std::istreambuf_iterator<char>(in), {});
+        if (fresh.find("plugin example dev started") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_NE(fresh.find("plugin example dev started"), std::string::npos) << fresh;
+    EXPECT_EQ(fresh.find("sha256 mismatch"), std::string::npos) << fresh;
+    auto groups = c.Get("/api/v1/groups?q=default", auth);
+    ASSERT_TRUE(groups && groups->status == 200);
+    auto group = nlohmann::json::parse(groups->body)["data"]["items"][0];
+    EXPECT_NE(group["plugins"][0]["sha256"], old_sha) << group.dump();
+    EXPECT_EQ(group["updated_by"], "vigilctl");
+    ASSERT_EQ(run("down --data " + data_).exit_code, 0);
+    stdfs::remove_all(fake);
 }
 
 TEST(Vigilctl, StackCommandsHaveHelp) {
