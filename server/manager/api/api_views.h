@@ -30,6 +30,10 @@ nlohmann::json pageJson(const Page<T>& page, View view) {
     return {{"items", std::move(items)}, {"next_cursor", page.next_cursor}};
 }
 
+// The longest text filter and cursor the lists take.
+inline constexpr size_t kMaxFilterBytes = 256;
+inline constexpr size_t kMaxCursorBytes = 512;
+
 // `limit` (1..1000, default 50).
 Result<size_t> limitParam(const server::ApiRequest& request);
 // A time in milliseconds since the epoch (>= 0), `fallback` when absent.
@@ -95,7 +99,7 @@ void readTimeOrderedList(const server::ApiRequest& request, Query& query, std::s
     read(choiceParam<bool>(request, "sort", {{"newest", false}, {"oldest", true}}),
          query.oldest_first, problem);
     read(limitParam(request), query.limit, problem);
-    read(textParam(request, "cursor", 512), query.cursor, problem);
+    read(textParam(request, "cursor", kMaxCursorBytes), query.cursor, problem);
 }
 
 // A list the manager holds whole (users, host groups, rules) as one page: `items` sorted by the

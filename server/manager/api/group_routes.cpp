@@ -136,9 +136,10 @@ void ManagerApi::addGroupRoutes() {
                 items.insert(items.begin(), groupJson(d));
             }
             if (!q->empty()) {
+                const std::string needle = lowerAscii(*q);
                 json kept = json::array();
                 for (auto& g : items) {
-                    if (lowerAscii(g["name"].get<std::string>()).find(lowerAscii(*q)) !=
+                    if (lowerAscii(g["name"].get<std::string>()).find(needle) !=
                         std::string::npos) {
                         kept.push_back(std::move(g));
                     }

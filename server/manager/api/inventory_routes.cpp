@@ -13,8 +13,6 @@ using server::JsonFields;
 
 namespace {
 
-constexpr size_t kMaxFilterBytes = 256;
-constexpr size_t kMaxCursorBytes = 512;
 constexpr size_t kMaxCommentBytes = 4096;
 constexpr size_t kMaxDeleteHosts = 10000;
 constexpr int64_t kHourMs = 3600 * 1000;

@@ -206,13 +206,13 @@ void ManagerApi::addUserRoutes() {
             std::string q;
             read(textParam(req, "q", 64), q, problem);
             if (!problem.empty()) return ApiReply::badRequest(problem);
+            q = lowerAscii(std::move(q));
             auto users = store_.listUsers();
             if (!users.ok()) return storeError(users.error());
             json items = json::array();
             for (const auto& u : *users) {
                 if ((role && u.role != *role) || (disabled && u.disabled != *disabled) ||
-                    (!q.empty() &&
-                     lowerAscii(u.username).find(lowerAscii(q)) == std::string::npos)) {
+                    (!q.empty() && lowerAscii(u.username).find(q) == std::string::npos)) {
                     continue;
                 }
                 items.push_back(userJson(u));

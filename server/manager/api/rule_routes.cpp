@@ -20,7 +20,6 @@ using server::JsonFields;
 
 namespace {
 
-constexpr size_t kMaxFilterBytes = 256;
 constexpr size_t kMaxCommentBytes = 4096;
 constexpr size_t kMaxWhitelistFields = 32;
 constexpr size_t kMaxFieldNameBytes = 128;

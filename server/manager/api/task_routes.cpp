@@ -23,8 +23,6 @@ namespace {
 constexpr size_t kMaxTaskHosts = 10000;
 constexpr size_t kMaxTaskData = 64 * 1024;
 constexpr size_t kMaxCommentBytes = 4096;
-constexpr size_t kMaxCursorBytes = 512;
-constexpr size_t kMaxFilterBytes = 256;
 // The agent's own tasks go to its product name (DESIGN.md §3); 1060 restarts the agent, 1061
 // one of its plugins ({"name": plugin}).
 constexpr const char* kAgentProduct = "vigil-agent";
