@@ -58,12 +58,16 @@ json resultJson(const TaskResult& r) {
 Result<json> taskWithResults(Store& store, json task, const std::string& task_id) {
     auto results = store.taskResults(task_id);
     if (!results.ok()) return results.error();
+    std::vector<std::string> ids;
+    for (const auto& r : *results) ids.push_back(r.agent_id);
+    auto names = store.hostnames(ids);
+    if (!names.ok()) return names.error();
     task["results"] = json::array();
     for (const auto& r : *results) {
         json one = resultJson(r);
-        auto host = store.getHost(r.agent_id);
-        if (!host.ok()) return host.error();
-        if (*host && !(*host)->hostname.empty()) one["hostname"] = (*host)->hostname;
+        if (auto it = names->find(r.agent_id); it != names->end() && !it->second.empty()) {
+            one["hostname"] = it->second;
+        }
         task["results"].push_back(std::move(one));
     }
     return task;

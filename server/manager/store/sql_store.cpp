@@ -275,6 +275,26 @@ Result<std::optional<Host>> SqlStore::getHost(const std::string& agent_id) {
                          [this](const sql::Rows& rows, size_t r) { return hostFromRow(rows, r); });
 }
 
+Result<std::map<std::string, std::string>> SqlStore::hostnames(
+    const std::vector<std::string>& agent_ids) {
+    constexpr size_t kIdsPerQuery = 500;  // well under SQLite's and libpq's parameter limits
+    std::map<std::string, std::string> out;
+    for (size_t i = 0; i < agent_ids.size(); i += kIdsPerQuery) {
+        const size_t n = std::min(kIdsPerQuery, agent_ids.size() - i);
+        sql::Params ids(agent_ids.begin() + static_cast<std::ptrdiff_t>(i),
+                        agent_ids.begin() + static_cast<std::ptrdiff_t>(i + n));
+        auto rows = readAll<std::pair<std::string, std::string>>(
+            fmt::format("SELECT agent_id, hostname FROM hosts WHERE agent_id IN ({})",
+                        sql::placeholders(n)),
+            ids, [](const sql::Rows& rows, size_t r) {
+                return std::make_pair(rows.text(r, 0), rows.text(r, 1));
+            });
+        if (!rows.ok()) return rows.error();
+        for (auto& [id, name] : *rows) out[std::move(id)] = std::move(name);
+    }
+    return out;
+}
+
 Result<HostCounts> SqlStore::hostCounts() {
     HostCounts counts;
     VIGIL_TRY(db_->read([&](sql::Connection& c) -> Status {

@@ -29,6 +29,8 @@ public:
 
     Result<Page<Host>> listHosts(const HostQuery& query) override;
     Result<std::optional<Host>> getHost(const std::string& agent_id) override;
+    Result<std::map<std::string, std::string>> hostnames(
+        const std::vector<std::string>& agent_ids) override;
     Result<HostCounts> hostCounts() override;
     Result<std::vector<std::string>> deleteOfflineHosts(
         const std::vector<std::string>& agent_ids) override;

@@ -45,6 +45,17 @@ Error unsupported() {
 
 }  // namespace
 
+Result<std::map<std::string, std::string>> Store::hostnames(
+    const std::vector<std::string>& agent_ids) {
+    std::map<std::string, std::string> out;
+    for (const auto& id : agent_ids) {
+        auto host = getHost(id);
+        if (!host.ok()) return host.error();
+        if (*host) out[id] = (*host)->hostname;
+    }
+    return out;
+}
+
 Result<bool> Store::putHostGroup(const HostGroup&) {
     return unsupported();
 }

@@ -333,6 +333,10 @@ public:
     // Hosts.
     virtual Result<Page<Host>> listHosts(const HostQuery& query) = 0;
     virtual Result<std::optional<Host>> getHost(const std::string& agent_id) = 0;
+    // agent_id -> hostname for those of `agent_ids` the store has (a task's results). The
+    // default asks getHost for each; SqlStore reads them in a few queries.
+    virtual Result<std::map<std::string, std::string>> hostnames(
+        const std::vector<std::string>& agent_ids);
     virtual Result<HostCounts> hostCounts() = 0;
     // Deletes those of `agent_ids` that are offline now (their alerts stay); returns the ids
     // deleted. An online host is kept: it would come back with its next heartbeat anyway.

@@ -146,6 +146,21 @@ TEST_P(StoreTest, HostUpsertKeepsFirstSeenAndIgnoresStaleHeartbeats) {
     EXPECT_FALSE(must(store_->getHost("agent-2")).has_value());
 }
 
+TEST_P(StoreTest, HostnamesOfManyAgentsAtOnce) {
+    std::vector<Host> hosts;
+    for (int i = 1; i <= 1200; ++i) hosts.push_back(makeHost(i, "h" + std::to_string(i), kT0));
+    ASSERT_TRUE(store_->upsertHosts(hosts).ok());
+    // More ids than one query takes, some unknown.
+    std::vector<std::string> ids;
+    for (int i = 1; i <= 1300; i += 2) ids.push_back("agent-" + std::to_string(i));
+    auto names = must(store_->hostnames(ids));
+    EXPECT_EQ(names.size(), 600u);  // agent-1 ... agent-1199 (odd)
+    EXPECT_EQ(names.at("agent-1"), "h1");
+    EXPECT_EQ(names.at("agent-1199"), "h1199");
+    EXPECT_EQ(names.count("agent-1201"), 0u);
+    EXPECT_TRUE(must(store_->hostnames({})).empty());
+}
+
 TEST_P(StoreTest, HostsOnlineAndOfflineFollowTheClock) {
     std::vector<Host> hosts;
     for (int i = 0; i < 10; ++i)
