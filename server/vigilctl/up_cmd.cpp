@@ -13,9 +13,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "libs/common/crypto.h"
 #include "libs/common/fs.h"
@@ -284,12 +287,6 @@ std::vector<std::string> pointDevEntries(json& entries, const std::vector<Plugin
     return changed;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-}
-
 // This stack's plugins are version "dev", named by the sha256 of the build of the day: the
 // agent's saved plugin set (agent/state.json, started at boot before the center answers) and
 // host groups made on the console or the API name them so. After a rebuild the agent would
@@ -310,7 +307,7 @@ Status pointDevPluginsAtBuild(const Layout& l, const std::vector<Plugin>& plugin
                 std::printf(
                     "agent's saved plugin set: %s (version dev) now the build just "
                     "installed\n",
-                    joined(changed).c_str());
+                    fmt::format("{}", fmt::join(changed, ", ")).c_str());
             }
         }
     }
@@ -331,7 +328,7 @@ Status pointDevPluginsAtBuild(const Layout& l, const std::vector<Plugin>& plugin
                               .count();
         if (auto put = (*store)->putHostGroup(g); !put.ok()) return put.error();
         std::printf("host group %s: %s (version dev) now the build just installed\n",
-                    g.name.c_str(), joined(changed).c_str());
+                    g.name.c_str(), fmt::format("{}", fmt::join(changed, ", ")).c_str());
     }
     return okStatus();
 }
