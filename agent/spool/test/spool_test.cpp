@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -72,6 +73,30 @@ std::vector<std::string> segmentFiles(const std::string& dir) {
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+// Runs `fn` with every write beyond `limit` bytes of a file failing with EFBIG (RLIMIT_FSIZE,
+// SIGXFSZ ignored), as on a full disk; the limit and the signal's action are restored after.
+template <typename F>
+void withFileSizeLimit(rlim_t limit, F fn) {
+    struct sigaction ignore {
+    }, old{};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGXFSZ, &ignore, &old);
+    struct rlimit saved {};
+    bool limited = ::getrlimit(RLIMIT_FSIZE, &saved) == 0;
+    if (limited) {
+        struct rlimit small = saved;
+        small.rlim_cur = limit;
+        limited = ::setrlimit(RLIMIT_FSIZE, &small) == 0;
+    }
+    const int error = errno;
+    if (limited) {
+        fn();
+        ::setrlimit(RLIMIT_FSIZE, &saved);
+    }
+    ::sigaction(SIGXFSZ, &old, nullptr);
+    ASSERT_TRUE(limited) << "cannot set RLIMIT_FSIZE: " << std::strerror(error);
 }
 
 // Checks a spooled batch is a well-formed PackagedData carrying its seq and `records` records.
@@ -427,21 +452,12 @@ TEST(SpoolTest, WriteErrorIsCountedAndSpoolStaysUsable) {
     auto seg = segmentFiles(dir.path()).at(0);
     uint64_t size = sfs::file_size(seg);
 
-    // RLIMIT_FSIZE makes the next write fail part-way with EFBIG, like a full disk.
-    struct sigaction ignore {
-    }, old{};
-    ignore.sa_handler = SIG_IGN;
-    ::sigaction(SIGXFSZ, &ignore, &old);
-    struct rlimit saved;
-    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-    struct rlimit small = saved;
-    small.rlim_cur = size + 100;
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    // The next write fails part-way with EFBIG, like a full disk.
     wire::BatchBuilder big;
     for (int i = 0; i < 20; ++i) big.add(59, 1, recordPayload(0, i, 100));
-    auto r = spool->append(Lane::kTelemetry, big, "");
-    ::setrlimit(RLIMIT_FSIZE, &saved);
-    ::sigaction(SIGXFSZ, &old, nullptr);
+    Result<uint64_t> r = makeError("not run");
+    ASSERT_NO_FATAL_FAILURE(
+        withFileSizeLimit(size + 100, [&] { r = spool->append(Lane::kTelemetry, big, ""); }));
 
     EXPECT_FALSE(r.ok());
     auto st = spool->stats();
@@ -471,18 +487,7 @@ TEST(SpoolTest, AckDeletesSegmentsOnlyAfterItsStateIsWritten) {
     ASSERT_EQ(segmentFiles(dir.path()).size(), 6u);
 
     // The ack state file is still empty; its first write goes to offset 32, beyond the limit.
-    struct sigaction ignore {
-    }, old{};
-    ignore.sa_handler = SIG_IGN;
-    ::sigaction(SIGXFSZ, &ignore, &old);
-    struct rlimit saved;
-    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-    struct rlimit small = saved;
-    small.rlim_cur = 1;
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-    spool->ack(6);
-    ::setrlimit(RLIMIT_FSIZE, &saved);
-    ::sigaction(SIGXFSZ, &old, nullptr);
+    ASSERT_NO_FATAL_FAILURE(withFileSizeLimit(1, [&] { spool->ack(6); }));
 
     EXPECT_EQ(spool->stats().write_errors, 1u);
     EXPECT_EQ(spool->stats().pending_batches, 0u);
