@@ -220,6 +220,22 @@ Result<RuleListing> RuleLibrary::list() {
     return out;
 }
 
+namespace {
+
+// The disabled list of a rules directory ("" when it has none).
+Result<std::string> readDisabledList(const std::string& dir) {
+    const std::string path = dir + "/" + hub::kDisabledListFile;
+    if (!vigil::fs::exists(path)) return std::string();
+    return vigil::fs::readFile(path, 16 << 20);
+}
+
+bool lists(const std::string& disabled_list, const std::string& id) {
+    const auto ids = hub::parseDisabledList(disabled_list);
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
 Result<EnableResult> RuleLibrary::setEnabled(const std::string& id, bool enabled) {
     auto listing = list();
     if (!listing.ok()) return listing.error();
@@ -228,39 +244,29 @@ Result<EnableResult> RuleLibrary::setEnabled(const std::string& id, bool enabled
     if (rule == listing->rules.end()) return EnableResult::kNoSuchRule;
     std::lock_guard lock(mu_);
     const std::string path = config_.dir + "/" + hub::kDisabledListFile;
-    std::string text;
-    if (vigil::fs::exists(path)) {
-        auto read = vigil::fs::readFile(path, 16 << 20);
-        if (!read.ok()) return read.error();
-        text = std::move(*read);
-    }
-    const auto ids = hub::parseDisabledList(text);
-    const bool listed = std::find(ids.begin(), ids.end(), id) != ids.end();
+    auto text = readDisabledList(config_.dir);
+    if (!text.ok()) return text.error();
     // Disabled by a list of hub_paths too (read-only to the manager): enabling cannot work.
     if (enabled && !rule->enabled) {
         for (const auto& p : config_.hub_paths) {
-            const std::string other = p + "/" + hub::kDisabledListFile;
-            if (!vigil::fs::exists(other)) continue;
-            auto read = vigil::fs::readFile(other, 16 << 20);
-            if (!read.ok()) return read.error();
-            const auto others = hub::parseDisabledList(*read);
-            if (std::find(others.begin(), others.end(), id) != others.end())
-                return EnableResult::kDisabledElsewhere;
+            auto other = readDisabledList(p);
+            if (!other.ok()) return other.error();
+            if (lists(*other, id)) return EnableResult::kDisabledElsewhere;
         }
     }
-    if (listed != enabled) return EnableResult::kUnchanged;
+    if (lists(*text, id) != enabled) return EnableResult::kUnchanged;
     std::string next;
     if (!enabled) {
-        next = text;
+        next = *text;
         if (!next.empty() && next.back() != '\n') next += '\n';
         next += id + "\n";
     } else {
         // Drops the lines naming `id` (comments elsewhere stay).
         size_t i = 0;
-        while (i < text.size()) {
-            size_t j = text.find('\n', i);
-            const size_t end = j == std::string::npos ? text.size() : j + 1;
-            std::string_view line(text.data() + i, end - i);
+        while (i < text->size()) {
+            size_t j = text->find('\n', i);
+            const size_t end = j == std::string::npos ? text->size() : j + 1;
+            std::string_view line(text->data() + i, end - i);
             if (hub::parseDisabledList(line) != std::vector<std::string>{id}) next += line;
             i = end;
         }
