@@ -2,13 +2,17 @@
 // --print-config (a commented example), --check-config (validate, exit 0 or 2), and the exit
 // code 2 with every configuration problem on stderr. Header-only (CLI11 is header-only).
 //
+// The log flags and logging set-up too (addLogFlags, initLogging). In a main():
+//
 //   cli::StandardFlags std_flags;
 //   cli::addStandardFlags(app, std_flags);
+//   cli::addLogFlags(app, flags.log_level, flags.log_file);
 //   CLI11_PARSE(app, argc, argv);
-//   if (auto rc = cli::infoExit(std_flags, "vigil-center", VIGIL_VERSION, exampleCenterConfig))
-//   return *rc; auto cfg = loadCenterConfig(path, flags); if (auto rc = cli::configExit(cfg,
-//   std_flags, "vigil-center")) return *rc; if (auto rc = cli::initLogging("vigil-center",
-//   cfg->log_level, cfg->log_file)) return *rc;
+//   auto info = cli::infoExit(std_flags, "vigil-center", VIGIL_VERSION, exampleCenterConfig);
+//   if (info) return *info;
+//   auto cfg = loadCenterConfig(path, flags);
+//   if (auto rc = cli::configExit(cfg, std_flags, "vigil-center")) return *rc;
+//   if (auto rc = cli::initLogging("vigil-center", cfg->log_level, cfg->log_file)) return *rc;
 #pragma once
 
 #include <cstdio>
