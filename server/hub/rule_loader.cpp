@@ -59,12 +59,20 @@ int64_t durationMs(const std::string& file, const YAML::Node& n) {
     std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
     if (ec != std::errc() || v <= 0)
         throw RuleError{locOf(file, n), "window: expected a duration like 60s, got '" + text + "'"};
-    if (unit == "ms") return v;
-    if (unit == "s" || unit.empty()) return v * 1000;
-    if (unit == "m") return v * 60000;
-    if (unit == "h") return v * 3600000;
-    throw RuleError{locOf(file, n),
-                    "window: unknown unit '" + std::string(unit) + "' (ms, s, m, h)"};
+    int64_t per = 0;
+    if (unit == "ms") per = 1;
+    if (unit == "s" || unit.empty()) per = 1000;
+    if (unit == "m") per = 60000;
+    if (unit == "h") per = 3600000;
+    if (per == 0) {
+        throw RuleError{locOf(file, n),
+                        "window: unknown unit '" + std::string(unit) + "' (ms, s, m, h)"};
+    }
+    // A year at most: beyond, milliseconds would overflow long before the window meant anything.
+    constexpr int64_t kMaxMs = 366LL * 24 * 3600000;
+    if (v > kMaxMs / per)
+        throw RuleError{locOf(file, n), "window: '" + text + "' is longer than a year"};
+    return v * per;
 }
 
 Matcher compileMatcher(const std::string& file, const YAML::Node& at, const MatchSpec& spec,
